@@ -1,0 +1,272 @@
+//! Reading the content folder: find the article files, read each one's front
+//! matter (only the start of the file, not the body), parse them in parallel,
+//! and refuse duplicate permalinks. Bodies are read later, one at a time, by
+//! `read_body`, for the articles that are shown.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::{Article, ParseContext, Parsed, parse};
+use crate::article::front_matter::SplitError;
+use crate::config::Config;
+use crate::diagnostic::Diagnostic;
+
+/// Every usable article and every problem met while reading the folder.
+#[derive(Debug, Default)]
+pub struct Corpus {
+    /// Sorted by file path; none of them share a permalink.
+    pub articles: Vec<Article>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// How many files were read.
+    pub files: usize,
+}
+
+impl Corpus {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// The content folder itself cannot be read: nothing can be published.
+#[derive(Debug, thiserror::Error)]
+#[error("content.dir {}: {reason}", crate::paths::display(.dir))]
+pub struct LoadError {
+    pub dir: PathBuf,
+    pub reason: String,
+}
+
+/// How much of a file is read first; front matter almost always fits.
+const HEAD_BYTES: usize = 8 * 1024;
+
+/// Reads every article's front matter under `content.dir`.
+pub fn load(config: &Config) -> Result<Corpus, LoadError> {
+    let dir = &config.content.dir;
+    let meta = std::fs::metadata(dir).map_err(|e| LoadError {
+        dir: dir.clone(),
+        reason: if e.kind() == std::io::ErrorKind::NotFound {
+            format!(
+                "the folder does not exist (it is resolved against the config file's folder, {})",
+                crate::paths::display(config.file.parent().unwrap_or(Path::new(".")))
+            )
+        } else {
+            e.to_string()
+        },
+    })?;
+    if !meta.is_dir() {
+        return Err(LoadError {
+            dir: dir.clone(),
+            reason: "is not a folder".to_string(),
+        });
+    }
+    let mut diagnostics = Vec::new();
+    let files = find_files(dir, &config.content.extensions, &mut diagnostics)?;
+    let ctx = ParseContext {
+        site: &config.site,
+        content: &config.content,
+    };
+    let max = config.content.max_file_size;
+    let parsed: Vec<Parsed> = files.par_iter().map(|p| read_front(p, &ctx, max)).collect();
+
+    let mut articles = Vec::with_capacity(parsed.len());
+    for p in parsed {
+        diagnostics.extend(p.diagnostics);
+        articles.extend(p.article);
+    }
+    reject_duplicate_permalinks(&mut articles, &mut diagnostics);
+    diagnostics.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+    Ok(Corpus {
+        articles,
+        diagnostics,
+        files: files.len(),
+    })
+}
+
+fn find_files(
+    dir: &Path,
+    extensions: &[String],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<Vec<PathBuf>, LoadError> {
+    let root = dir.canonicalize().map_err(|e| LoadError {
+        dir: dir.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let mut files = Vec::new();
+    let walker = walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walker {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                let path = e.path().unwrap_or(dir).to_path_buf();
+                diagnostics.push(Diagnostic::error(&path, format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        let path = entry.path();
+        let wanted = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .is_some_and(|e| extensions.contains(&e));
+        if entry.file_type().is_symlink() {
+            match path.canonicalize() {
+                Ok(target) if target.starts_with(&root) => {
+                    if target.is_file() && wanted {
+                        files.push(path.to_path_buf());
+                    }
+                }
+                Ok(_) if wanted || path.is_dir() => diagnostics.push(Diagnostic::warning(
+                    path,
+                    "skipped: a symbolic link to a place outside the content folder is not followed",
+                )),
+                Ok(_) => {}
+                Err(e) => diagnostics.push(Diagnostic::warning(path, format!("skipped: broken symbolic link ({e})"))),
+            }
+            continue;
+        }
+        if entry.file_type().is_file() && wanted {
+            files.push(path.to_path_buf());
+        }
+    }
+    Ok(files)
+}
+
+/// Reads the start of a file and parses its front matter, reading more only
+/// when the front matter is longer than the first chunk.
+fn read_front(path: &Path, ctx: &ParseContext<'_>, max_size: u64) -> Parsed {
+    let fail = |message: String| Parsed {
+        article: None,
+        diagnostics: vec![Diagnostic::error(path, message)],
+    };
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => return fail(format!("cannot open: {e}")),
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > max_size {
+        return fail(format!(
+            "the file is {len} bytes, over content.max_file_size ({max_size} bytes); it is not read"
+        ));
+    }
+    let mut buf = Vec::with_capacity(HEAD_BYTES.min(len as usize + 1));
+    let mut want = HEAD_BYTES;
+    loop {
+        let before = buf.len();
+        if let Err(e) = (&mut file)
+            .take((want - before) as u64)
+            .read_to_end(&mut buf)
+        {
+            return fail(format!("cannot read: {e}"));
+        }
+        let complete = buf.len() < want;
+        let text = match std::str::from_utf8(&buf) {
+            Ok(t) => t,
+            Err(e) if e.error_len().is_none() && !complete => {
+                // A character cut by the chunk's end; fine for now.
+                std::str::from_utf8(&buf[..e.valid_up_to()]).unwrap_or_default()
+            }
+            Err(e) => {
+                let (line, column) = position(&buf, e.valid_up_to());
+                let byte = buf.get(e.valid_up_to()).copied().unwrap_or(0);
+                return Parsed {
+                    article: None,
+                    diagnostics: vec![
+                        Diagnostic::error(
+                            path,
+                            format!(
+                                "the file is not valid UTF-8 (byte 0x{byte:02X}); save it as UTF-8"
+                            ),
+                        )
+                        .at(line, column),
+                    ],
+                };
+            }
+        };
+        match parse(path, text, complete, ctx) {
+            Ok(parsed) => return parsed,
+            Err(SplitError::NeedMore) if !complete => want = want.saturating_mul(4),
+            Err(_) => return fail("the front matter could not be read".to_string()),
+        }
+    }
+}
+
+/// Line and character column (1-based) of a byte offset.
+fn position(bytes: &[u8], offset: usize) -> (u32, u32) {
+    let before = &bytes[..offset.min(bytes.len())];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |p| p + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    (line as u32, column as u32)
+}
+
+/// Two files claiming one permalink are both errors: herald cannot know which
+/// one the publisher meant, and guessing would post the wrong one.
+fn reject_duplicate_permalinks(articles: &mut Vec<Article>, diagnostics: &mut Vec<Diagnostic>) {
+    let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, a) in articles.iter().enumerate() {
+        by_id.entry(a.id()).or_default().push(i);
+    }
+    let mut drop = vec![false; articles.len()];
+    for indices in by_id.values().filter(|v| v.len() > 1) {
+        for &i in indices {
+            drop[i] = true;
+            let others: Vec<String> = indices
+                .iter()
+                .filter(|&&j| j != i)
+                .map(|&j| crate::paths::display(&articles[j].source))
+                .collect();
+            diagnostics.push(
+                Diagnostic::error(
+                    &articles[i].source,
+                    format!(
+                        "permalink {} is also claimed by {}; give one of them another `slug`",
+                        articles[i].permalink,
+                        others.join(", ")
+                    ),
+                )
+                .at(1, 1),
+            );
+        }
+    }
+    let mut index = 0;
+    articles.retain(|_| {
+        let keep = !drop[index];
+        index += 1;
+        keep
+    });
+}
+
+/// Reads an article's body (the Markdown after its front matter).
+pub fn read_body(article: &Article) -> Result<String, Diagnostic> {
+    let path = &article.source;
+    let mut file =
+        File::open(path).map_err(|e| Diagnostic::error(path, format!("cannot open: {e}")))?;
+    file.seek(SeekFrom::Start(article.body_offset))
+        .map_err(|e| Diagnostic::error(path, format!("cannot read: {e}")))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| Diagnostic::error(path, format!("cannot read: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let (line, column) = position(bytes, offset);
+        let byte = bytes.get(offset).copied().unwrap_or(0);
+        Diagnostic::error(
+            path,
+            format!("the file is not valid UTF-8 (byte 0x{byte:02X}); save it as UTF-8"),
+        )
+        .at(article.body_line + line - 1, column)
+    })
+}

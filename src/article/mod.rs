@@ -1,0 +1,601 @@
+//! Articles: one Markdown file each, with YAML front matter.
+//!
+//! `parse` turns a file's front matter into an `Article` (validated: a real
+//! date in a real zone, an absolute permalink, a checked hero image URL) plus
+//! the diagnostics met on the way. The body is not kept: `load::read_body`
+//! reads it again only for the articles a feed or a post shows, so a run over
+//! a large archive holds front matter only.
+
+pub mod front_matter;
+pub mod load;
+pub mod markdown;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, TimeZone};
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::config::{ContentSettings, Site, nearest};
+use crate::diagnostic::Diagnostic;
+
+pub use load::{Corpus, LoadError, load, read_body};
+
+/// A validated article, without its body.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Article {
+    /// The file it came from.
+    pub source: PathBuf,
+    /// Where the body starts in that file (bytes) and on which line.
+    #[serde(skip)]
+    pub body_offset: u64,
+    #[serde(skip)]
+    pub body_line: u32,
+    /// The absolute URL of the article; also its id in feeds and the ledger.
+    pub permalink: Url,
+    pub slug: String,
+    pub title: String,
+    pub subtitle: Option<String>,
+    pub description: Option<String>,
+    pub author: Option<String>,
+    pub read_time: Option<String>,
+    pub published: DateTime<FixedOffset>,
+    pub created: Option<DateTime<FixedOffset>>,
+    pub updated: Option<DateTime<FixedOffset>>,
+    pub hero_image: Option<Url>,
+    pub hero_alt: Option<String>,
+    pub cta: Option<String>,
+    pub tags: Vec<String>,
+    pub draft: bool,
+}
+
+impl Article {
+    /// The stable id: the permalink as a string.
+    pub fn id(&self) -> &str {
+        self.permalink.as_str()
+    }
+
+    /// When the article last changed, for feeds' `updated`: the later of the
+    /// publish date and `updated_date`.
+    pub fn modified(&self) -> DateTime<FixedOffset> {
+        match self.updated {
+            Some(u) if u > self.published => u,
+            _ => self.published,
+        }
+    }
+
+    /// Alt text for the hero image: never empty.
+    pub fn alt_text(&self) -> &str {
+        self.hero_alt
+            .as_deref()
+            .filter(|a| !a.trim().is_empty())
+            .unwrap_or(&self.title)
+    }
+}
+
+/// The front matter as written. Unknown keys are ignored (publishers carry
+/// keys for their own site); near-misses of known keys get a warning.
+#[derive(Deserialize, Default)]
+struct RawFrontMatter {
+    title: Option<String>,
+    subtitle: Option<String>,
+    #[serde(alias = "summary", alias = "excerpt")]
+    description: Option<String>,
+    author: Option<AuthorField>,
+    #[serde(alias = "readTime", alias = "reading_time")]
+    read_time: Option<String>,
+    #[serde(alias = "publishDate", alias = "pubDate", alias = "date")]
+    publish_date: Option<String>,
+    #[serde(alias = "createdDate", alias = "created")]
+    created_date: Option<String>,
+    #[serde(alias = "updatedDate", alias = "updated", alias = "lastmod")]
+    updated_date: Option<String>,
+    #[serde(rename = "heroImage", alias = "hero_image", alias = "image")]
+    hero_image: Option<String>,
+    #[serde(alias = "heroAlt", alias = "heroImageAlt", alias = "image_alt")]
+    hero_alt: Option<String>,
+    cta: Option<String>,
+    #[serde(alias = "categories")]
+    tags: Option<Tags>,
+    slug: Option<String>,
+    draft: Option<bool>,
+    #[serde(alias = "canonicalUrl", alias = "canonical")]
+    canonical_url: Option<String>,
+}
+
+/// The keys herald reads, for typo suggestions.
+const KNOWN_KEYS: &[&str] = &[
+    "title",
+    "subtitle",
+    "description",
+    "author",
+    "read_time",
+    "publish_date",
+    "created_date",
+    "updated_date",
+    "heroImage",
+    "hero_image",
+    "hero_alt",
+    "cta",
+    "tags",
+    "slug",
+    "draft",
+    "canonical_url",
+];
+
+/// `author: Name` or `author: {name: Name}` or a list of names.
+struct AuthorField(String);
+
+impl<'de> Deserialize<'de> for AuthorField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Name(String),
+            Person { name: String },
+            Many(Vec<String>),
+        }
+        Ok(AuthorField(match Form::deserialize(d)? {
+            Form::Name(n) | Form::Person { name: n } => n,
+            Form::Many(names) => names.join(", "),
+        }))
+    }
+}
+
+/// `tags: [a, b]` or `tags: a, b`.
+struct Tags(Vec<String>);
+
+impl<'de> Deserialize<'de> for Tags {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Tags;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of tags, or tags separated by commas")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Tags, E> {
+                Ok(Tags(v.split(',').map(|t| t.trim().to_string()).collect()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tags, A::Error> {
+                let mut tags = Vec::new();
+                while let Some(tag) = seq.next_element::<String>()? {
+                    tags.push(tag);
+                }
+                Ok(Tags(tags))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Tags, E> {
+                Ok(Tags(Vec::new()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// What `parse` needs besides the text.
+pub struct ParseContext<'a> {
+    pub site: &'a Site,
+    pub content: &'a ContentSettings,
+}
+
+/// The outcome of reading one file's front matter: the article, if it is
+/// usable, and every problem found (warnings may come with an article).
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub article: Option<Article>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses the front matter of `text` (the whole file, or its start when
+/// `complete` is false; `NeedMore` is then returned as `Err` for the caller to
+/// read the rest).
+pub fn parse(
+    path: &Path,
+    text: &str,
+    complete: bool,
+    ctx: &ParseContext<'_>,
+) -> Result<Parsed, front_matter::SplitError> {
+    use front_matter::SplitError;
+    let mut out = Parsed::default();
+    let split = match front_matter::split(text, complete) {
+        Ok(s) => s,
+        Err(SplitError::NeedMore) => return Err(SplitError::NeedMore),
+        Err(e) => {
+            let d = match e {
+                SplitError::Empty => Diagnostic::error(path, "the file is empty; an article needs front matter between `---` lines with at least `title` and `publish_date`").at(1, 1),
+                SplitError::Missing => Diagnostic::error(path, "no front matter: an article starts with a `---` line, then `title:` and `publish_date:`, then another `---` line").at(1, 1),
+                SplitError::Unclosed { open_line } => Diagnostic::error(path, "the front matter opened here is never closed; did you forget the closing `---`?").at(open_line, 1),
+                SplitError::NeedMore => unreachable_need_more(),
+            };
+            out.diagnostics.push(d);
+            return Ok(out);
+        }
+    };
+
+    let (yaml, repairs) = front_matter::repair_apostrophes(split.yaml);
+    for r in &repairs {
+        out.diagnostics.push(
+            Diagnostic::warning(
+                path,
+                "raw apostrophe inside a single-quoted value; read as an apostrophe (write it as '' or use double quotes)",
+            )
+            .at(split.yaml_first_line + r.line as u32, r.column as u32),
+        );
+    }
+    for (line, key) in front_matter::top_level_keys(&yaml) {
+        if KNOWN_KEYS.contains(&key) || is_alias(key) {
+            continue;
+        }
+        if let Some(best) = nearest(key, KNOWN_KEYS)
+            && strsim::levenshtein(key, best) <= 2
+        {
+            out.diagnostics.push(
+                Diagnostic::warning(
+                    path,
+                    format!("unknown key `{key}` is ignored; did you mean `{best}`?"),
+                )
+                .at(split.yaml_first_line + line as u32, 1),
+            );
+        }
+    }
+
+    let raw: RawFrontMatter = if yaml.trim().is_empty() {
+        RawFrontMatter::default()
+    } else {
+        match serde_saphyr::from_str(&yaml) {
+            Ok(raw) => raw,
+            Err(err) => {
+                out.diagnostics
+                    .push(yaml_error(path, &err, split.yaml_first_line));
+                return Ok(out);
+            }
+        }
+    };
+    let at_open = |d: Diagnostic| d.at(split.open_line, 1);
+    let key_line = |names: &[&str]| -> u32 {
+        front_matter::top_level_keys(&yaml)
+            .iter()
+            .find(|(_, k)| names.contains(k))
+            .map_or(split.open_line, |(l, _)| split.yaml_first_line + *l as u32)
+    };
+
+    let mut errors = Vec::new();
+    let title = match raw.title.as_deref().map(str::trim) {
+        Some(t) if !t.is_empty() => {
+            let (clean, removed) = strip_control(raw.title.as_deref().unwrap_or_default());
+            if removed {
+                out.diagnostics.push(
+                    Diagnostic::warning(
+                        path,
+                        "the title contains control characters; they were removed",
+                    )
+                    .at(key_line(&["title"]), 1),
+                );
+            }
+            clean
+        }
+        _ => {
+            errors.push(at_open(Diagnostic::error(
+                path,
+                "missing `title`: every article needs one",
+            )));
+            String::new()
+        }
+    };
+
+    let tz = ctx.content.timezone;
+    let time = ctx.content.publish_time;
+    let date_field = |value: &Option<String>, names: &[&str], errors: &mut Vec<Diagnostic>| {
+        value
+            .as_deref()
+            .and_then(|v| match parse_date(v, tz, time) {
+                Ok(d) => Some(d),
+                Err(m) => {
+                    errors.push(
+                        Diagnostic::error(path, format!("{}: {m}", names[0]))
+                            .at(key_line(names), 1),
+                    );
+                    None
+                }
+            })
+    };
+    let published = match &raw.publish_date {
+        None => {
+            errors.push(at_open(Diagnostic::error(
+                path,
+                "missing `publish_date`: write it as YYYY-MM-DD or as an RFC 3339 date-time",
+            )));
+            None
+        }
+        Some(_) => date_field(
+            &raw.publish_date,
+            &["publish_date", "publishDate", "pubDate", "date"],
+            &mut errors,
+        ),
+    };
+    let created = date_field(
+        &raw.created_date,
+        &["created_date", "createdDate", "created"],
+        &mut errors,
+    );
+    let updated = date_field(
+        &raw.updated_date,
+        &["updated_date", "updatedDate", "updated", "lastmod"],
+        &mut errors,
+    );
+
+    let slug = match raw.slug.as_deref().map(str::trim) {
+        Some(s) => {
+            if is_valid_slug(s) {
+                s.to_string()
+            } else {
+                errors.push(
+                    Diagnostic::error(
+                        path,
+                        format!("slug {s:?} may only contain letters, digits, '-', '_' and '.'"),
+                    )
+                    .at(key_line(&["slug"]), 1),
+                );
+                String::new()
+            }
+        }
+        None => slug_from_file_name(path),
+    };
+
+    let permalink = match raw.canonical_url.as_deref().map(str::trim) {
+        Some(c) => match Url::parse(c) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+            _ => {
+                errors.push(
+                    Diagnostic::error(
+                        path,
+                        format!("canonical_url {c:?} must be an absolute http(s) URL"),
+                    )
+                    .at(key_line(&["canonical_url", "canonicalUrl", "canonical"]), 1),
+                );
+                None
+            }
+        },
+        None => published.and_then(|p| {
+            match expand_permalink(&ctx.content.permalink, &ctx.site.url, &slug, p) {
+                Ok(u) => Some(u),
+                Err(m) => {
+                    errors.push(at_open(Diagnostic::error(path, m)));
+                    None
+                }
+            }
+        }),
+    };
+
+    let hero_image = raw.hero_image.as_deref().map(str::trim).filter(|s| !s.is_empty()).and_then(|h| {
+        let base = permalink.as_ref().unwrap_or(&ctx.site.url);
+        match base.join(h) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+            _ => {
+                out.diagnostics.push(
+                    Diagnostic::warning(
+                        path,
+                        format!("heroImage {h:?} is not an http(s) URL; the article goes out without a hero image"),
+                    )
+                    .at(key_line(&["heroImage", "hero_image", "image"]), 1),
+                );
+                None
+            }
+        }
+    });
+
+    let has_errors = !errors.is_empty();
+    out.diagnostics.extend(errors);
+    if has_errors {
+        return Ok(out);
+    }
+    let (Some(published), Some(permalink)) = (published, permalink) else {
+        return Ok(out);
+    };
+    let clean = |s: Option<String>| {
+        s.map(|v| strip_control(v.trim()).0)
+            .filter(|v| !v.is_empty())
+    };
+    let mut tags: Vec<String> = Vec::new();
+    for t in raw.tags.map(|t| t.0).unwrap_or_default() {
+        let t = strip_control(t.trim()).0;
+        if !t.is_empty() && !tags.contains(&t) {
+            tags.push(t);
+        }
+    }
+    out.article = Some(Article {
+        source: path.to_path_buf(),
+        body_offset: split.body_offset as u64,
+        body_line: split.body_line,
+        permalink,
+        slug,
+        title,
+        subtitle: clean(raw.subtitle),
+        description: clean(raw.description),
+        author: clean(raw.author.map(|a| a.0)),
+        read_time: clean(raw.read_time),
+        published,
+        created,
+        updated,
+        hero_image,
+        hero_alt: clean(raw.hero_alt),
+        cta: clean(raw.cta),
+        tags,
+        draft: raw.draft.unwrap_or(false),
+    });
+    Ok(out)
+}
+
+fn unreachable_need_more() -> Diagnostic {
+    // `NeedMore` returns early above; kept total so no input can panic here.
+    Diagnostic::error(Path::new(""), "internal: incomplete read")
+}
+
+fn is_alias(key: &str) -> bool {
+    matches!(
+        key,
+        "summary"
+            | "excerpt"
+            | "readTime"
+            | "reading_time"
+            | "publishDate"
+            | "pubDate"
+            | "date"
+            | "createdDate"
+            | "created"
+            | "updatedDate"
+            | "updated"
+            | "lastmod"
+            | "image"
+            | "heroAlt"
+            | "heroImageAlt"
+            | "image_alt"
+            | "categories"
+            | "canonicalUrl"
+            | "canonical"
+    )
+}
+
+/// A YAML error as a diagnostic at its file position, in plain words.
+fn yaml_error(path: &Path, err: &serde_saphyr::Error, first_line: u32) -> Diagnostic {
+    use serde_saphyr::MessageFormatter;
+    let message = serde_saphyr::DefaultMessageFormatter
+        .format_message(err.without_snippet())
+        .into_owned();
+    let message = if message.contains("expected mapping") {
+        "the front matter must be a mapping of keys (title: ..., publish_date: ...), not a list or a single value".to_string()
+    } else {
+        format!("invalid YAML in the front matter: {message}")
+    };
+    let (line, column) = err
+        .location()
+        .map_or((0, 0), |l| (l.line() as u32, l.column() as u32));
+    let line = if line == 0 {
+        first_line
+    } else {
+        first_line + line - 1
+    };
+    Diagnostic::error(path, message).at(line, column.max(1))
+}
+
+/// Removes characters that XML 1.0 forbids and other C0/C1 controls (tab and
+/// newline excepted); says whether anything was removed.
+pub fn strip_control(text: &str) -> (String, bool) {
+    if !text.chars().any(is_unwanted_control) {
+        return (text.to_string(), false);
+    }
+    (
+        text.chars().filter(|c| !is_unwanted_control(*c)).collect(),
+        true,
+    )
+}
+
+fn is_unwanted_control(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{fffe}' | '\u{ffff}')
+}
+
+/// Reads `YYYY-MM-DD` (at `time` in `tz`), a date-time without offset (in
+/// `tz`), or RFC 3339 with an offset.
+pub fn parse_date(
+    text: &str,
+    tz: chrono_tz::Tz,
+    time: chrono::NaiveTime,
+) -> Result<DateTime<FixedOffset>, String> {
+    let t = text.trim();
+    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        return Ok(d);
+    }
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%:z",
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S %z",
+    ] {
+        if let Ok(d) = DateTime::parse_from_str(t, fmt) {
+            return Ok(d);
+        }
+    }
+    let naive = NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .map(|d| d.and_time(time))
+        .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S"))
+        .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M"))
+        .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S"))
+        .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M"))
+        .map_err(|_| {
+            format!(
+                "expected YYYY-MM-DD or an RFC 3339 date-time such as 2024-02-10T09:00:00+01:00, found {text:?}"
+            )
+        })?;
+    let local = match tz.from_local_datetime(&naive) {
+        LocalResult::Single(d) => d,
+        LocalResult::Ambiguous(first, _) => first,
+        // A time skipped by a daylight-saving change: take the same wall time
+        // an hour later, as clocks read then.
+        LocalResult::None => tz
+            .from_local_datetime(&(naive + chrono::Duration::hours(1)))
+            .earliest()
+            .ok_or_else(|| format!("{text:?} does not exist in time zone {}", tz.name()))?,
+    };
+    Ok(local.fixed_offset())
+}
+
+fn is_valid_slug(slug: &str) -> bool {
+    !slug.is_empty()
+        && slug != "."
+        && slug != ".."
+        && slug
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// The file's stem as a slug: kept as is when it is a valid slug, otherwise
+/// lower-cased with runs of other characters turned into `-`.
+pub fn slug_from_file_name(path: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if is_valid_slug(&stem) {
+        return stem;
+    }
+    slugify(&stem)
+}
+
+/// Lower-case letters and digits joined by single `-`.
+pub fn slugify(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    while out.ends_with('-') {
+        out.pop();
+    }
+    if out.is_empty() {
+        out.push_str("untitled");
+    }
+    out
+}
+
+/// Fills the permalink pattern and joins it to the site URL (keeping any path
+/// prefix the site URL has).
+pub fn expand_permalink(
+    pattern: &str,
+    site: &Url,
+    slug: &str,
+    published: DateTime<FixedOffset>,
+) -> Result<Url, String> {
+    let path = pattern
+        .replace("{slug}", slug)
+        .replace("{year}", &published.format("%Y").to_string())
+        .replace("{month}", &published.format("%m").to_string())
+        .replace("{day}", &published.format("%d").to_string());
+    site.join(path.trim_start_matches('/'))
+        .map_err(|e| format!("the permalink {path:?} is not a valid URL path: {e}"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,89 @@
+//! The command line, as clap derive types. No logic lives here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Turns a folder of Markdown articles into RSS, Atom and JSON feeds.
+#[derive(Debug, Parser)]
+#[command(name = "herald", version, about, long_about = None)]
+pub struct Cli {
+    /// The config file [default: $HERALD_CONFIG, else config/herald.yaml]
+    #[arg(long, global = true, env = "HERALD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// More detail on stderr (-v: warnings and progress, -vv: debug)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only errors on stderr
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// When to colour output
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Colour output: only on a terminal unless told otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Output format of `publish` and `feeds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write the feeds; the cron entry point (safe to repeat)
+    Publish(PublishArgs),
+    /// Write the feeds only
+    Feeds(RunArgs),
+    /// Validate the config and every article; exit 1 on any error
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Decide everything, print the plan, write and send nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Pretend the clock says this (RFC 3339, e.g. 2024-02-10T09:00:00Z)
+    #[arg(long, value_name = "RFC3339", value_parser = parse_now)]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+
+    /// text for people, json for machines (one document on stdout)
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// text for people, json for machines
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+fn parse_now(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|d| d.to_utc())
+        .map_err(|e| format!("expected an RFC 3339 date-time such as 2024-02-10T09:00:00Z ({e})"))
+}

@@ -1,0 +1,114 @@
+//! Atom 1.0 (RFC 4287), via the `atom_syndication` crate.
+
+use atom_syndication::{
+    Category, Content, Entry as AtomEntry, Feed, FixedDateTime, Generator, Link, Person, Text,
+    TextType, WriteConfig,
+};
+
+use super::{Channel, Entry, GENERATOR, VERSION, image_mime_type, newest};
+
+/// Renders an Atom document.
+pub fn render(channel: &Channel<'_>, entries: &[&Entry<'_>]) -> Vec<u8> {
+    let mut links = vec![
+        link(
+            channel.self_url.as_str(),
+            "self",
+            Some("application/atom+xml"),
+        ),
+        link(channel.home.as_str(), "alternate", Some("text/html")),
+    ];
+    links.extend(channel.hubs.iter().map(|h| link(h.as_str(), "hub", None)));
+    let author = channel.author;
+    let feed = Feed {
+        title: plain(&channel.title),
+        subtitle: Some(plain(&channel.description)),
+        id: channel.self_url.to_string(),
+        updated: newest(entries).unwrap_or_else(epoch),
+        authors: vec![Person {
+            name: author.name.clone(),
+            email: author.email.clone(),
+            uri: author.url.as_ref().map(ToString::to_string),
+            ..Person::default()
+        }],
+        links,
+        generator: Some(Generator {
+            value: GENERATOR.to_string(),
+            uri: None,
+            version: Some(VERSION.to_string()),
+        }),
+        lang: Some(channel.language.to_string()),
+        entries: entries.iter().map(|e| entry(e)).collect(),
+        ..Feed::default()
+    };
+    // The crate's declaration omits the encoding; write a complete one.
+    let mut out = b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n".to_vec();
+    let config = WriteConfig {
+        write_document_declaration: false,
+        indent_size: None,
+    };
+    // Writing to a Vec cannot fail; the crate's only errors are I/O ones.
+    let _ = feed.write_with_config(&mut out, config);
+    out.push(b'\n');
+    out
+}
+
+fn entry(e: &Entry<'_>) -> AtomEntry {
+    let a = e.article;
+    let mut links = vec![link(a.permalink.as_str(), "alternate", Some("text/html"))];
+    if let Some(hero) = &a.hero_image {
+        let mut l = link(hero.as_str(), "enclosure", image_mime_type(hero));
+        l.title = Some(super::xml_safe(a.alt_text()));
+        links.push(l);
+    }
+    AtomEntry {
+        id: a.permalink.to_string(),
+        title: plain(&e.title),
+        updated: e.modified(),
+        published: Some(e.published()),
+        authors: e
+            .author
+            .iter()
+            .map(|name| Person {
+                name: name.clone(),
+                ..Person::default()
+            })
+            .collect(),
+        summary: Some(plain(&e.summary)),
+        content: e.content_html.as_ref().map(|html| Content {
+            value: Some(html.clone()),
+            content_type: Some("html".to_string()),
+            ..Content::default()
+        }),
+        categories: e
+            .tags
+            .iter()
+            .map(|t| Category {
+                term: t.clone(),
+                ..Category::default()
+            })
+            .collect(),
+        links,
+        ..AtomEntry::default()
+    }
+}
+
+fn plain(text: &str) -> Text {
+    Text {
+        value: text.to_string(),
+        r#type: TextType::Text,
+        ..Text::default()
+    }
+}
+
+fn link(href: &str, rel: &str, mime_type: Option<&str>) -> Link {
+    Link {
+        href: href.to_string(),
+        rel: rel.to_string(),
+        mime_type: mime_type.map(str::to_string),
+        ..Link::default()
+    }
+}
+
+fn epoch() -> FixedDateTime {
+    FixedDateTime::default()
+}

@@ -1,0 +1,13 @@
+//! herald turns a folder of Markdown articles into RSS 2.0, Atom 1.0 and
+//! JSON Feed 1.1 files. See ARCHITECTURE.md for the data flow.
+
+pub mod app;
+pub mod article;
+pub mod cli;
+pub mod config;
+pub mod diagnostic;
+pub mod feed;
+pub mod fsio;
+pub mod paths;
+pub mod publish;
+pub mod report;

@@ -1,0 +1,291 @@
+//! The plan: what a run will write, decided by pure functions of the config,
+//! the articles, their rendered entries, the current feed files and `now`.
+//! Nothing here reads a clock, a file or the network; `--dry-run` prints the
+//! very `Plan` that `execute` would carry out.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::Serialize;
+use url::Url;
+
+use crate::article::Article;
+use crate::config::Config;
+use crate::diagnostic::Diagnostic;
+use crate::feed::{self, Channel, Entry, FeedSpec, Format};
+
+/// Everything one run decides.
+#[derive(Debug, Serialize)]
+pub struct Plan {
+    pub now: DateTime<Utc>,
+    /// The folder feeds are written to.
+    pub feeds_dir: PathBuf,
+    pub feeds: Vec<PlannedFeed>,
+    /// Articles that are valid but not published yet (drafts, future dates).
+    pub skipped: Vec<Skipped>,
+    /// Problems with articles; error-level ones left their article out.
+    pub problems: Vec<Diagnostic>,
+    /// How many articles are published (before any feed limit).
+    pub published: usize,
+    /// The articles some feed shows, newest first.
+    pub entries: Vec<PlannedEntry>,
+}
+
+/// An article as the plan shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedEntry {
+    pub id: String,
+    pub title: String,
+    pub published: DateTime<FixedOffset>,
+    pub source: PathBuf,
+}
+
+impl Plan {
+    /// Feeds whose bytes differ from what is on disk.
+    pub fn changed_feeds(&self) -> impl Iterator<Item = &PlannedFeed> {
+        self.feeds
+            .iter()
+            .filter(|f| f.status != FeedStatus::Unchanged)
+    }
+}
+
+/// One feed file and what will happen to it.
+#[derive(Debug, Serialize)]
+pub struct PlannedFeed {
+    pub path: PathBuf,
+    pub format: Format,
+    pub url: Url,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// The ids (permalinks) of its items, newest first.
+    pub items: Vec<String>,
+    pub status: FeedStatus,
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+}
+
+/// Whether a feed file will be created, replaced or left alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeedStatus {
+    New,
+    Changed,
+    Unchanged,
+}
+
+/// A valid article that this run leaves out, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    pub source: PathBuf,
+    pub id: String,
+    pub title: String,
+    pub reason: SkipReason,
+}
+
+/// Why a valid article is not published now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SkipReason {
+    Draft,
+    Scheduled { publish_at: DateTime<FixedOffset> },
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SkipReason::Draft => f.write_str("draft"),
+            SkipReason::Scheduled { publish_at } => {
+                write!(
+                    f,
+                    "scheduled for {}",
+                    publish_at.format("%Y-%m-%d %H:%M %:z")
+                )
+            }
+        }
+    }
+}
+
+/// Published articles newest first, and the ones left out.
+#[derive(Debug)]
+pub struct Selection<'a> {
+    pub published: Vec<&'a Article>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Splits articles into published (not a draft, publish time at or before
+/// `now`) and skipped. Published ones are sorted newest first, ties broken by
+/// permalink, so the order never depends on the file system.
+pub fn select(articles: &[Article], now: DateTime<Utc>) -> Selection<'_> {
+    let mut published = Vec::with_capacity(articles.len());
+    let mut skipped = Vec::new();
+    for a in articles {
+        let reason = if a.draft {
+            Some(SkipReason::Draft)
+        } else if a.published > now {
+            Some(SkipReason::Scheduled {
+                publish_at: a.published,
+            })
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => skipped.push(Skipped {
+                source: a.source.clone(),
+                id: a.id().to_string(),
+                title: a.title.clone(),
+                reason,
+            }),
+            None => published.push(a),
+        }
+    }
+    published.sort_by(|a, b| {
+        b.published
+            .cmp(&a.published)
+            .then_with(|| a.id().cmp(b.id()))
+    });
+    Selection { published, skipped }
+}
+
+/// Builds the plan from the selection, the feed specs, the rendered entries
+/// (keyed by index into `selection.published`) and the current bytes of each
+/// feed file (keyed by path; absent = no such file).
+pub fn build(
+    config: &Config,
+    now: DateTime<Utc>,
+    selection: Selection<'_>,
+    specs: Vec<FeedSpec>,
+    entries: &HashMap<usize, Entry<'_>>,
+    existing: &HashMap<PathBuf, Vec<u8>>,
+    problems: Vec<Diagnostic>,
+) -> Plan {
+    let feeds = specs
+        .into_iter()
+        .map(|spec| {
+            let channel = Channel {
+                title: feed_title(&spec),
+                description: config.site.description.clone(),
+                home: &config.site.url,
+                self_url: spec.self_url.clone(),
+                language: &config.site.language,
+                author: &config.site.author,
+                hubs: &config.feeds.websub_hubs,
+            };
+            let items: Vec<&Entry<'_>> =
+                spec.entries.iter().filter_map(|i| entries.get(i)).collect();
+            let bytes = feed::render(spec.format, &channel, &items);
+            let path = config.feeds.dir.join(&spec.path);
+            let status = match existing.get(&path) {
+                None => FeedStatus::New,
+                Some(old) if *old == bytes => FeedStatus::Unchanged,
+                Some(_) => FeedStatus::Changed,
+            };
+            PlannedFeed {
+                path,
+                format: spec.format,
+                url: spec.self_url,
+                tag: spec.tag,
+                items: items.iter().map(|e| e.article.id().to_string()).collect(),
+                status,
+                bytes,
+            }
+        })
+        .collect();
+    let mut shown: Vec<(&usize, &Entry<'_>)> = entries.iter().collect();
+    shown.sort_by_key(|(i, _)| **i);
+    Plan {
+        now,
+        entries: shown
+            .into_iter()
+            .map(|(_, e)| PlannedEntry {
+                id: e.article.id().to_string(),
+                title: e.title.clone(),
+                published: e.published(),
+                source: e.article.source.clone(),
+            })
+            .collect(),
+        feeds_dir: config.feeds.dir.clone(),
+        feeds,
+        skipped: selection.skipped,
+        problems,
+        published: selection.published.len(),
+    }
+}
+
+fn feed_title(spec: &FeedSpec) -> String {
+    crate::article::markdown::xml_safe(spec.title.trim())
+}
+
+/// A path under the feeds folder, for display.
+pub fn relative_to<'p>(path: &'p Path, dir: &Path) -> &'p Path {
+    path.strip_prefix(dir).unwrap_or(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn article(slug: &str, date: &str, draft: bool) -> Article {
+        let published = DateTime::parse_from_rfc3339(date).unwrap();
+        Article {
+            source: PathBuf::from(format!("content/{slug}.md")),
+            body_offset: 0,
+            body_line: 1,
+            permalink: Url::parse(&format!("https://example.com/{slug}/")).unwrap(),
+            slug: slug.to_string(),
+            title: slug.to_uppercase(),
+            subtitle: None,
+            description: None,
+            author: None,
+            read_time: None,
+            published,
+            created: None,
+            updated: None,
+            hero_image: None,
+            hero_alt: None,
+            cta: None,
+            tags: vec![],
+            draft,
+        }
+    }
+
+    #[test]
+    fn select_orders_newest_first_and_explains_what_it_leaves_out() {
+        let articles = vec![
+            article("old", "2024-01-01T09:00:00Z", false),
+            article("draft", "2024-01-02T09:00:00Z", true),
+            article("new", "2024-03-01T09:00:00+01:00", false),
+            article("future", "2024-06-01T09:00:00Z", false),
+            article("same-time-b", "2024-02-01T09:00:00Z", false),
+            article("same-time-a", "2024-02-01T09:00:00Z", false),
+        ];
+        let now = DateTime::parse_from_rfc3339("2024-05-01T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        let s = select(&articles, now);
+        let order: Vec<&str> = s.published.iter().map(|a| a.slug.as_str()).collect();
+        assert_eq!(order, ["new", "same-time-a", "same-time-b", "old"]);
+        let reasons: Vec<String> = s.skipped.iter().map(|k| k.reason.to_string()).collect();
+        assert_eq!(reasons, ["draft", "scheduled for 2024-06-01 09:00 +00:00"]);
+    }
+
+    #[test]
+    fn an_article_is_published_at_its_exact_time() {
+        let articles = vec![article("a", "2024-06-01T09:00:00+02:00", false)];
+        let at = DateTime::parse_from_rfc3339("2024-06-01T07:00:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(select(&articles, at).published.len(), 1);
+        let before = at - chrono::Duration::seconds(1);
+        assert_eq!(select(&articles, before).published.len(), 0);
+    }
+
+    #[test]
+    fn relative_paths_for_display() {
+        assert_eq!(
+            relative_to(Path::new("public/tags/ai/feed.xml"), Path::new("public")),
+            Path::new("tags/ai/feed.xml")
+        );
+    }
+}
