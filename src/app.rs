@@ -189,7 +189,9 @@ impl Session {
                 }
                 if !self.quiet {
                     self.eprint(&format!(
-                        "herald check: {files} files, {articles} valid articles, {errors} {}, {warnings} {}",
+                        "herald check: {files} {}, {articles} valid {}, {errors} {}, {warnings} {}",
+                        if files == 1 { "file" } else { "files" },
+                        if articles == 1 { "article" } else { "articles" },
                         if errors == 1 { "error" } else { "errors" },
                         if warnings == 1 { "warning" } else { "warnings" },
                     ));

@@ -659,7 +659,7 @@ const TARGET_KEYS: &[(&str, &[&str], &[&str])] = &[
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::NotFound {
-            " (pass --config FILE or set HERALD_CONFIG)"
+            " (herald reads --config FILE, else $HERALD_CONFIG, else config/herald.yaml)"
         } else {
             ""
         };
@@ -682,7 +682,66 @@ pub fn parse(
     } else {
         base
     };
-    Validator { path, base, env }.config(raw)
+    Validator { path, base, env }.config(raw).map_err(|mut e| {
+        if e.line.is_none()
+            && let Some((line, column)) = locate_key(text, &e.key)
+        {
+            e.line = Some(line);
+            e.column = Some(column);
+        }
+        e
+    })
+}
+
+/// Finds the line and column of a key path (`social.targets[1].url`) in
+/// block-style YAML, so errors found after parsing still point at a line.
+/// Flow-style (`{...}`) values are located by their parent key only.
+fn locate_key(text: &str, key: &str) -> Option<(u32, u32)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found: Option<(usize, usize)> = None; // (line index, indent)
+    let mut from = 0;
+    let mut min_indent = 0;
+    for segment in key.split('.') {
+        let (name, index) = match segment.split_once('[') {
+            Some((n, rest)) => (n, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (segment, None),
+        };
+        let mut hit = None;
+        for (i, line) in lines.iter().enumerate().skip(from) {
+            let indent = line.len() - line.trim_start().len();
+            let content = line.trim_start().trim_start_matches("- ");
+            if found.is_some() && !line.trim().is_empty() && indent < min_indent {
+                break;
+            }
+            if content.starts_with(name) && content[name.len()..].trim_start().starts_with(':') {
+                hit = Some((i, indent + (line.trim_start().len() - content.len())));
+                break;
+            }
+        }
+        // A key that is missing (the usual reason for the error) is reported
+        // at its parent.
+        let Some((line, indent)) = hit else { break };
+        found = Some((line, indent));
+        from = line + 1;
+        min_indent = indent + 1;
+        if let Some(n) = index {
+            // The n-th `- ` item below the key.
+            let Some(item) = lines
+                .iter()
+                .enumerate()
+                .skip(from)
+                .filter(|(_, l)| l.trim_start().starts_with("- "))
+                .nth(n)
+            else {
+                break;
+            };
+            let item_indent = item.1.len() - item.1.trim_start().len();
+            found = Some((item.0, item_indent + 2));
+            from = item.0;
+            min_indent = item_indent;
+        }
+    }
+    found.map(|(line, col)| (line as u32 + 1, col as u32 + 1))
 }
 
 fn parse_raw(path: &Path, text: &str) -> Result<RawConfig, ConfigError> {
@@ -1361,6 +1420,19 @@ mod tests {
         };
         assert_eq!(format!("{url:?}"), "Secret(${SLACK_URL})");
         assert_eq!(url.to_string(), "${SLACK_URL}");
+    }
+
+    #[test]
+    fn errors_found_after_parsing_still_point_at_their_line() {
+        let text = "site:\n  title: A\n  url: /relative\nsocial:\n  targets:\n    - name: a\n      type: slack\n      url: u\n    - name: b\n      type: mastodon\n      instance: https://m.example\n";
+        let e = parse_err(text);
+        assert_eq!(
+            (e.key.as_str(), e.line, e.column),
+            ("site.url", Some(3), Some(3))
+        );
+        let e = parse_err(&text.replace("/relative", "https://a.example"));
+        assert_eq!(e.key, "social.targets[1].token");
+        assert_eq!((e.line, e.column), (Some(9), Some(7)));
     }
 
     #[test]

@@ -1,1 +1,8 @@
-fn main() {}
+//! Integration tests: the real `herald` binary on temporary sites.
+
+mod bad_input;
+mod cli;
+mod example;
+mod feeds;
+mod support;
+mod websub;

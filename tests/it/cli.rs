@@ -1,0 +1,84 @@
+//! Command-line behaviour: exit codes, output formats, colour.
+
+use crate::support::{Site, output};
+
+#[test]
+fn bad_arguments_exit_1_and_help_exits_0() {
+    let site = Site::new();
+    site.herald()
+        .arg("publish")
+        .arg("--frobnicate")
+        .assert()
+        .code(1);
+    site.herald()
+        .args(["publish", "--now", "yesterday"])
+        .assert()
+        .code(1);
+    site.herald().arg("--help").assert().code(0);
+}
+
+#[test]
+fn dry_run_json_is_exactly_one_document() {
+    let site = Site::new();
+    site.simple("a", "2024-01-01");
+    let assert = site
+        .herald()
+        .args(["publish", "--dry-run", "--format", "json"])
+        .assert()
+        .success();
+    let (stdout, _) = output(&assert);
+    let mut stream = serde_json::Deserializer::from_str(&stdout).into_iter::<serde_json::Value>();
+    let doc = stream.next().unwrap().unwrap();
+    assert!(stream.next().is_none(), "more than one document");
+    assert_eq!(doc["dry_run"], true);
+    assert_eq!(doc["feeds"][0]["status"], "new");
+    assert_eq!(
+        doc["feeds"][0]["items"][0],
+        "https://news.example/articles/a/"
+    );
+}
+
+#[test]
+fn config_comes_from_herald_config_when_no_flag_is_given() {
+    let site = Site::new();
+    site.simple("a", "2024-01-01");
+    let mut cmd = assert_cmd::Command::cargo_bin("herald").unwrap();
+    cmd.current_dir(std::env::temp_dir())
+        .env("HERALD_CONFIG", site.root().join("config/herald.yaml"))
+        .arg("feeds")
+        .assert()
+        .success();
+    assert!(
+        site.public("feed.xml").exists(),
+        "paths resolve against the config file"
+    );
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let site = Site::new();
+    site.article("bad.md", "no front matter\n");
+    let plain = site.herald().arg("check").assert().code(1);
+    assert!(!output(&plain).0.contains('\u{1b}'));
+    let coloured = site
+        .herald()
+        .args(["--color", "always", "check"])
+        .assert()
+        .code(1);
+    assert!(output(&coloured).0.contains("\u{1b}["));
+}
+
+#[test]
+fn check_json_counts_problems() {
+    let site = Site::new();
+    site.simple("a", "2024-01-01").article("bad.md", "");
+    let assert = site
+        .herald()
+        .args(["check", "--format", "json"])
+        .assert()
+        .code(1);
+    let doc: serde_json::Value = serde_json::from_str(&output(&assert).0).unwrap();
+    assert_eq!(doc["errors"], 1);
+    assert_eq!(doc["articles"], 1);
+    assert_eq!(doc["problems"][0]["level"], "error");
+}
