@@ -10,13 +10,6 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub const SEED_NAME: &str = "deepseek-paradigm-shift.md";
-
-/// The seed article exactly as publishers deliver it.
-pub fn seed() -> Vec<u8> {
-    fs::read(repo().join("content").join(SEED_NAME)).expect("seed article")
-}
-
 /// A site in a temporary folder: `config/herald.yaml`, `content/`, `public/`.
 pub struct Site {
     pub dir: tempfile::TempDir,
