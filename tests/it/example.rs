@@ -311,36 +311,22 @@ fn the_dry_run_names_feeds_items_and_what_is_left_out() {
     );
 }
 
+/// The dry run's JSON plan at `now`.
+fn plan_at(site: &Site, now: &str) -> serde_json::Value {
+    let assert = site
+        .herald()
+        .args(["publish", "--dry-run", "--format", "json", "--now", now])
+        .assert()
+        .success();
+    serde_json::from_str(&output(&assert).0).unwrap()
+}
+
 #[test]
 fn a_scheduled_article_appears_once_its_time_has_come() {
     let site = example_site();
-    let before = site
-        .herald()
-        .args([
-            "publish",
-            "--dry-run",
-            "--format",
-            "json",
-            "--now",
-            "2030-01-15T06:59:59Z",
-        ])
-        .assert()
-        .success();
-    let plan: serde_json::Value = serde_json::from_str(&output(&before).0).unwrap();
-    assert_eq!(plan["published"], 2);
-    let after = site
-        .herald()
-        .args([
-            "publish",
-            "--dry-run",
-            "--format",
-            "json",
-            "--now",
-            "2030-01-15T07:00:00Z",
-        ])
-        .assert()
-        .success();
-    let plan: serde_json::Value = serde_json::from_str(&output(&after).0).unwrap();
+    // 08:00 at +01:00 is 07:00 UTC.
+    assert_eq!(plan_at(&site, "2030-01-15T06:59:59Z")["published"], 2);
+    let plan = plan_at(&site, "2030-01-15T07:00:00Z");
     assert_eq!(plan["published"], 3);
     assert_eq!(
         plan["feeds"][0]["items"][0],
