@@ -11,3 +11,4 @@ pub mod fsio;
 pub mod paths;
 pub mod publish;
 pub mod report;
+pub mod social;

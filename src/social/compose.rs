@@ -1,0 +1,437 @@
+//! Composing a post: the template (built in, or set in the config globally or
+//! per target) rendered over the article, then fitted to the platform's limit
+//! by the platform's own counting rule.
+//!
+//! Fitting shortens the summary first, at a word boundary with an ellipsis,
+//! then the title; the link and the call to action are never cut. If even the
+//! title and link leave no room for the CTA, the CTA is dropped and the plan
+//! says so. Pure: no I/O.
+
+use std::collections::BTreeMap;
+
+use minijinja::{Environment, Value};
+use serde::Serialize;
+use unicode_segmentation::UnicodeSegmentation;
+
+/// The built-in template: title, summary, call to action and link.
+pub const DEFAULT_TEMPLATE: &str =
+    "{{ title }}\n\n{{ summary }}\n\n{% if cta %}{{ cta }} {% endif %}{{ url }}";
+
+/// How a platform counts the length of a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CountUnit {
+    /// User-perceived characters (Mastodon, Bluesky).
+    Graphemes,
+    /// Unicode scalar values (Discord, Slack, Mattermost).
+    CodePoints,
+    /// UTF-16 code units (Telegram counts entities this way).
+    Utf16,
+    /// UTF-8 bytes.
+    Bytes,
+}
+
+impl CountUnit {
+    pub fn label(self) -> &'static str {
+        match self {
+            CountUnit::Graphemes => "graphemes",
+            CountUnit::CodePoints => "characters",
+            CountUnit::Utf16 => "UTF-16 units",
+            CountUnit::Bytes => "bytes",
+        }
+    }
+}
+
+/// A platform's limit on the post text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TextLimit {
+    pub unit: CountUnit,
+    pub max: usize,
+    /// Every URL counts as this many, whatever its length (Mastodon's
+    /// `characters_reserved_per_url`, X's t.co).
+    pub url_length: Option<usize>,
+    /// A second cap in UTF-8 bytes (Bluesky: 3000).
+    pub max_bytes: Option<usize>,
+}
+
+impl TextLimit {
+    pub const fn new(unit: CountUnit, max: usize) -> Self {
+        TextLimit {
+            unit,
+            max,
+            url_length: None,
+            max_bytes: None,
+        }
+    }
+
+    /// The length of `text` by this platform's rule.
+    pub fn count(&self, text: &str) -> usize {
+        match self.url_length {
+            None => count_units(text, self.unit),
+            Some(per_url) => {
+                let mut total = 0;
+                let mut last = 0;
+                for (start, end) in url_spans(text) {
+                    total += count_units(&text[last..start], self.unit) + per_url;
+                    last = end;
+                }
+                total + count_units(&text[last..], self.unit)
+            }
+        }
+    }
+
+    pub fn fits(&self, text: &str) -> bool {
+        self.count(text) <= self.max && self.max_bytes.is_none_or(|b| text.len() <= b)
+    }
+}
+
+fn count_units(text: &str, unit: CountUnit) -> usize {
+    match unit {
+        CountUnit::Graphemes => text.graphemes(true).count(),
+        CountUnit::CodePoints => text.chars().count(),
+        CountUnit::Utf16 => text.encode_utf16().count(),
+        CountUnit::Bytes => text.len(),
+    }
+}
+
+/// Byte spans of `http://` and `https://` URLs in `text` (up to white space).
+pub fn url_spans(text: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut from = 0;
+    while let Some(found) = ["https://", "http://"]
+        .iter()
+        .filter_map(|p| text[from..].find(p).map(|i| from + i))
+        .min()
+    {
+        let end = text[found..]
+            .find(char::is_whitespace)
+            .map_or(text.len(), |i| found + i);
+        // Trailing sentence punctuation is not part of a link.
+        let trimmed =
+            text[found..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '"', '\'']);
+        spans.push((found, found + trimmed.len()));
+        from = end;
+    }
+    spans
+}
+
+/// The article fields a template can use.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct PostFields {
+    pub title: String,
+    pub subtitle: Option<String>,
+    pub summary: String,
+    pub cta: Option<String>,
+    pub url: String,
+    pub author: Option<String>,
+    pub tags: Vec<String>,
+    pub hero_image: Option<String>,
+    pub hero_alt: String,
+    pub read_time: Option<String>,
+    /// RFC 3339.
+    pub published: String,
+    /// The site's title.
+    pub site: String,
+}
+
+/// The fitted text and how it was fitted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fitted {
+    pub text: String,
+    pub count: usize,
+    pub limit: TextLimit,
+    /// What had to give way, in words a user understands.
+    pub notes: Vec<String>,
+    /// The summary and title as they appear in the text (cards use them).
+    pub summary: String,
+    pub title: String,
+    pub cta_dropped: bool,
+}
+
+/// Why a post could not be composed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ComposeError {
+    #[error("the template does not render: {0}")]
+    Template(String),
+    #[error("the link alone is longer than the limit of {max} {unit}")]
+    LinkTooLong { max: usize, unit: &'static str },
+}
+
+/// Fuel for one template rendering: enough for any sane template, a stop
+/// for one that loops without end.
+const TEMPLATE_FUEL: u64 = 50_000;
+
+/// A template ready to render posts.
+pub struct Composer {
+    env: Environment<'static>,
+}
+
+impl Composer {
+    /// Compiles `source` (the built-in template when `None`).
+    pub fn new(source: Option<&str>) -> Result<Self, ComposeError> {
+        let mut env = Environment::new();
+        env.set_fuel(Some(TEMPLATE_FUEL));
+        env.set_keep_trailing_newline(false);
+        env.add_filter("hashtags", hashtags);
+        env.add_template_owned("post", source.unwrap_or(DEFAULT_TEMPLATE).to_string())
+            .map_err(|e| ComposeError::Template(template_error(&e)))?;
+        Ok(Composer { env })
+    }
+
+    fn render(&self, fields: &PostFields) -> Result<String, ComposeError> {
+        let template = self
+            .env
+            .get_template("post")
+            .map_err(|e| ComposeError::Template(template_error(&e)))?;
+        let text = template
+            .render(Value::from_serialize(fields))
+            .map_err(|e| ComposeError::Template(template_error(&e)))?;
+        Ok(tidy(&text))
+    }
+
+    /// Renders and fits the post to `limit`.
+    pub fn fit(&self, fields: &PostFields, limit: TextLimit) -> Result<Fitted, ComposeError> {
+        let mut notes = Vec::new();
+        for drop_cta in [false, true] {
+            let mut f = fields.clone();
+            if drop_cta {
+                if f.cta.is_none() {
+                    break;
+                }
+                f.cta = None;
+            }
+            let full = self.render(&f)?;
+            if limit.fits(&full) {
+                if drop_cta {
+                    notes.push(
+                        "the call to action was dropped: even a one-word title left no room for it"
+                            .to_string(),
+                    );
+                }
+                return Ok(self.fitted(full, &f, limit, notes, drop_cta));
+            }
+            // Shorten the summary, keeping as many words as fit.
+            let summary_words = cut_points(&f.summary);
+            if let Some(k) = self.largest_fitting(&f, limit, summary_words.len(), |f, k| {
+                f.summary = shorten_to(&fields.summary, &summary_words, k);
+            })? {
+                f.summary = shorten_to(&fields.summary, &summary_words, k);
+                notes.push(shortening_note("summary", &fields.summary, &f.summary));
+                if drop_cta {
+                    notes.push(
+                        "the call to action was dropped: even an empty summary left no room for it"
+                            .to_string(),
+                    );
+                }
+                let text = self.render(&f)?;
+                return Ok(self.fitted(text, &f, limit, notes, drop_cta));
+            }
+            // No summary at all, and shorten the title.
+            f.summary = String::new();
+            let title_words = cut_points(&f.title);
+            if let Some(k) = self.largest_fitting(&f, limit, title_words.len(), |f, k| {
+                f.title = shorten_to(&fields.title, &title_words, k);
+            })? {
+                f.title = shorten_to(&fields.title, &title_words, k);
+                notes.push(
+                    "the summary was left out: the title and link fill the limit".to_string(),
+                );
+                notes.push(shortening_note("title", &fields.title, &f.title));
+                if drop_cta {
+                    notes.push(
+                        "the call to action was dropped: the title and link fill the limit"
+                            .to_string(),
+                    );
+                }
+                let text = self.render(&f)?;
+                return Ok(self.fitted(text, &f, limit, notes, drop_cta));
+            }
+        }
+        Err(ComposeError::LinkTooLong {
+            max: limit.max,
+            unit: limit.unit.label(),
+        })
+    }
+
+    /// The largest `k` in `0..n` for which the text fits once `apply(k)` is
+    /// done, by binary search (fitting is monotonic in `k`).
+    fn largest_fitting(
+        &self,
+        base: &PostFields,
+        limit: TextLimit,
+        n: usize,
+        apply: impl Fn(&mut PostFields, usize),
+    ) -> Result<Option<usize>, ComposeError> {
+        let fits = |k: usize| -> Result<bool, ComposeError> {
+            let mut f = base.clone();
+            apply(&mut f, k);
+            Ok(limit.fits(&self.render(&f)?))
+        };
+        if n == 0 || !fits(0)? {
+            return Ok(None);
+        }
+        let (mut lo, mut hi) = (0, n - 1); // fits(lo) holds
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            if fits(mid)? {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        Ok(Some(lo))
+    }
+
+    fn fitted(
+        &self,
+        text: String,
+        f: &PostFields,
+        limit: TextLimit,
+        notes: Vec<String>,
+        cta_dropped: bool,
+    ) -> Fitted {
+        Fitted {
+            count: limit.count(&text),
+            text,
+            limit,
+            notes,
+            summary: f.summary.clone(),
+            title: f.title.clone(),
+            cta_dropped,
+        }
+    }
+}
+
+fn template_error(e: &minijinja::Error) -> String {
+    let mut message = e.to_string();
+    if let Some(line) = e.line() {
+        message = format!("line {line}: {message}");
+    }
+    message
+}
+
+/// Removes trailing spaces on lines, runs of more than one blank line, and
+/// white space at both ends (a missing summary must not leave a gap).
+fn tidy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank_run = 0;
+    for line in text.trim().lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank_run += 1;
+            if blank_run > 1 {
+                continue;
+            }
+        } else {
+            blank_run = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.trim_end().to_string()
+}
+
+/// Byte offsets where `text` may be cut: after each word, or after each
+/// grapheme when the text has no spaces to cut at (Chinese, Japanese).
+fn cut_points(text: &str) -> Vec<usize> {
+    let words: Vec<usize> = text
+        .split_word_bound_indices()
+        .filter(|(_, w)| !w.trim().is_empty())
+        .map(|(i, w)| i + w.len())
+        .collect();
+    let spaced = text.split_whitespace().count() > 1;
+    if spaced {
+        // Cut after white-space-separated words only: a URL or a hyphenated
+        // word is never split.
+        let mut points = Vec::new();
+        let mut offset = 0;
+        for part in text.split_inclusive(char::is_whitespace) {
+            let word_end = offset + part.trim_end().len();
+            if !part.trim().is_empty() {
+                points.push(word_end);
+            }
+            offset += part.len();
+        }
+        points
+    } else if words.len() > 1 {
+        text.grapheme_indices(true)
+            .map(|(i, g)| i + g.len())
+            .collect()
+    } else {
+        words
+    }
+}
+
+/// The first `k` pieces of `text` followed by an ellipsis; empty for 0.
+fn shorten_to(text: &str, points: &[usize], k: usize) -> String {
+    if k == 0 {
+        return String::new();
+    }
+    let end = points[(k - 1).min(points.len() - 1)];
+    if end >= text.len() {
+        return text.to_string();
+    }
+    let head = text[..end].trim_end_matches([',', ';', ':', '-', '–', '—', ' ']);
+    format!("{head}…")
+}
+
+fn shortening_note(what: &str, before: &str, after: &str) -> String {
+    format!(
+        "the {what} was shortened from {} to {} characters",
+        before.chars().count(),
+        after.chars().count()
+    )
+}
+
+/// `{{ tags | hashtags }}`: `#rust #EdgeAi #FoodDrink`.
+fn hashtags(tags: Vec<String>) -> String {
+    tags.iter()
+        .filter_map(|t| {
+            let words: Vec<&str> = t
+                .split(|c: char| !c.is_alphanumeric() && c != '_')
+                .filter(|w| !w.is_empty())
+                .collect();
+            match words.len() {
+                0 => None,
+                1 => Some(format!("#{}", words[0])),
+                _ => Some(format!(
+                    "#{}",
+                    words
+                        .iter()
+                        .map(|w| {
+                            let mut c = w.chars();
+                            c.next()
+                                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                                .unwrap_or_default()
+                        })
+                        .collect::<String>()
+                )),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The template variables' names, for documentation and checks.
+pub fn variables() -> BTreeMap<&'static str, &'static str> {
+    BTreeMap::from([
+        ("title", "the article's title"),
+        ("subtitle", "its subtitle, if any"),
+        (
+            "summary",
+            "description, else subtitle, else the first paragraph",
+        ),
+        ("cta", "the call to action, if any"),
+        ("url", "the permalink"),
+        ("author", "the author, if any"),
+        ("tags", "the tags (a list; `tags | hashtags` gives #Tags)"),
+        ("hero_image", "the hero image URL, if any"),
+        ("hero_alt", "the hero image's alt text"),
+        ("read_time", "the read time, if given"),
+        ("published", "the publish date-time, RFC 3339"),
+        ("site", "the site's title"),
+    ])
+}
+
+#[cfg(test)]
+mod tests;

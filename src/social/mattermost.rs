@@ -1,0 +1,50 @@
+//! Mattermost incoming webhook (Slack-compatible): a message attachment with
+//! title, link, text and image.
+
+use serde_json::json;
+
+use super::http::{
+    Body, DeliveryError, Method, Request, Response, Template, body_excerpt, classify,
+};
+use super::{Delivered, Post};
+use crate::config::Secret;
+
+pub fn request(post: &Post, url: &Secret) -> Request {
+    let mut attachment = json!({
+        "fallback": format!("{}: {}", post.card_title, post.url),
+        "title": post.card_title,
+        "title_link": post.url,
+        "text": post.fitted.text,
+        "footer": post.fields.site,
+    });
+    if let Some(image) = &post.image {
+        attachment["image_url"] = json!(image);
+    }
+    if let Some(author) = &post.fields.author {
+        attachment["author_name"] = json!(author);
+    }
+    Request::new(
+        Method::Post,
+        Template::secret(url),
+        Body::Json(json!({"attachments": [attachment]})),
+    )
+}
+
+fn message(r: &Response) -> String {
+    r.json()
+        .and_then(|v| {
+            v.get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| body_excerpt(&r.text()))
+}
+
+/// 200 with `ok`.
+pub fn parse(
+    response: &Response,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Delivered, DeliveryError> {
+    classify(response, message, |_| None, now)?;
+    Ok(Delivered::default())
+}
