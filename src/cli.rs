@@ -46,12 +46,16 @@ pub enum OutputFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Write the feeds; the cron entry point (safe to repeat)
+    /// Write the feeds and post every due article; the cron entry point (safe to repeat)
     Publish(PublishArgs),
     /// Write the feeds only
     Feeds(RunArgs),
     /// Validate the config and every article; exit 1 on any error
     Check(CheckArgs),
+    /// Show the ledger: per article and target, posted, queued, failed, uncertain
+    Status(StatusArgs),
+    /// Stay up and run `publish` at each time of schedule.cron
+    Run(ScheduleArgs),
 }
 
 #[derive(Debug, Args)]
@@ -60,8 +64,46 @@ pub struct PublishArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// Record every post due now as handled, without sending (to adopt an archive)
+    #[arg(long)]
+    pub mark_seen: bool,
+
+    /// Also resend posts whose earlier delivery is uncertain
+    #[arg(long)]
+    pub retry_uncertain: bool,
+
+    /// Wait up to this many seconds for another run to finish, instead of exiting 3
+    #[arg(long, value_name = "SECONDS")]
+    pub wait: Option<u64>,
+
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only these targets (repeatable)
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
+
+    /// Only these articles, by slug or permalink (repeatable)
+    #[arg(long = "article", value_name = "SLUG")]
+    pub articles: Vec<String>,
+
+    /// Only these statuses: posted, queued, failed, uncertain, pending, seen (repeatable)
+    #[arg(long = "status", value_name = "STATUS")]
+    pub statuses: Vec<String>,
+
+    /// text for people, json for machines
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// Run publish once now, before waiting for the first scheduled time
+    #[arg(long)]
+    pub now_first: bool,
 }
 
 #[derive(Debug, Args)]
@@ -73,6 +115,18 @@ pub struct RunArgs {
     /// text for people, json for machines (one document on stdout)
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+
+    /// Only post to these targets (repeatable)
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
+
+    /// Only post these articles, by slug or permalink (repeatable)
+    #[arg(long = "article", value_name = "SLUG")]
+    pub articles: Vec<String>,
+
+    /// Write an HTML page showing each post as it will look on its platform
+    #[arg(long, value_name = "FILE.html")]
+    pub preview: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

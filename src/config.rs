@@ -257,6 +257,11 @@ pub struct SocialSettings {
     pub on_edit: OnEdit,
     pub template: Option<String>,
     pub allow_private_network: bool,
+    /// First retry delay; doubles per attempt, with full jitter.
+    pub retry_base: Duration,
+    /// The longest herald waits inside one run (a server asking for longer
+    /// gets the post queued for a later run).
+    pub max_wait: Duration,
     pub targets: Vec<Target>,
 }
 
@@ -419,6 +424,8 @@ struct RawSocial {
     on_edit: Option<OnEdit>,
     template: Option<String>,
     allow_private_network: Option<bool>,
+    retry_base: Option<DurationText>,
+    max_wait: Option<DurationText>,
     #[serde(default)]
     targets: Vec<RawTarget>,
 }
@@ -517,6 +524,11 @@ impl<'de> Deserialize<'de> for DurationText {
                 )))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<DurationText, E> {
+                if let Some(ms) = v.trim().strip_suffix("ms")
+                    && ms.parse::<u64>().is_ok()
+                {
+                    return Ok(DurationText(v.to_string()));
+                }
                 parse_duration(v)
                     .map(|_| DurationText(v.to_string()))
                     .map_err(E::custom)
@@ -888,6 +900,29 @@ impl Validator<'_> {
         }
     }
 
+    /// Like `duration`, also taking milliseconds (`250ms`).
+    fn duration_ms(
+        &self,
+        key: &str,
+        value: Option<DurationText>,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        match value {
+            Some(DurationText(t)) if t.trim().ends_with("ms") => t
+                .trim()
+                .trim_end_matches("ms")
+                .parse::<u64>()
+                .map(Duration::from_millis)
+                .map_err(|_| {
+                    self.err(
+                        key,
+                        format!("expected a duration such as 250ms or 2s, found {t:?}"),
+                    )
+                }),
+            other => self.duration(key, other, default),
+        }
+    }
+
     fn config(&self, raw: RawConfig) -> Result<Config, ConfigError> {
         let site = self.site(raw.site)?;
         let content = self.content(raw.content)?;
@@ -1116,6 +1151,12 @@ impl Validator<'_> {
             on_edit: raw.on_edit.unwrap_or_default(),
             template: raw.template,
             allow_private_network: raw.allow_private_network.unwrap_or(false),
+            retry_base: self.duration_ms(
+                "social.retry_base",
+                raw.retry_base,
+                Duration::from_secs(1),
+            )?,
+            max_wait: self.duration("social.max_wait", raw.max_wait, Duration::from_secs(60))?,
             targets,
         })
     }

@@ -7,9 +7,13 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 
+use crate::config::Config;
 use crate::diagnostic::{Diagnostic, Level};
+use crate::ledger::{Record, Status};
 use crate::publish::Outcome;
+use crate::publish::deliver::PostResult;
 use crate::publish::plan::{FeedStatus, Plan, relative_to};
+use crate::publish::posts::Action;
 
 /// Whether to colour, decided once from `--color` and the terminal.
 #[derive(Debug, Clone, Copy)]
@@ -54,7 +58,7 @@ pub fn diagnostic(d: &Diagnostic, palette: Palette) -> String {
 }
 
 /// The text a dry run prints.
-pub fn plan_text(plan: &Plan, palette: Palette, targets_configured: usize) -> String {
+pub fn plan_text(plan: &Plan, palette: Palette, config: &Config, posting: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -135,34 +139,276 @@ pub fn plan_text(plan: &Plan, palette: Palette, targets_configured: usize) -> St
             let _ = writeln!(out, "  {}", diagnostic(d, palette));
         }
     }
-    if targets_configured > 0 {
+    if posting {
+        posts_text(&mut out, plan, palette, config);
+    }
+    out
+}
+
+fn action_word(action: &Action) -> &'static str {
+    match action {
+        Action::Send => "send",
+        Action::Resend => "resend",
+        Action::Update { .. } => "update",
+        Action::Repost => "repost",
+        Action::MarkSeen => "mark seen",
+        Action::MarkUncertain => "mark uncertain",
+        Action::Queue => "queue",
+    }
+}
+
+fn posts_text(out: &mut String, plan: &Plan, palette: Palette, config: &Config) {
+    let sending = plan.posts.iter().filter(|p| p.action.sends()).count();
+    let _ = writeln!(
+        out,
+        "\n{} {}",
+        palette.heading("Posts"),
+        palette.dim(&format!("({sending} to send, {} in all)", plan.posts.len()))
+    );
+    let enabled: Vec<_> = config.social.targets.iter().filter(|t| t.enabled).collect();
+    if enabled.is_empty() {
+        let _ = writeln!(out, "  none: no social targets are configured");
+        return;
+    }
+    for target in enabled {
+        let mine: Vec<_> = plan
+            .posts
+            .iter()
+            .filter(|p| p.target == target.name)
+            .collect();
+        if mine.is_empty() {
+            let _ = writeln!(
+                out,
+                "  {} ({}): nothing due",
+                target.name,
+                target.platform.type_name()
+            );
+            continue;
+        }
+        for p in mine {
+            let _ = writeln!(
+                out,
+                "\n  {} {} {}  {}",
+                palette.heading(&p.target),
+                palette.dim(&format!("({})", p.platform)),
+                action_word(&p.action),
+                p.title
+            );
+            let _ = writeln!(out, "    why: {}", p.reason);
+            if let Some(e) = &p.error {
+                let _ = writeln!(out, "    {}: {e}", palette.level(Level::Error));
+            }
+            if let (Some(text), Some(count), Some(limit), Some(unit)) =
+                (&p.text, p.count, p.limit, p.unit)
+            {
+                let _ = writeln!(out, "    text ({count}/{limit} {unit}):");
+                for line in text.lines() {
+                    let _ = writeln!(out, "      | {line}");
+                }
+            }
+            if let Some(image) = &p.image {
+                let _ = writeln!(out, "    image: {image}");
+            }
+            for n in &p.notes {
+                let _ = writeln!(out, "    note: {n}");
+            }
+            for r in &p.requests {
+                let _ = writeln!(
+                    out,
+                    "    {} {}",
+                    serde_json::to_string(&r.method)
+                        .unwrap_or_default()
+                        .trim_matches('"'),
+                    r.url
+                );
+                for (k, v) in &r.headers {
+                    let _ = writeln!(out, "      {k}: {v}");
+                }
+                if !r.body.is_null() {
+                    let body = serde_json::to_string_pretty(&r.body).unwrap_or_default();
+                    for line in body.lines() {
+                        let _ = writeln!(out, "      {line}");
+                    }
+                }
+            }
+        }
+    }
+    for n in &plan.post_notes {
+        let _ = writeln!(out, "  {}", palette.dim(n));
+    }
+}
+
+/// The one line a real run prints when it did something (cron stays quiet
+/// otherwise).
+pub fn outcome_line(plan: &Plan, outcome: &Outcome, results: &[PostResult]) -> Option<String> {
+    let mut parts = Vec::new();
+    if !outcome.written.is_empty() {
+        let names: Vec<String> = outcome
+            .written
+            .iter()
+            .map(|p| relative_to(p, &plan.feeds_dir).display().to_string())
+            .collect();
+        parts.push(format!(
+            "wrote {} feed {} in {} ({})",
+            names.len(),
+            if names.len() == 1 { "file" } else { "files" },
+            crate::paths::display(&plan.feeds_dir),
+            names.join(", ")
+        ));
+    }
+    let summary = results_summary(results);
+    if !summary.is_empty() {
+        parts.push(summary);
+    }
+    (!parts.is_empty()).then(|| format!("herald: {}", parts.join("; ")))
+}
+
+/// `posted 3 (mastodon 2, discord 1), 1 failed, 2 queued`.
+pub fn results_summary(results: &[PostResult]) -> String {
+    let mut parts = Vec::new();
+    for status in [
+        Status::Posted,
+        Status::Failed,
+        Status::Uncertain,
+        Status::Queued,
+        Status::Seen,
+    ] {
+        let mine: Vec<&PostResult> = results.iter().filter(|r| r.status == status).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let mut per_target: Vec<(String, usize)> = Vec::new();
+        for r in &mine {
+            match per_target.iter_mut().find(|(t, _)| *t == r.target) {
+                Some((_, n)) => *n += 1,
+                None => per_target.push((r.target.clone(), 1)),
+            }
+        }
+        let detail: Vec<String> = per_target.iter().map(|(t, n)| format!("{t} {n}")).collect();
+        parts.push(format!("{} {} ({})", status, mine.len(), detail.join(", ")));
+    }
+    parts.join(", ")
+}
+
+/// `herald status` as a table.
+pub fn status_table(records: &[Record], site: &str, palette: Palette) -> String {
+    if records.is_empty() {
+        return "no posts recorded yet\n".to_string();
+    }
+    let article = |id: &str| {
+        id.strip_prefix(site)
+            .map_or_else(|| id.to_string(), |p| format!("/{p}"))
+    };
+    let rows: Vec<[String; 6]> = records
+        .iter()
+        .map(|r| {
+            let when = r
+                .posted_at
+                .or(r.last_attempt_at)
+                .unwrap_or(r.updated_at)
+                .format("%Y-%m-%d %H:%M")
+                .to_string();
+            let detail = match r.status {
+                Status::Posted => r
+                    .remote_url
+                    .clone()
+                    .or_else(|| r.remote_id.clone())
+                    .unwrap_or_default(),
+                _ => r.last_error.clone().unwrap_or_default(),
+            };
+            [
+                article(&r.article_id),
+                r.target.clone(),
+                r.status.to_string(),
+                when,
+                r.attempts.to_string(),
+                detail,
+            ]
+        })
+        .collect();
+    let headers = [
+        "ARTICLE",
+        "TARGET",
+        "STATUS",
+        "WHEN (UTC)",
+        "ATTEMPTS",
+        "REMOTE URL / LAST ERROR",
+    ];
+    let mut widths = headers.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row.iter()).take(5) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: [&str; 6]| -> String {
+        format!(
+            "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {:>w4$}  {}",
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            cells[4],
+            cells[5],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+            w4 = widths[4]
+        )
+        .trim_end()
+        .to_string()
+    };
+    let _ = writeln!(out, "{}", palette.heading(&line(headers)));
+    for row in &rows {
         let _ = writeln!(
             out,
-            "\n{}\n  not planned: this version of herald writes feeds only ({targets_configured} social targets configured)",
-            palette.heading("Posts")
+            "{}",
+            line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]])
         );
     }
     out
 }
 
-/// The one line a real run prints when it changed something (cron stays
-/// quiet otherwise).
-pub fn outcome_line(plan: &Plan, outcome: &Outcome) -> Option<String> {
-    if outcome.written.is_empty() {
-        return None;
+#[derive(Serialize)]
+struct Syndicated<'a> {
+    target: &'a str,
+    platform: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    posted_at: Option<String>,
+}
+
+/// `syndication.json`: for each article, where it was posted, so the site
+/// can link to the discussion. Sorted, so the same ledger gives the same
+/// bytes.
+pub fn syndication_json(records: &[Record], config: &Config) -> String {
+    let mut by_article: std::collections::BTreeMap<&str, Vec<Syndicated<'_>>> = Default::default();
+    for r in records.iter().filter(|r| r.status == Status::Posted) {
+        let platform = config
+            .social
+            .targets
+            .iter()
+            .find(|t| t.name == r.target)
+            .map_or("", |t| t.platform.type_name());
+        by_article
+            .entry(&r.article_id)
+            .or_default()
+            .push(Syndicated {
+                target: &r.target,
+                platform,
+                url: r.remote_url.as_deref(),
+                id: r.remote_id.as_deref(),
+                posted_at: r
+                    .posted_at
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            });
     }
-    let names: Vec<String> = outcome
-        .written
-        .iter()
-        .map(|p| relative_to(p, &plan.feeds_dir).display().to_string())
-        .collect();
-    Some(format!(
-        "herald: wrote {} feed {} in {} ({})",
-        names.len(),
-        if names.len() == 1 { "file" } else { "files" },
-        crate::paths::display(&plan.feeds_dir),
-        names.join(", ")
-    ))
+    let mut out = serde_json::to_string_pretty(&by_article).unwrap_or_else(|_| "{}".to_string());
+    out.push('\n');
+    out
 }
 
 #[derive(Serialize)]
@@ -172,14 +418,17 @@ struct JsonReport<'a> {
     plan: &'a Plan,
     #[serde(skip_serializing_if = "Option::is_none")]
     outcome: Option<&'a Outcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    results: Option<&'a [PostResult]>,
 }
 
 /// The machine-readable document: the plan, and what was done if anything.
-pub fn plan_json(plan: &Plan, outcome: Option<&Outcome>) -> String {
+pub fn plan_json(plan: &Plan, outcome: Option<&Outcome>, results: Option<&[PostResult]>) -> String {
     let report = JsonReport {
         dry_run: outcome.is_none(),
         plan,
         outcome,
+        results,
     };
     serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }

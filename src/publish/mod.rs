@@ -2,8 +2,10 @@
 //! the articles a feed shows, the current feed files) and calls the pure
 //! `plan`; `execute` carries a plan out. `--dry-run` stops after `prepare`.
 
+pub mod deliver;
 pub mod execute;
 pub mod plan;
+pub mod posts;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -25,8 +27,19 @@ struct Rendered {
     first_paragraph: Option<String>,
 }
 
+/// What posting needs from the caller: the ledger as it stands and the
+/// run's options. `None` plans feeds only.
+pub struct Posting<'a> {
+    pub snapshot: &'a crate::ledger::Snapshot,
+    pub options: &'a posts::PostOptions,
+}
+
 /// Loads the articles and decides the run at `now`.
-pub fn prepare(config: &Config, now: DateTime<Utc>) -> Result<Plan, LoadError> {
+pub fn prepare(
+    config: &Config,
+    now: DateTime<Utc>,
+    posting: Option<Posting<'_>>,
+) -> Result<Plan, LoadError> {
     let corpus = article::load(config)?;
     let mut problems = corpus.diagnostics;
     let mut articles = corpus.articles;
@@ -75,13 +88,65 @@ pub fn prepare(config: &Config, now: DateTime<Utc>) -> Result<Plan, LoadError> {
 
     let selection = plan::select(&articles, now);
     let specs = feed::plan_feeds(config, &selection.published);
+
+    // Posts: decide, read the summaries they need, compose.
+    let mut planned_posts = Vec::new();
+    let mut post_notes = Vec::new();
+    if let Some(posting) = &posting {
+        let (decisions, notes) = posts::decide(
+            config,
+            &selection.published,
+            posting.snapshot,
+            now,
+            posting.options,
+        );
+        post_notes = notes;
+        let mut summaries: HashMap<String, String> = HashMap::new();
+        for d in &decisions {
+            let a = d.article;
+            if summaries.contains_key(a.id()) {
+                continue;
+            }
+            let first = match bodies.get(a.id()) {
+                Some(r) => r.first_paragraph.clone(),
+                None if a.description.is_none() && a.subtitle.is_none() => {
+                    match article::read_body(a) {
+                        Ok(body) => markdown::first_paragraph(&body),
+                        Err(d) => {
+                            problems.push(d);
+                            None
+                        }
+                    }
+                }
+                None => None,
+            };
+            summaries.insert(a.id().to_string(), feed::summary(a, first));
+        }
+        let limits: HashMap<String, usize> = config
+            .social
+            .targets
+            .iter()
+            .filter_map(|t| {
+                posting
+                    .snapshot
+                    .meta
+                    .get(&deliver::mastodon_meta_key(&t.name))
+                    .and_then(|v| v.parse().ok())
+                    .map(|l| (t.name.clone(), l))
+            })
+            .collect();
+        planned_posts = posts::compose(config, decisions, &summaries, posting.snapshot, &limits);
+    }
+
     let mut entries = HashMap::new();
     for spec in &specs {
         for &i in &spec.entries {
             entries.entry(i).or_insert_with(|| {
                 let a = selection.published[i];
-                let r = bodies.remove(a.id());
-                let (html, first) = r.map_or((None, None), |r| (r.html, r.first_paragraph));
+                let r = bodies.get(a.id());
+                let (html, first) = r.map_or((None, None), |r| {
+                    (r.html.clone(), r.first_paragraph.clone())
+                });
                 Entry::new(a, html, first)
             });
         }
@@ -94,9 +159,10 @@ pub fn prepare(config: &Config, now: DateTime<Utc>) -> Result<Plan, LoadError> {
         })
         .collect();
     problems.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
-    Ok(plan::build(
-        config, now, selection, specs, &entries, &existing, problems,
-    ))
+    let mut plan = plan::build(config, now, selection, specs, &entries, &existing, problems);
+    plan.posts = planned_posts;
+    plan.post_notes = post_notes;
+    Ok(plan)
 }
 
 fn render_body(article: &Article, full_content: bool) -> Result<Rendered, Diagnostic> {

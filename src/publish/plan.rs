@@ -30,6 +30,10 @@ pub struct Plan {
     pub published: usize,
     /// The articles some feed shows, newest first.
     pub entries: Vec<PlannedEntry>,
+    /// Each (target, article) this run acts on, in the order it will.
+    pub posts: Vec<super::posts::PlannedPost>,
+    /// What was left out of posting and why, in a line per target.
+    pub post_notes: Vec<String>,
 }
 
 /// An article as the plan shows it.
@@ -209,6 +213,8 @@ pub fn build(
         skipped: selection.skipped,
         problems,
         published: selection.published.len(),
+        posts: Vec::new(),
+        post_notes: Vec::new(),
     }
 }
 

@@ -1,0 +1,661 @@
+//! The ledger: what was posted where, in SQLite (WAL). The only SQL in
+//! herald. Keyed by (target, article id); what was posted (content hash,
+//! remote id and URL) is recorded beside the key, so an edit never changes
+//! it.
+//!
+//! The schema lives in numbered files under `migrations/`, applied at open
+//! and tracked in `PRAGMA user_version`. A ledger from a newer herald is
+//! refused; a file that is not a ledger is reported and never overwritten.
+//! The file is created 0600: it holds remote ids and the history of posts.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags, params};
+use serde::Serialize;
+
+/// The migrations, in order; the schema version is their count.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_ledger.sql")];
+
+/// Why the ledger cannot be used. Nothing is sent when it cannot.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("state.path {}: {message}", crate::paths::display(.path))]
+    Open { path: PathBuf, message: String },
+    #[error(
+        "state.path {}: this ledger was written by a newer herald (schema {found}; this herald knows up to {known}); upgrade herald, it is left as it is",
+        crate::paths::display(.path)
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error(
+        "state.path {}: not a herald ledger or damaged ({message}); it is left as it is: move it away to start a new one",
+        crate::paths::display(.path)
+    )]
+    Corrupt { path: PathBuf, message: String },
+    #[error("state.path {}: {message}", crate::paths::display(.path))]
+    Write { path: PathBuf, message: String },
+}
+
+/// Where a post stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Recorded before sending; still pending means the run died mid-send.
+    Pending,
+    Posted,
+    /// Due, but held back by min_interval, max_per_run or a rate limit.
+    Queued,
+    Failed,
+    /// Maybe posted, maybe not: not resent without --retry-uncertain.
+    Uncertain,
+    /// Adopted with --mark-seen: handled without sending.
+    Seen,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Posted => "posted",
+            Status::Queued => "queued",
+            Status::Failed => "failed",
+            Status::Uncertain => "uncertain",
+            Status::Seen => "seen",
+        }
+    }
+
+    fn parse(s: &str) -> Status {
+        match s {
+            "pending" => Status::Pending,
+            "posted" => Status::Posted,
+            "queued" => Status::Queued,
+            "failed" => Status::Failed,
+            "uncertain" => Status::Uncertain,
+            _ => Status::Seen,
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One (target, article) row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Record {
+    pub target: String,
+    pub article_id: String,
+    pub status: Status,
+    pub attempts: u32,
+    pub first_attempt_at: Option<DateTime<Utc>>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub content_hash: Option<String>,
+    pub idempotency_key: String,
+    pub remote_id: Option<String>,
+    pub remote_url: Option<String>,
+    pub posted_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A post recorded without being sent: why, and under which key.
+#[derive(Debug, Clone, Copy)]
+pub struct Unsent<'a> {
+    pub status: Status,
+    pub reason: &'a str,
+    pub idempotency_key: &'a str,
+    pub content_hash: &'a str,
+}
+
+/// Everything a plan needs from the ledger, read once at the start.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub records: HashMap<(String, String), Record>,
+    /// The time of each target's latest post, for min_interval.
+    pub last_posted: HashMap<String, DateTime<Utc>>,
+    pub meta: HashMap<String, String>,
+}
+
+impl Snapshot {
+    pub fn get(&self, target: &str, article_id: &str) -> Option<&Record> {
+        self.records
+            .get(&(target.to_string(), article_id.to_string()))
+    }
+}
+
+/// An open ledger.
+pub struct Ledger {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn parse_time(s: Option<String>) -> Option<DateTime<Utc>> {
+    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+        .map(|d| d.to_utc())
+}
+
+impl Ledger {
+    /// Opens (creating on first use, 0600) the ledger at `path` for a run.
+    pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
+        let open_err = |message: String| LedgerError::Open {
+            path: path.to_path_buf(),
+            message,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| open_err(format!("cannot create its folder: {e}")))?;
+        }
+        if !path.exists() {
+            create_private(path).map_err(|e| open_err(format!("cannot create the ledger: {e}")))?;
+        }
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .map_err(|e| classify_open_error(path, e))?;
+        let ledger = Ledger {
+            conn,
+            path: path.to_path_buf(),
+        };
+        ledger.prepare(true)?;
+        Ok(ledger)
+    }
+
+    /// Opens an existing ledger without changing anything on disk (no
+    /// journal, no lock files): for dry runs and `status`. `None` when there
+    /// is no ledger yet.
+    pub fn open_read_only(path: &Path) -> Result<Option<Ledger>, LedgerError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let uri = format!(
+            "file:{}?immutable=1",
+            url::form_urlencoded::byte_serialize(path.to_string_lossy().as_bytes())
+                .collect::<String>()
+                .replace("%2F", "/")
+        );
+        let conn = Connection::open_with_flags(
+            uri,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(|e| classify_open_error(path, e))?;
+        let ledger = Ledger {
+            conn,
+            path: path.to_path_buf(),
+        };
+        ledger.prepare(false)?;
+        Ok(Some(ledger))
+    }
+
+    fn corrupt(&self, e: rusqlite::Error) -> LedgerError {
+        LedgerError::Corrupt {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    fn write_err(&self, e: rusqlite::Error) -> LedgerError {
+        let message = match &e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ReadOnly => {
+                "the ledger is read-only; herald needs to write it to record posts".to_string()
+            }
+            _ => e.to_string(),
+        };
+        LedgerError::Write {
+            path: self.path.clone(),
+            message,
+        }
+    }
+
+    /// Checks the schema version and, when writable, migrates.
+    fn prepare(&self, writable: bool) -> Result<(), LedgerError> {
+        let known = MIGRATIONS.len() as i64;
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.corrupt(e))?;
+        // A quick look at the file's structure: a damaged page shows here.
+        let check: String = self
+            .conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|e| self.corrupt(e))?;
+        if check != "ok" {
+            return Err(LedgerError::Corrupt {
+                path: self.path.clone(),
+                message: check,
+            });
+        }
+        if version > known {
+            return Err(LedgerError::TooNew {
+                path: self.path.clone(),
+                found: version,
+                known,
+            });
+        }
+        if version == 0 {
+            let tables: i64 = self
+                .conn
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+                .map_err(|e| self.corrupt(e))?;
+            if tables > 0 {
+                return Err(LedgerError::Corrupt {
+                    path: self.path.clone(),
+                    message: "an SQLite database with other tables".to_string(),
+                });
+            }
+        }
+        if !writable {
+            return Ok(());
+        }
+        self.conn
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| self.write_err(e))?;
+        self.conn
+            .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+            .map_err(|e| self.write_err(e))?;
+        self.conn
+            .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(|e| self.write_err(e))?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let next = i as i64 + 1;
+            self.conn
+                .execute_batch(&format!(
+                    "BEGIN;\n{sql}\nPRAGMA user_version = {next};\nCOMMIT;"
+                ))
+                .map_err(|e| {
+                    let _ = self.conn.execute_batch("ROLLBACK;");
+                    self.write_err(e)
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Reads everything a plan needs.
+    pub fn snapshot(&self) -> Result<Snapshot, LedgerError> {
+        let mut snapshot = Snapshot::default();
+        for r in self.records()? {
+            if let Some(at) = r.posted_at.filter(|_| r.status == Status::Posted) {
+                let last = snapshot.last_posted.entry(r.target.clone()).or_insert(at);
+                if at > *last {
+                    *last = at;
+                }
+            }
+            snapshot
+                .records
+                .insert((r.target.clone(), r.article_id.clone()), r);
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, value FROM meta")
+            .map_err(|e| self.corrupt(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.corrupt(e))?;
+        for row in rows {
+            let (k, v) = row.map_err(|e| self.corrupt(e))?;
+            snapshot.meta.insert(k, v);
+        }
+        Ok(snapshot)
+    }
+
+    /// Every row, ordered by target then article.
+    pub fn records(&self) -> Result<Vec<Record>, LedgerError> {
+        self.query("1 = 1", [])
+    }
+
+    /// One (target, article) row.
+    pub fn get(&self, target: &str, article_id: &str) -> Result<Option<Record>, LedgerError> {
+        Ok(self
+            .query(
+                "target = ?1 AND article_id = ?2",
+                params![target, article_id],
+            )?
+            .pop())
+    }
+
+    fn query(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<Record>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT target, article_id, status, attempts, first_attempt_at, last_attempt_at, last_error,
+                        content_hash, idempotency_key, remote_id, remote_url, posted_at, updated_at
+                 FROM posts WHERE {filter} ORDER BY target, article_id"
+            ))
+            .map_err(|e| self.corrupt(e))?;
+        let rows = stmt
+            .query_map(args, |r| {
+                Ok(Record {
+                    target: r.get(0)?,
+                    article_id: r.get(1)?,
+                    status: Status::parse(&r.get::<_, String>(2)?),
+                    attempts: r.get(3)?,
+                    first_attempt_at: parse_time(r.get(4)?),
+                    last_attempt_at: parse_time(r.get(5)?),
+                    last_error: r.get(6)?,
+                    content_hash: r.get(7)?,
+                    idempotency_key: r.get(8)?,
+                    remote_id: r.get(9)?,
+                    remote_url: r.get(10)?,
+                    posted_at: parse_time(r.get(11)?),
+                    updated_at: parse_time(r.get(12)?).unwrap_or_default(),
+                })
+            })
+            .map_err(|e| self.corrupt(e))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.corrupt(e))
+    }
+
+    /// Records an attempt about to be made: pending, with its key, before
+    /// anything is sent.
+    pub fn begin_attempt(
+        &self,
+        target: &str,
+        article_id: &str,
+        key: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "INSERT INTO posts (target, article_id, status, attempts, first_attempt_at, last_attempt_at,
+                                    content_hash, idempotency_key, updated_at)
+                 VALUES (?1, ?2, 'pending', 1, ?3, ?3, ?4, ?5, ?3)
+                 ON CONFLICT (target, article_id) DO UPDATE SET
+                    status = 'pending', attempts = attempts + 1,
+                    first_attempt_at = coalesce(first_attempt_at, ?3), last_attempt_at = ?3,
+                    content_hash = ?4, idempotency_key = ?5, updated_at = ?3",
+                params![target, article_id, time(now), hash, key],
+            )
+            .map(drop)
+            .map_err(|e| self.write_err(e))
+    }
+
+    /// The platform made the post.
+    pub fn mark_posted(
+        &self,
+        target: &str,
+        article_id: &str,
+        remote_id: Option<&str>,
+        remote_url: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "UPDATE posts SET status = 'posted', remote_id = coalesce(?3, remote_id),
+                        remote_url = coalesce(?4, remote_url), last_error = NULL, posted_at = ?5, updated_at = ?5
+                 WHERE target = ?1 AND article_id = ?2",
+                params![target, article_id, remote_id, remote_url, time(now)],
+            )
+            .map(drop)
+            .map_err(|e| self.write_err(e))
+    }
+
+    /// Sets the status (failed, uncertain, queued) with a reason.
+    pub fn mark(
+        &self,
+        target: &str,
+        article_id: &str,
+        status: Status,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "UPDATE posts SET status = ?3, last_error = ?4, updated_at = ?5 WHERE target = ?1 AND article_id = ?2",
+                params![target, article_id, status.as_str(), error, time(now)],
+            )
+            .map(drop)
+            .map_err(|e| self.write_err(e))
+    }
+
+    /// Records a post held back (or adopted) without an attempt: queued or
+    /// seen. Never downgrades a posted row.
+    pub fn record_unsent(
+        &self,
+        target: &str,
+        article_id: &str,
+        unsent: &Unsent<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        let Unsent {
+            status,
+            reason,
+            idempotency_key: key,
+            content_hash: hash,
+        } = *unsent;
+        self.conn
+            .execute(
+                "INSERT INTO posts (target, article_id, status, content_hash, idempotency_key, last_error, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (target, article_id) DO UPDATE SET
+                    status = ?3, content_hash = coalesce(content_hash, ?4), last_error = ?6, updated_at = ?7
+                 WHERE status != 'posted'",
+                params![target, article_id, status.as_str(), hash, key, reason, time(now)],
+            )
+            .map(drop)
+            .map_err(|e| self.write_err(e))
+    }
+
+    /// An edited article's post was updated in place.
+    pub fn mark_updated(
+        &self,
+        target: &str,
+        article_id: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "UPDATE posts SET content_hash = ?3, last_error = NULL, updated_at = ?4 WHERE target = ?1 AND article_id = ?2",
+                params![target, article_id, hash, time(now)],
+            )
+            .map(drop)
+            .map_err(|e| self.write_err(e))
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
+                params![key, value],
+            )
+            .map(drop)
+            .map_err(|e| self.write_err(e))
+    }
+
+    pub fn start_run(&self, now: DateTime<Utc>) -> Result<i64, LedgerError> {
+        self.conn
+            .execute(
+                "INSERT INTO runs (started_at) VALUES (?1)",
+                params![time(now)],
+            )
+            .map_err(|e| self.write_err(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    pub fn finish_run(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        summary: &str,
+    ) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "UPDATE runs SET finished_at = ?2, summary = ?3 WHERE id = ?1",
+                params![id, time(now), summary],
+            )
+            .map(drop)
+            .map_err(|e| self.write_err(e))
+    }
+}
+
+fn classify_open_error(path: &Path, e: rusqlite::Error) -> LedgerError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
+            ) =>
+        {
+            LedgerError::Corrupt {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            }
+        }
+        _ => LedgerError::Open {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        },
+    }
+}
+
+/// Creates an empty file readable and writable by its owner only.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
+            .unwrap()
+            .to_utc()
+    }
+
+    #[test]
+    fn records_the_life_of_a_post() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/state.db");
+        let ledger = Ledger::open(&path).unwrap();
+        ledger
+            .begin_attempt("mastodon", "https://x/a/", "k", "h1", now())
+            .unwrap();
+        let snap = ledger.snapshot().unwrap();
+        let r = snap.get("mastodon", "https://x/a/").unwrap();
+        assert_eq!((r.status, r.attempts), (Status::Pending, 1));
+        ledger
+            .mark(
+                "mastodon",
+                "https://x/a/",
+                Status::Failed,
+                "HTTP 503",
+                now(),
+            )
+            .unwrap();
+        ledger
+            .begin_attempt("mastodon", "https://x/a/", "k", "h1", now())
+            .unwrap();
+        ledger
+            .mark_posted(
+                "mastodon",
+                "https://x/a/",
+                Some("1"),
+                Some("https://m/1"),
+                now(),
+            )
+            .unwrap();
+        let snap = ledger.snapshot().unwrap();
+        let r = snap.get("mastodon", "https://x/a/").unwrap();
+        assert_eq!(
+            (r.status, r.attempts, r.remote_url.as_deref()),
+            (Status::Posted, 2, Some("https://m/1"))
+        );
+        assert_eq!(r.last_error, None);
+        assert_eq!(snap.last_posted["mastodon"], now());
+        // A queued or seen record never overwrites a posted one.
+        let unsent = Unsent {
+            status: Status::Queued,
+            reason: "later",
+            idempotency_key: "k",
+            content_hash: "h2",
+        };
+        ledger
+            .record_unsent("mastodon", "https://x/a/", &unsent, now())
+            .unwrap();
+        assert_eq!(
+            ledger
+                .snapshot()
+                .unwrap()
+                .get("mastodon", "https://x/a/")
+                .unwrap()
+                .status,
+            Status::Posted
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+    }
+
+    #[test]
+    fn refuses_a_newer_ledger_and_a_foreign_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        drop(Ledger::open(&path).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA user_version = 99")
+            .unwrap();
+        assert!(matches!(
+            Ledger::open(&path),
+            Err(LedgerError::TooNew { found: 99, .. })
+        ));
+
+        let junk = dir.path().join("junk.db");
+        std::fs::write(
+            &junk,
+            b"this is not a database, just some text that is long enough to look like a header",
+        )
+        .unwrap();
+        assert!(matches!(
+            Ledger::open(&junk),
+            Err(LedgerError::Corrupt { .. })
+        ));
+        assert_eq!(
+            std::fs::read(&junk).unwrap(),
+            b"this is not a database, just some text that is long enough to look like a header"
+        );
+    }
+
+    #[test]
+    fn read_only_open_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        assert!(Ledger::open_read_only(&path).unwrap().is_none());
+        assert!(!path.exists());
+        let ledger = Ledger::open(&path).unwrap();
+        ledger.begin_attempt("t", "a", "k", "h", now()).unwrap();
+        drop(ledger);
+        let before: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        let ro = Ledger::open_read_only(&path).unwrap().unwrap();
+        assert_eq!(ro.snapshot().unwrap().records.len(), 1);
+        drop(ro);
+        let after: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(before, after);
+    }
+}
