@@ -254,7 +254,8 @@ impl Session {
             Err(e) => return e,
         };
         let run = &args.run;
-        let now = run.now.unwrap_or_else(chrono::Utc::now);
+        let started = chrono::Utc::now();
+        let now = run.now.unwrap_or(started);
         let options = PostOptions {
             targets: run.targets.clone(),
             articles: run.articles.clone(),
@@ -401,7 +402,7 @@ impl Session {
                 return (outcome, Ok(Vec::new()));
             };
             watch_signals(stop.clone());
-            let results = self.deliver(&config, ledger, sending, stop.clone()).await;
+            let results = self.deliver(now, &config, ledger, sending, stop.clone()).await;
             (outcome, results)
         });
         let results = match results {
@@ -422,7 +423,8 @@ impl Session {
             }
             if let Some(id) = run_id {
                 let summary = report::results_summary(&results);
-                let _ = ledger.finish_run(id, chrono::Utc::now(), &summary);
+                let finished = now + (chrono::Utc::now() - started);
+                let _ = ledger.finish_run(id, finished, &summary);
             }
         }
 
@@ -483,6 +485,7 @@ impl Session {
 
     async fn deliver(
         &self,
+        now: chrono::DateTime<chrono::Utc>,
         config: &Arc<Config>,
         ledger: Ledger,
         posts: Vec<publish::posts::PlannedPost>,
@@ -514,6 +517,7 @@ impl Session {
             ledger: Arc::new(Mutex::new(ledger)),
             config: config.clone(),
             stop,
+            clock: crate::publish::deliver::Clock::new(now),
             on_done: Arc::new(move |r: &PostResult| {
                 if let Some(b) = &progress {
                     b.set_message(format!("{}: {}", r.target, r.status));

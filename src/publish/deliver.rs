@@ -55,6 +55,29 @@ pub struct Deliverer {
     pub stop: Arc<AtomicBool>,
     /// Called after each post, for the progress bar.
     pub on_done: Arc<dyn Fn(&PostResult) + Send + Sync>,
+    pub clock: Clock,
+}
+
+/// The run's clock: the plan's `now` (which `--now` sets) moved on by the
+/// time elapsed since the run started, so ledger times and the plan's
+/// decisions (`min_interval`) use one timeline.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    pub base: chrono::DateTime<Utc>,
+    pub started: std::time::Instant,
+}
+
+impl Clock {
+    pub fn new(base: chrono::DateTime<Utc>) -> Self {
+        Clock {
+            base,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    pub fn now(&self) -> chrono::DateTime<Utc> {
+        self.base + chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default()
+    }
 }
 
 impl Deliverer {
@@ -132,7 +155,7 @@ impl Deliverer {
         planned: PlannedPost,
         state: &mut TargetState,
     ) -> Result<PostResult, LedgerError> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let mut result = PostResult {
             target: planned.target.clone(),
             article_id: planned.article_id.clone(),
@@ -234,7 +257,7 @@ impl Deliverer {
         loop {
             attempt_in_run += 1;
             let total = prior_attempts + attempt_in_run;
-            let now = Utc::now();
+            let now = self.clock.now();
             if !matches!(planned.action, Action::Update { .. }) {
                 self.record(|l| {
                     l.begin_attempt(
@@ -250,7 +273,7 @@ impl Deliverer {
             let outcome = self
                 .attempt(target, &post, &planned.action, state, &mut result.warnings)
                 .await;
-            let now = Utc::now();
+            let now = self.clock.now();
             match outcome {
                 Ok(delivered) => {
                     if let Action::Update { .. } = planned.action {

@@ -4,5 +4,6 @@ mod bad_input;
 mod cli;
 mod example;
 mod feeds;
+mod posting;
 mod support;
 mod websub;
