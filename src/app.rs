@@ -402,7 +402,9 @@ impl Session {
                 return (outcome, Ok(Vec::new()));
             };
             watch_signals(stop.clone());
-            let results = self.deliver(now, &config, ledger, sending, stop.clone()).await;
+            let results = self
+                .deliver(now, &config, ledger, sending, stop.clone())
+                .await;
             (outcome, results)
         });
         let results = match results {

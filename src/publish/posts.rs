@@ -113,9 +113,12 @@ pub fn decide<'a>(
         let max_age = target.max_age.unwrap_or(social.max_age);
         let min_interval = target.min_interval.unwrap_or(social.min_interval);
         let max_per_run = target.max_per_run.unwrap_or(social.max_per_run) as usize;
+        // Without an interval there is nothing to wait for (even when the
+        // last post's time is past `now`, as with a repeated `--now`).
         let mut next_allowed = snapshot
             .last_posted
             .get(&target.name)
+            .filter(|_| !min_interval.is_zero())
             .map(|last| *last + chrono::Duration::from_std(min_interval).unwrap_or_default());
         let mut sending = 0usize;
         let mut too_old = 0usize;
@@ -198,7 +201,9 @@ pub fn decide<'a>(
                 _ => Action::Send,
             };
             let age = now - article.published.to_utc();
+            // Adopting an archive (--mark-seen) marks old articles too.
             if record.is_none()
+                && !options.mark_seen
                 && age > chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX)
             {
                 too_old += 1;
@@ -237,8 +242,10 @@ pub fn decide<'a>(
                 );
             } else {
                 sending += 1;
-                next_allowed =
-                    Some(now + chrono::Duration::from_std(min_interval).unwrap_or_default());
+                if !min_interval.is_zero() {
+                    next_allowed =
+                        Some(now + chrono::Duration::from_std(min_interval).unwrap_or_default());
+                }
             }
             decisions.push(decided(action, reason));
         }

@@ -104,11 +104,13 @@ pub enum MultipartValue {
     },
 }
 
-/// Standard Webhooks signing, done at send time (the timestamp is then).
+/// Standard Webhooks headers, made at send time (the timestamp is then):
+/// `webhook-id` and `webhook-timestamp` always, `webhook-signature` when
+/// there is a secret.
 #[derive(Debug, Clone)]
 pub struct Signing {
     pub id: String,
-    pub secret: Secret,
+    pub secret: Option<Secret>,
 }
 
 /// A request as a value.
@@ -179,10 +181,12 @@ impl Request {
         if let Some(s) = &self.signing {
             headers.insert("webhook-id".into(), s.id.clone());
             headers.insert("webhook-timestamp".into(), "<unix time when sent>".into());
-            headers.insert(
-                "webhook-signature".into(),
-                format!("v1,<HMAC-SHA256 with {} when sent>", s.secret.redacted()),
-            );
+            if let Some(secret) = &s.secret {
+                headers.insert(
+                    "webhook-signature".into(),
+                    format!("v1,<HMAC-SHA256 with {} when sent>", secret.redacted()),
+                );
+            }
         }
         let body = match &self.body {
             Body::Empty => serde_json::Value::Null,
@@ -423,18 +427,19 @@ pub async fn send(
         _ => None,
     };
     if let Some(signing) = &request.signing {
-        let secret = signing
-            .secret
-            .expose()
-            .map_err(|e| DeliveryError::permanent(e.to_string()))?;
         let timestamp = chrono::Utc::now().timestamp();
-        let payload = body_bytes.clone().unwrap_or_default();
-        let signature =
-            sign(&secret, &signing.id, timestamp, &payload).map_err(DeliveryError::permanent)?;
         builder = builder
             .header("webhook-id", &signing.id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature);
+            .header("webhook-timestamp", timestamp.to_string());
+        if let Some(secret) = &signing.secret {
+            let secret = secret
+                .expose()
+                .map_err(|e| DeliveryError::permanent(e.to_string()))?;
+            let payload = body_bytes.clone().unwrap_or_default();
+            let signature = sign(&secret, &signing.id, timestamp, &payload)
+                .map_err(DeliveryError::permanent)?;
+            builder = builder.header("webhook-signature", signature);
+        }
     }
     builder = match &request.body {
         Body::Empty => builder,

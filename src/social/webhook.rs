@@ -62,9 +62,9 @@ pub fn request(
     for (name, value) in headers {
         request = request.header(name, Template::secret(value));
     }
-    request.signing = secret.map(|s| Signing {
+    request.signing = Some(Signing {
         id: post.idempotency_key.clone(),
-        secret: s.clone(),
+        secret: secret.cloned(),
     });
     request
 }

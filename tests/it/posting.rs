@@ -16,7 +16,9 @@ pub const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// A small valid JPEG.
 pub fn jpeg() -> Vec<u8> {
-    let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 128]));
+    let img = image::RgbImage::from_fn(64, 48, |x, y| {
+        image::Rgb([(x * 4) as u8, (y * 5) as u8, 128])
+    });
     let mut out = Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
     out.into_inner()
@@ -60,7 +62,11 @@ pub async fn mount_all(server: &MockServer) {
     let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
     Mock::given(method("GET"))
         .and(path("/img/hero.jpg"))
-        .respond_with(ResponseTemplate::new(200).insert_header("content-type", "image/jpeg").set_body_bytes(jpeg()))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "image/jpeg")
+                .set_body_bytes(jpeg()),
+        )
         .mount(server)
         .await;
     Mock::given(method("POST"))
@@ -70,7 +76,9 @@ pub async fn mount_all(server: &MockServer) {
         .await;
     Mock::given(method("POST"))
         .and(path("/discord/api/webhooks/1/tok"))
-        .respond_with(ok(json!({"id": "1111", "channel_id": "22", "guild_id": "33"})))
+        .respond_with(ok(
+            json!({"id": "1111", "channel_id": "22", "guild_id": "33"}),
+        ))
         .mount(server)
         .await;
     Mock::given(method("POST"))
@@ -105,17 +113,23 @@ pub async fn mount_all(server: &MockServer) {
         .await;
     Mock::given(method("GET"))
         .and(path("/masto/api/v1/media/m1"))
-        .respond_with(ok(json!({"id": "m1", "url": "https://masto.example/m1.jpg"})))
+        .respond_with(ok(
+            json!({"id": "m1", "url": "https://masto.example/m1.jpg"}),
+        ))
         .mount(server)
         .await;
     Mock::given(method("POST"))
         .and(path("/masto/api/v1/statuses"))
-        .respond_with(ok(json!({"id": "s1", "url": "https://masto.example/@news/s1"})))
+        .respond_with(ok(
+            json!({"id": "s1", "url": "https://masto.example/@news/s1"}),
+        ))
         .mount(server)
         .await;
     Mock::given(method("POST"))
         .and(path("/bsky/xrpc/com.atproto.server.createSession"))
-        .respond_with(ok(json!({"accessJwt": "jwt-123", "refreshJwt": "r", "did": "did:plc:news"})))
+        .respond_with(ok(
+            json!({"accessJwt": "jwt-123", "refreshJwt": "r", "did": "did:plc:news"}),
+        ))
         .mount(server)
         .await;
     Mock::given(method("POST"))
@@ -125,7 +139,9 @@ pub async fn mount_all(server: &MockServer) {
         .await;
     Mock::given(method("POST"))
         .and(path("/bsky/xrpc/com.atproto.repo.createRecord"))
-        .respond_with(ok(json!({"uri": "at://did:plc:news/app.bsky.feed.post/3k", "cid": "bafyc"})))
+        .respond_with(ok(
+            json!({"uri": "at://did:plc:news/app.bsky.feed.post/3k", "cid": "bafyc"}),
+        ))
         .mount(server)
         .await;
     Mock::given(method("POST"))
@@ -178,10 +194,16 @@ async fn the_seed_reaches_all_nine_platforms_within_their_limits() {
     assert_eq!(slack["blocks"][0]["type"], "header");
     assert_eq!(slack["blocks"][0]["text"]["text"], TITLE);
     let section = slack["blocks"][1]["text"]["text"].as_str().unwrap();
-    assert!(section.contains("Stay ahead of the AI revolution!"), "{section}");
+    assert!(
+        section.contains("Stay ahead of the AI revolution!"),
+        "{section}"
+    );
     assert!(section.contains(&format!("<{PERMALINK}|Read the article>")));
     assert!(section.chars().count() <= 3000);
-    assert_eq!(slack["blocks"][2]["image_url"], format!("{base}/img/hero.jpg"));
+    assert_eq!(
+        slack["blocks"][2]["image_url"],
+        format!("{base}/img/hero.jpg")
+    );
     assert_eq!(slack["blocks"][2]["alt_text"], TITLE);
     assert!(slack["text"].as_str().unwrap().contains(PERMALINK));
 
@@ -202,7 +224,10 @@ async fn the_seed_reaches_all_nine_platforms_within_their_limits() {
     assert_eq!(teams_req.url.query(), Some("sig=SIGSECRET"));
     let teams = json_of(teams_req);
     let card = &teams["attachments"][0];
-    assert_eq!(card["contentType"], "application/vnd.microsoft.card.adaptive");
+    assert_eq!(
+        card["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
     assert_eq!(card["content"]["version"], "1.4");
     assert_eq!(card["content"]["actions"][0]["url"], PERMALINK);
     assert!(serde_json::to_vec(&teams).unwrap().len() < 28 * 1024);
@@ -210,19 +235,31 @@ async fn the_seed_reaches_all_nine_platforms_within_their_limits() {
     // Google Chat: cardsV2 and a stable requestId.
     let chat_req = requests_to(&all, "/chat/v1/spaces/S/messages")[0];
     let query: Vec<(String, String)> = chat_req.url.query_pairs().into_owned().collect();
-    assert!(query.contains(&("key".into(), "K".into())) && query.contains(&("token".into(), "T".into())));
+    assert!(
+        query.contains(&("key".into(), "K".into()))
+            && query.contains(&("token".into(), "T".into()))
+    );
     let request_id = &query.iter().find(|(k, _)| k == "requestId").unwrap().1;
     assert!(request_id.starts_with("herald-"));
     let chat = json_of(chat_req);
     let card = &chat["cardsV2"][0]["card"];
     assert_eq!(card["header"]["title"], TITLE);
-    assert_eq!(card["sections"][0]["widgets"][0]["image"]["imageUrl"], format!("{base}/img/hero.jpg"));
-    assert_eq!(card["sections"][0]["widgets"][2]["buttonList"]["buttons"][0]["onClick"]["openLink"]["url"], PERMALINK);
+    assert_eq!(
+        card["sections"][0]["widgets"][0]["image"]["imageUrl"],
+        format!("{base}/img/hero.jpg")
+    );
+    assert_eq!(
+        card["sections"][0]["widgets"][2]["buttonList"]["buttons"][0]["onClick"]["openLink"]["url"],
+        PERMALINK
+    );
 
     // Mattermost: an attachment with the image.
     let mm = json_of(requests_to(&all, "/mm/hooks/abc")[0]);
     assert_eq!(mm["attachments"][0]["title_link"], PERMALINK);
-    assert_eq!(mm["attachments"][0]["image_url"], format!("{base}/img/hero.jpg"));
+    assert_eq!(
+        mm["attachments"][0]["image_url"],
+        format!("{base}/img/hero.jpg")
+    );
 
     // Telegram: sendPhoto with an HTML caption within 1024 UTF-16 units.
     let tg_req = requests_to(&all, "/tg/bot123456:TELEGRAM-SECRET/sendPhoto")[0];
@@ -235,7 +272,10 @@ async fn the_seed_reaches_all_nine_platforms_within_their_limits() {
     let visible = caption.replace("<b>", "").replace("</b>", "");
     assert!(visible.encode_utf16().count() <= 1024);
     assert!(caption.ends_with(PERMALINK));
-    assert_eq!(tg["reply_markup"]["inline_keyboard"][0][0]["url"], PERMALINK);
+    assert_eq!(
+        tg["reply_markup"]["inline_keyboard"][0][0]["url"],
+        PERMALINK
+    );
 
     // Mastodon: instance limit, upload with alt text, poll, then the status.
     let order: Vec<String> = all
@@ -253,24 +293,44 @@ async fn the_seed_reaches_all_nine_platforms_within_their_limits() {
         ]
     );
     let upload = requests_to(&all, "/masto/api/v2/media")[0];
-    assert_eq!(header(upload, "authorization"), Some("Bearer mastodon-secret-token"));
+    assert_eq!(
+        header(upload, "authorization"),
+        Some("Bearer mastodon-secret-token")
+    );
     let upload_body = String::from_utf8_lossy(&upload.body);
     assert!(upload_body.contains("name=\"description\""));
-    assert!(upload_body.contains(TITLE), "alt text defaults to the title");
-    assert!(header(upload, "content-type").unwrap().starts_with("multipart/form-data"));
+    assert!(
+        upload_body.contains(TITLE),
+        "alt text defaults to the title"
+    );
+    assert!(
+        header(upload, "content-type")
+            .unwrap()
+            .starts_with("multipart/form-data")
+    );
     let status_req = requests_to(&all, "/masto/api/v1/statuses")[0];
-    assert!(header(status_req, "idempotency-key").unwrap().starts_with("herald-"));
+    assert!(
+        header(status_req, "idempotency-key")
+            .unwrap()
+            .starts_with("herald-")
+    );
     let status = json_of(status_req);
     assert_eq!(status["media_ids"], json!(["m1"]));
     assert_eq!(status["language"], "en");
     let text = status["status"].as_str().unwrap();
     assert!(text.ends_with(PERMALINK));
-    let counted = text.replace(PERMALINK, "12345678901234567890123").graphemes(true).count();
+    let counted = text
+        .replace(PERMALINK, "12345678901234567890123")
+        .graphemes(true)
+        .count();
     assert!(counted <= 500, "{counted}");
 
     // Bluesky: one session, the blob, the record with exact facets.
     let session = json_of(requests_to(&all, "/bsky/xrpc/com.atproto.server.createSession")[0]);
-    assert_eq!(session, json!({"identifier": "news.example", "password": "bsky-app-secret"}));
+    assert_eq!(
+        session,
+        json!({"identifier": "news.example", "password": "bsky-app-secret"})
+    );
     let blob = requests_to(&all, "/bsky/xrpc/com.atproto.repo.uploadBlob")[0];
     assert_eq!(header(blob, "content-type"), Some("image/jpeg"));
     assert!(blob.body.len() <= 1_000_000);
@@ -293,7 +353,10 @@ async fn the_seed_reaches_all_nine_platforms_within_their_limits() {
     assert_eq!(facet["features"][0]["uri"], PERMALINK);
     assert_eq!(record["embed"]["$type"], "app.bsky.embed.external");
     assert_eq!(record["embed"]["external"]["uri"], PERMALINK);
-    assert_eq!(record["embed"]["external"]["thumb"]["ref"]["$link"], "bafkreib");
+    assert_eq!(
+        record["embed"]["external"]["thumb"]["ref"]["$link"],
+        "bafkreib"
+    );
     assert_eq!(record["langs"], json!(["en"]));
     assert!(record["createdAt"].as_str().unwrap().ends_with('Z'));
 
@@ -314,7 +377,10 @@ async fn the_seed_reaches_all_nine_platforms_within_their_limits() {
     mac.update(format!("{id}.{timestamp}.").as_bytes());
     mac.update(&hook.body);
     let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    assert!(signature.split(' ').any(|s| s == format!("v1,{expected}")), "{signature}");
+    assert!(
+        signature.split(' ').any(|s| s == format!("v1,{expected}")),
+        "{signature}"
+    );
     let doc = json_of(hook);
     assert_eq!(doc["type"], "article.published");
     assert_eq!(doc["data"]["url"], PERMALINK);
@@ -331,13 +397,25 @@ async fn the_seed_reaches_all_nine_platforms_within_their_limits() {
     let syndication: Value = serde_json::from_str(&site.read_public("syndication.json")).unwrap();
     let links = syndication[PERMALINK].as_array().unwrap();
     assert_eq!(links.len(), 9);
-    assert!(links.iter().any(|l| l["url"] == "https://masto.example/@news/s1"));
-    assert!(links.iter().any(|l| l["url"] == "https://discord.com/channels/33/22/1111"));
+    assert!(
+        links
+            .iter()
+            .any(|l| l["url"] == "https://masto.example/@news/s1")
+    );
+    assert!(
+        links
+            .iter()
+            .any(|l| l["url"] == "https://discord.com/channels/33/22/1111")
+    );
 
     // status shows every post as posted.
     let status = site.herald().arg("status").assert().success();
     let table = output(&status).0;
-    assert_eq!(table.lines().filter(|l| l.contains(" posted ")).count(), 9, "{table}");
+    assert_eq!(
+        table.lines().filter(|l| l.contains(" posted ")).count(),
+        9,
+        "{table}"
+    );
 
     // A second run in a row makes no request of any kind and prints nothing.
     let before = all.len();
@@ -355,11 +433,27 @@ async fn dry_run_shows_the_text_that_is_sent_and_sends_nothing() {
     let base = server.uri();
     let site = seed_site(&base, &all_targets(&base));
     let mut cmd = site.herald();
-    secrets(&mut cmd).args(["publish", "--dry-run", "--format", "json", "--now", NOW, "--preview", "preview.html"]);
+    secrets(&mut cmd).args([
+        "publish",
+        "--dry-run",
+        "--format",
+        "json",
+        "--now",
+        NOW,
+        "--preview",
+        "preview.html",
+    ]);
     let assert = cmd.assert().success();
     let plan: Value = serde_json::from_str(&output(&assert).0).unwrap();
-    assert_eq!(server.received_requests().await.unwrap().len(), 0, "a dry run sends nothing");
-    assert!(!site.root().join("state").exists(), "a dry run creates nothing under the state path");
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        0,
+        "a dry run sends nothing"
+    );
+    assert!(
+        !site.root().join("state").exists(),
+        "a dry run creates nothing under the state path"
+    );
     let posts = plan["posts"].as_array().unwrap();
     assert_eq!(posts.len(), 9);
     let preview = std::fs::read_to_string(site.root().join("preview.html")).unwrap();
@@ -367,13 +461,30 @@ async fn dry_run_shows_the_text_that_is_sent_and_sends_nothing() {
         let text = p["text"].as_str().unwrap();
         assert!(p["count"].as_u64().unwrap() <= p["limit"].as_u64().unwrap());
         // The preview page shows the same text (HTML-escaped).
-        let first_line = text.lines().next().unwrap().replace('&', "&amp;").replace('\'', "'");
-        assert!(preview.contains(&first_line), "{}: {first_line}", p["target"]);
+        let first_line = text
+            .lines()
+            .next()
+            .unwrap()
+            .replace('&', "&amp;")
+            .replace('\'', "'");
+        assert!(
+            preview.contains(&first_line),
+            "{}: {first_line}",
+            p["target"]
+        );
     }
     // Secrets never appear; their variable names do.
     let dump = plan.to_string();
-    for secret in ["TELEGRAM-SECRET", "mastodon-secret-token", "bsky-app-secret", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] {
-        assert!(!dump.contains(secret) && !preview.contains(secret), "{secret} leaked");
+    for secret in [
+        "TELEGRAM-SECRET",
+        "mastodon-secret-token",
+        "bsky-app-secret",
+        "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    ] {
+        assert!(
+            !dump.contains(secret) && !preview.contains(secret),
+            "{secret} leaked"
+        );
     }
     assert!(dump.contains("${MASTODON_TOKEN}"));
 
@@ -408,13 +519,25 @@ async fn telegram_escapes_html_and_sends_a_message_without_an_image() {
         "---\ntitle: \"Use <b> & <i> tags\"\ndescription: \"Why a < b && c > d matters\"\npublish_date: 2024-02-10\n---\nBody\n",
     );
     let mut cmd = site.herald();
-    secrets(&mut cmd).args(["publish", "--now", NOW]).assert().success();
+    secrets(&mut cmd)
+        .args(["publish", "--now", NOW])
+        .assert()
+        .success();
     let all = server.received_requests().await.unwrap();
     let sent = requests_to(&all, "/tg/bot123456:TELEGRAM-SECRET/sendMessage");
     assert_eq!(sent.len(), 1, "no image: sendMessage");
     let body = json_of(sent[0]);
     let text = body["text"].as_str().unwrap();
-    assert!(text.starts_with("<b>Use &lt;b&gt; &amp; &lt;i&gt; tags</b>"), "{text}");
-    assert!(text.contains("Why a &lt; b &amp;&amp; c &gt; d matters"), "{text}");
-    assert_eq!(body["link_preview_options"]["url"], "https://news.example/articles/tags/");
+    assert!(
+        text.starts_with("<b>Use &lt;b&gt; &amp; &lt;i&gt; tags</b>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Why a &lt; b &amp;&amp; c &gt; d matters"),
+        "{text}"
+    );
+    assert_eq!(
+        body["link_preview_options"]["url"],
+        "https://news.example/articles/tags/"
+    );
 }

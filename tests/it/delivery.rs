@@ -1,0 +1,719 @@
+//! Delivery guarantees: exactly once across runs, retries that honour the
+//! server, failures that stay put, a killed run that neither loses nor
+//! duplicates, one run at a time, and the due decisions (future dates,
+//! max_per_run, min_interval, max_age, --mark-seen).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::posting::{NOW, secrets, seed_site};
+use crate::support::{BASE_CONFIG, Site, output};
+
+fn site_with(targets: &str, social_extra: &str) -> Site {
+    let config = format!(
+        "{BASE_CONFIG}social:\n  allow_private_network: true\n  retry_base: 10ms\n{social_extra}  targets:\n{targets}state:\n  path: ../state/herald.db\n"
+    );
+    Site::with_config(&config)
+}
+
+fn discord(base: &str) -> String {
+    format!("    - {{ name: discord, type: discord, url: \"{base}/discord\" }}\n")
+}
+
+fn hook(base: &str) -> String {
+    format!("    - {{ name: hooks, type: webhook, url: \"{base}/hook\" }}\n")
+}
+
+async fn count(server: &MockServer, p: &str) -> usize {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == p)
+        .count()
+}
+
+fn status_json(site: &Site) -> Vec<Value> {
+    let assert = site
+        .herald()
+        .args(["status", "--format", "json"])
+        .assert()
+        .success();
+    serde_json::from_str(&output(&assert).0).unwrap()
+}
+
+#[tokio::test]
+async fn two_runs_in_a_row_post_once() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/discord"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1"})))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let site = site_with(&discord(&server.uri()), "");
+    site.simple("a", "2024-02-10").simple("b", "2024-02-09");
+    let first = site
+        .herald()
+        .args(["publish", "--now", NOW])
+        .assert()
+        .success();
+    assert!(output(&first).0.contains("posted 2 (discord 2)"));
+    let second = site
+        .herald()
+        .args(["publish", "--now", NOW])
+        .assert()
+        .success();
+    assert_eq!(
+        output(&second),
+        (String::new(), String::new()),
+        "the second run prints nothing"
+    );
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_until_they_pass() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/discord"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/discord"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "9"})))
+        .mount(&server)
+        .await;
+    let site = site_with(&discord(&server.uri()), "");
+    site.simple("a", "2024-02-10");
+    site.herald()
+        .args(["publish", "--now", NOW])
+        .assert()
+        .success();
+    assert_eq!(count(&server, "/discord").await, 3);
+    let records = status_json(&site);
+    assert_eq!(records[0]["status"], "posted");
+    assert_eq!(records[0]["attempts"], 3);
+    assert_eq!(records[0]["remote_id"], "9");
+}
+
+#[tokio::test]
+async fn a_429_waits_at_least_retry_after() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let site = site_with(&hook(&server.uri()), "");
+    site.simple("a", "2024-02-10");
+    let started = Instant::now();
+    site.herald()
+        .args(["publish", "--now", NOW])
+        .assert()
+        .success();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited {:?}",
+        started.elapsed()
+    );
+    assert_eq!(count(&server, "/hook").await, 2);
+    assert_eq!(status_json(&site)[0]["status"], "posted");
+}
+
+#[tokio::test]
+async fn discords_retry_after_in_the_body_is_honoured() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/discord"))
+        .respond_with(ResponseTemplate::new(429).set_body_json(
+            json!({"message": "You are being rate limited.", "retry_after": 0.6, "global": false}),
+        ))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/discord"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1"})))
+        .mount(&server)
+        .await;
+    let site = site_with(&discord(&server.uri()), "");
+    site.simple("a", "2024-02-10");
+    let started = Instant::now();
+    site.herald()
+        .args(["publish", "--now", NOW])
+        .assert()
+        .success();
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    assert_eq!(count(&server, "/discord").await, 2);
+}
+
+#[tokio::test]
+async fn a_400_fails_at_once_with_the_platforms_message_and_spares_other_targets() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/discord"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"code": 50035, "message": "Invalid Form Body", "errors": {"embeds": {"0": {"description": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH"}]}}}}}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let site = site_with(
+        &format!("{}{}", discord(&server.uri()), hook(&server.uri())),
+        "",
+    );
+    site.simple("a", "2024-02-10");
+    let assert = site
+        .herald()
+        .args(["publish", "--now", NOW])
+        .assert()
+        .code(2);
+    assert!(
+        output(&assert).1.contains("Invalid Form Body"),
+        "the failure is named on stderr"
+    );
+    assert_eq!(count(&server, "/discord").await, 1, "a 400 is not retried");
+    assert_eq!(count(&server, "/hook").await, 1);
+    let table = output(&site.herald().arg("status").assert().success()).0;
+    let discord_row = table.lines().find(|l| l.contains("discord")).unwrap();
+    assert!(
+        discord_row.contains("failed") && discord_row.contains("Invalid Form Body (code 50035)"),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("hooks") && l.contains("posted"))
+    );
+}
+
+#[tokio::test]
+async fn failures_stop_after_max_attempts_over_all_runs() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("boom"))
+        .mount(&server)
+        .await;
+    let site = site_with(&hook(&server.uri()), "  max_attempts: 4\n");
+    site.simple("a", "2024-02-10");
+    site.herald()
+        .args(["publish", "--now", NOW])
+        .assert()
+        .code(2);
+    assert_eq!(
+        count(&server, "/hook").await,
+        3,
+        "three attempts in one run"
+    );
+    site.herald()
+        .args(["publish", "--now", NOW])
+        .assert()
+        .code(2);
+    assert_eq!(
+        count(&server, "/hook").await,
+        4,
+        "one more, up to max_attempts"
+    );
+    site.herald()
+        .args(["publish", "--now", NOW])
+        .assert()
+        .success();
+    assert_eq!(count(&server, "/hook").await, 4, "then it stays failed");
+    let r = &status_json(&site)[0];
+    assert_eq!(
+        (r["status"].as_str(), r["attempts"].as_u64()),
+        (Some("failed"), Some(4))
+    );
+    assert_eq!(r["last_error"], "HTTP 500: boom");
+}
+
+#[tokio::test]
+async fn a_killed_run_is_neither_lost_nor_duplicated() {
+    let server = MockServer::start().await;
+    // Both receivers hold the request long enough for the kill.
+    Mock::given(method("POST"))
+        .and(path("/discord"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "1"}))
+                .set_delay(Duration::from_secs(30)),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    let site = site_with(
+        &format!("{}{}", discord(&server.uri()), hook(&server.uri())),
+        "",
+    );
+    site.simple("a", "2024-02-10");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("herald"))
+        .current_dir(site.root())
+        .args(["--config", "config/herald.yaml", "publish", "--now", NOW])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while count(&server, "/discord").await + count(&server, "/hook").await < 2 {
+        assert!(Instant::now() < deadline, "the requests never arrived");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let first_id = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .find(|r| r.url.path() == "/hook")
+        .and_then(|r| {
+            r.headers
+                .get("webhook-id")
+                .map(|v| v.to_str().unwrap().to_string())
+        })
+        .unwrap();
+
+    Mock::given(method("POST"))
+        .and(path("/discord"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "2"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    // The lock died with the process: the next run is not blocked.
+    let assert = site
+        .herald()
+        .args(["publish", "--now", NOW])
+        .assert()
+        .code(2);
+    let (_, stderr) = output(&assert);
+    assert!(stderr.contains("uncertain"), "{stderr}");
+    assert_eq!(count(&server, "/discord").await, 1, "Discord is not resent");
+    let hooks: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/hook")
+        .map(|r| {
+            r.headers
+                .get("webhook-id")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        hooks,
+        [first_id.clone(), first_id],
+        "the webhook is resent with the same webhook-id"
+    );
+    let records = status_json(&site);
+    let by = |t: &str| records.iter().find(|r| r["target"] == t).unwrap()["status"].clone();
+    assert_eq!(by("discord"), "uncertain");
+    assert_eq!(by("hooks"), "posted");
+    let table = output(&site.herald().arg("status").assert().success()).0;
+    assert!(table.contains("uncertain"));
+
+    // --retry-uncertain sends it after all.
+    site.herald()
+        .args(["publish", "--now", NOW, "--retry-uncertain"])
+        .assert()
+        .success();
+    assert_eq!(count(&server, "/discord").await, 2);
+}
+
+#[tokio::test]
+async fn two_runs_started_together_post_once_and_one_exits_3() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(1500)))
+        .mount(&server)
+        .await;
+    let site = site_with(&hook(&server.uri()), "");
+    site.simple("a", "2024-02-10").simple("b", "2024-02-09");
+    let spawn = || {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("herald"))
+            .current_dir(site.root())
+            .args(["--config", "config/herald.yaml", "publish", "--now", NOW])
+            .output()
+    };
+    let (one, two) = std::thread::scope(|s| {
+        let a = s.spawn(spawn);
+        let b = s.spawn(spawn);
+        (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
+    });
+    let mut codes = [one.status.code().unwrap(), two.status.code().unwrap()];
+    codes.sort();
+    assert_eq!(codes, [0, 3]);
+    let loser = if one.status.code() == Some(3) {
+        &one
+    } else {
+        &two
+    };
+    let message = String::from_utf8_lossy(&loser.stderr);
+    assert!(message.contains("another herald run (pid "), "{message}");
+    assert_eq!(count(&server, "/hook").await, 2, "each post arrives once");
+}
+
+#[tokio::test]
+async fn wait_lets_a_second_run_queue_behind_the_first() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(800)))
+        .mount(&server)
+        .await;
+    let site = site_with(&hook(&server.uri()), "");
+    site.simple("a", "2024-02-10");
+    let spawn = |extra: &'static [&'static str]| {
+        let site_root = site.root().to_path_buf();
+        move || {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("herald"))
+                .current_dir(site_root)
+                .args(["--config", "config/herald.yaml", "publish", "--now", NOW])
+                .args(extra)
+                .output()
+                .unwrap()
+        }
+    };
+    let (one, two) = std::thread::scope(|s| {
+        let a = s.spawn(spawn(&[]));
+        std::thread::sleep(Duration::from_millis(200));
+        let b = s.spawn(spawn(&["--wait", "10"]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!((one.status.code(), two.status.code()), (Some(0), Some(0)));
+    assert_eq!(count(&server, "/hook").await, 1);
+}
+
+#[tokio::test]
+async fn a_future_article_waits_for_its_time() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let site = site_with(&hook(&server.uri()), "");
+    site.article(
+        "later.md",
+        "---\ntitle: Later\npublish_date: 2024-03-01T12:00:00+01:00\n---\nBody\n",
+    );
+    site.herald()
+        .args(["publish", "--now", "2024-03-01T10:59:59Z"])
+        .assert()
+        .success();
+    assert_eq!(count(&server, "/hook").await, 0);
+    site.herald()
+        .args(["publish", "--now", "2024-03-01T11:00:00Z"])
+        .assert()
+        .success();
+    assert_eq!(count(&server, "/hook").await, 1);
+}
+
+fn titles_sent(requests: &[wiremock::Request]) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|r| r.url.path() == "/hook")
+        .map(|r| {
+            serde_json::from_slice::<Value>(&r.body).unwrap()["data"]["title"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn max_per_run_sends_the_oldest_first_and_queues_the_rest() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let site = site_with(&hook(&server.uri()), "  max_per_run: 5\n  max_age: 30d\n");
+    for day in 1..=20 {
+        site.simple(&format!("a{day:02}"), &format!("2024-02-{day:02}"));
+    }
+    let now = "2024-02-21T00:00:00Z";
+    let first = site
+        .herald()
+        .args(["publish", "--now", now])
+        .assert()
+        .success();
+    assert!(
+        output(&first).0.contains("queued 15"),
+        "{}",
+        output(&first).0
+    );
+    let sent = titles_sent(&server.received_requests().await.unwrap());
+    assert_eq!(
+        sent,
+        (1..=5)
+            .map(|d| format!("Article a{d:02}"))
+            .collect::<Vec<_>>()
+    );
+    let queued = status_json(&site)
+        .iter()
+        .filter(|r| r["status"] == "queued")
+        .count();
+    assert_eq!(queued, 15);
+    for _ in 0..3 {
+        site.herald()
+            .args(["publish", "--now", now])
+            .assert()
+            .success();
+    }
+    let sent = titles_sent(&server.received_requests().await.unwrap());
+    assert_eq!(
+        sent,
+        (1..=20)
+            .map(|d| format!("Article a{d:02}"))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn min_interval_allows_one_post_per_interval() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let site = site_with(&hook(&server.uri()), "  min_interval: 1h\n  max_age: 30d\n");
+    for day in 1..=3 {
+        site.simple(&format!("a{day}"), &format!("2024-02-0{day}"));
+    }
+    let run = |now: &str| {
+        site.herald()
+            .args(["publish", "--now", now])
+            .assert()
+            .success();
+    };
+    run("2024-02-10T00:00:00Z");
+    run("2024-02-10T00:30:00Z");
+    assert_eq!(
+        titles_sent(&server.received_requests().await.unwrap()),
+        ["Article a1"]
+    );
+    run("2024-02-10T01:00:01Z");
+    run("2024-02-10T01:10:00Z");
+    assert_eq!(
+        titles_sent(&server.received_requests().await.unwrap()),
+        ["Article a1", "Article a2"]
+    );
+    run("2024-02-10T02:00:02Z");
+    assert_eq!(
+        titles_sent(&server.received_requests().await.unwrap()).len(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn a_first_run_on_an_old_archive_posts_nothing_and_mark_seen_adopts_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let site = site_with(&hook(&server.uri()), "  max_age: 7d\n");
+    for i in 0..200 {
+        let date = chrono::NaiveDate::from_ymd_opt(2023, 1, 1).unwrap() + chrono::Duration::days(i);
+        site.simple(&format!("old{i:03}"), &date.to_string());
+    }
+    let now = "2024-06-01T00:00:00Z";
+    let dry = site
+        .herald()
+        .args(["publish", "--dry-run", "--now", now])
+        .assert()
+        .success();
+    assert!(
+        output(&dry)
+            .0
+            .contains("hooks: 200 articles older than max_age (7d) are not posted")
+    );
+    site.herald()
+        .args(["publish", "--now", now])
+        .assert()
+        .success();
+    assert_eq!(count(&server, "/hook").await, 0);
+    site.herald()
+        .args(["publish", "--mark-seen", "--now", now])
+        .assert()
+        .success();
+    assert_eq!(count(&server, "/hook").await, 0);
+    let records = status_json(&site);
+    assert_eq!(records.len(), 200);
+    assert!(records.iter().all(|r| r["status"] == "seen"));
+}
+
+#[tokio::test]
+async fn a_dry_run_writes_no_ledger_row_and_sends_nothing() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let site = site_with(
+        &format!("{}{}", discord(&server.uri()), hook(&server.uri())),
+        "",
+    );
+    site.simple("a", "2024-02-10");
+    // With an existing ledger, too.
+    site.herald()
+        .args(["publish", "--now", "2024-02-10T00:00:00Z"])
+        .assert()
+        .success();
+    let ledger = site.root().join("state/herald.db");
+    let before = std::fs::read(&ledger).unwrap();
+    let requests = server.received_requests().await.unwrap().len();
+    site.simple("b", "2024-02-10");
+    let assert = site
+        .herald()
+        .args(["publish", "--dry-run", "--now", NOW])
+        .assert()
+        .success();
+    assert!(
+        output(&assert)
+            .0
+            .contains("discord (discord) send  Article b")
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), requests);
+    assert_eq!(std::fs::read(&ledger).unwrap(), before);
+}
+
+#[tokio::test]
+async fn a_corrupt_ledger_is_reported_and_nothing_is_sent() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let site = site_with(&hook(&server.uri()), "");
+    site.simple("a", "2024-02-10");
+    std::fs::create_dir_all(site.root().join("state")).unwrap();
+    let junk = "not a ledger, but a text file someone put here by mistake, long enough to look like a header";
+    std::fs::write(site.root().join("state/herald.db"), junk).unwrap();
+    let assert = site
+        .herald()
+        .args(["publish", "--now", NOW])
+        .assert()
+        .code(1);
+    let err = output(&assert).1;
+    assert!(
+        err.contains("state.path state/herald.db: not a herald ledger or damaged"),
+        "{err}"
+    );
+    assert!(err.contains("it is left as it is"), "{err}");
+    assert_eq!(count(&server, "/hook").await, 0);
+    assert_eq!(
+        std::fs::read_to_string(site.root().join("state/herald.db")).unwrap(),
+        junk
+    );
+}
+
+/// Makes a file immutable (even root cannot write it) for the guard's life.
+struct Immutable(std::path::PathBuf);
+
+impl Immutable {
+    fn new(path: &std::path::Path) -> Option<Self> {
+        let ok = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Immutable(path.to_path_buf()))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn a_read_only_ledger_is_reported_and_nothing_is_sent() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let site = site_with(&hook(&server.uri()), "");
+    site.simple("a", "2024-02-10");
+    site.herald()
+        .args(["publish", "--now", "2024-01-01T00:00:00Z"])
+        .assert()
+        .success();
+    let ledger = site.root().join("state/herald.db");
+    // Root ignores permission bits; the immutable attribute binds it too.
+    let guard = Immutable::new(&ledger);
+    if guard.is_none() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&ledger, std::fs::Permissions::from_mode(0o400)).unwrap();
+    }
+    let assert = site
+        .herald()
+        .args(["publish", "--now", NOW])
+        .assert()
+        .code(1);
+    let err = output(&assert).1;
+    assert!(err.contains("state.path state/herald.db"), "{err}");
+    assert_eq!(count(&server, "/hook").await, 0, "nothing is sent");
+    drop(guard);
+}
+
+#[tokio::test]
+async fn the_ledger_file_is_private() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let site = seed_site(
+        &server.uri(),
+        &format!("  targets:\n{}", hook(&server.uri())),
+    );
+    let mut cmd = site.herald();
+    secrets(&mut cmd)
+        .args(["publish", "--now", NOW])
+        .assert()
+        .success();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(site.root().join("state/herald.db"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
