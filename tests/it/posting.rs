@@ -461,12 +461,7 @@ async fn dry_run_shows_the_text_that_is_sent_and_sends_nothing() {
         let text = p["text"].as_str().unwrap();
         assert!(p["count"].as_u64().unwrap() <= p["limit"].as_u64().unwrap());
         // The preview page shows the same text (HTML-escaped).
-        let first_line = text
-            .lines()
-            .next()
-            .unwrap()
-            .replace('&', "&amp;")
-            .replace('\'', "'");
+        let first_line = text.lines().next().unwrap().replace('&', "&amp;");
         assert!(
             preview.contains(&first_line),
             "{}: {first_line}",
