@@ -372,6 +372,10 @@ fn shorten_to(text: &str, points: &[usize], k: usize) -> String {
         return text.to_string();
     }
     let head = text[..end].trim_end_matches([',', ';', ':', '-', '–', '—', ' ']);
+    // A cut after a whole sentence needs no ellipsis.
+    if head.ends_with(['.', '!', '?', '。', '！', '？']) {
+        return head.to_string();
+    }
     format!("{head}…")
 }
 

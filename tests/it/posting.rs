@@ -536,3 +536,47 @@ async fn telegram_escapes_html_and_sends_a_message_without_an_image() {
         "https://news.example/articles/tags/"
     );
 }
+
+/// Every platform's requests for the seed article and articles with awkward
+/// text, as the dry run plans them (secrets redacted), one snapshot per
+/// platform.
+#[test]
+fn request_bodies_for_awkward_articles_per_platform() {
+    let base = "http://127.0.0.1:9";
+    let site = seed_site(base, &all_targets(base));
+    let long_title = format!("{} the end", "Thirty-character title chunk. ".repeat(10).trim_end());
+    assert!(long_title.chars().count() >= 300);
+    site.article(
+        "awkward-markup.md",
+        "---\ntitle: \"Fish & Chips <b>not bold</b> \\\"quoted\\\" 'single'\"\ndescription: \"A < B && C > D, said O'Brien & \\\"friends\\\".\"\ncta: \"Read <more> & share\"\npublish_date: 2024-02-10T08:00:00Z\ntags: [food & drink, \"<tag>\"]\n---\nBody\n",
+    )
+    .article(
+        "awkward-emoji.md",
+        "---\ntitle: \"👩🏽‍💻 Developers ❤️ Rust 🦀 👍🏿 and 🏳️‍🌈 flags 🇺🇦\"\ndescription: \"Family 👨‍👩‍👧‍👦, skin tones 👋🏻👋🏼👋🏽👋🏾👋🏿 and a ZWJ 🧑‍🚀 astronaut.\"\npublish_date: 2024-02-10T07:00:00Z\n---\nBody\n",
+    )
+    .article(
+        "awkward-rtl.md",
+        "---\ntitle: مرحبا بالعالم — שלום עולם\ndescription: نص عربي مع English في الوسط، ועברית גם.\ncta: تابعونا\npublish_date: 2024-02-10T06:00:00Z\n---\nBody\n",
+    )
+    .article(
+        "awkward-long.md",
+        format!("---\ntitle: \"{long_title}\"\ndescription: \"{}\"\npublish_date: 2024-02-10T05:00:00Z\n---\nBody\n", "Long summary words. ".repeat(120).trim_end()),
+    );
+    let mut cmd = site.herald();
+    secrets(&mut cmd).args(["publish", "--dry-run", "--format", "json", "--now", NOW]);
+    let plan: Value = serde_json::from_str(&output(&cmd.assert().success()).0).unwrap();
+    let posts = plan["posts"].as_array().unwrap();
+    assert_eq!(posts.len(), 9 * 5);
+    for target in ["slack", "discord", "teams", "chat", "mm", "tg", "masto", "bsky", "hooks"] {
+        let mine: Vec<Value> = posts
+            .iter()
+            .filter(|p| p["target"] == target)
+            .map(|p| {
+                assert!(p["count"].as_u64() <= p["limit"].as_u64(), "{target}: over the limit");
+                json!({"article": p["article_id"], "count": p["count"], "limit": p["limit"], "notes": p["notes"], "requests": p["requests"]})
+            })
+            .collect();
+        let text = serde_json::to_string_pretty(&mine).unwrap().replace(base, "http://stand-in");
+        insta::assert_snapshot!(format!("requests_{target}"), text);
+    }
+}
