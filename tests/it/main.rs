@@ -6,5 +6,6 @@ mod delivery;
 mod example;
 mod feeds;
 mod posting;
+mod scheduler;
 mod support;
 mod websub;

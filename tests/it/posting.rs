@@ -544,7 +544,10 @@ async fn telegram_escapes_html_and_sends_a_message_without_an_image() {
 fn request_bodies_for_awkward_articles_per_platform() {
     let base = "http://127.0.0.1:9";
     let site = seed_site(base, &all_targets(base));
-    let long_title = format!("{} the end", "Thirty-character title chunk. ".repeat(10).trim_end());
+    let long_title = format!(
+        "{} the end",
+        "Thirty-character title chunk. ".repeat(10).trim_end()
+    );
     assert!(long_title.chars().count() >= 300);
     site.article(
         "awkward-markup.md",
@@ -567,7 +570,9 @@ fn request_bodies_for_awkward_articles_per_platform() {
     let plan: Value = serde_json::from_str(&output(&cmd.assert().success()).0).unwrap();
     let posts = plan["posts"].as_array().unwrap();
     assert_eq!(posts.len(), 9 * 5);
-    for target in ["slack", "discord", "teams", "chat", "mm", "tg", "masto", "bsky", "hooks"] {
+    for target in [
+        "slack", "discord", "teams", "chat", "mm", "tg", "masto", "bsky", "hooks",
+    ] {
         let mine: Vec<Value> = posts
             .iter()
             .filter(|p| p["target"] == target)
@@ -576,7 +581,9 @@ fn request_bodies_for_awkward_articles_per_platform() {
                 json!({"article": p["article_id"], "count": p["count"], "limit": p["limit"], "notes": p["notes"], "requests": p["requests"]})
             })
             .collect();
-        let text = serde_json::to_string_pretty(&mine).unwrap().replace(base, "http://stand-in");
+        let text = serde_json::to_string_pretty(&mine)
+            .unwrap()
+            .replace(base, "http://stand-in");
         insta::assert_snapshot!(format!("requests_{target}"), text);
     }
 }

@@ -1,1 +1,334 @@
+use std::path::Path;
 
+use chrono::{DateTime, Utc};
+
+use super::*;
+use crate::article::{ParseContext, parse};
+use crate::config;
+use crate::ledger::Record;
+
+fn config(social: &str) -> Config {
+    let text = format!(
+        "site: {{title: S, url: https://s.example/}}\nsocial:\n{social}  targets:\n    - {{name: masto, type: mastodon, instance: https://m.example, token: t}}\n    - {{name: disc, type: discord, url: u}}\n    - {{name: hook, type: webhook, url: u}}\n"
+    );
+    config::parse(Path::new("config/herald.yaml"), &text, &|_| None).unwrap()
+}
+
+fn articles(c: &Config, days: &[u32]) -> Vec<Article> {
+    let ctx = ParseContext {
+        site: &c.site,
+        content: &c.content,
+    };
+    days.iter()
+        .map(|d| {
+            let text = format!("---\ntitle: Day {d}\npublish_date: 2024-03-{d:02}\n---\nBody\n");
+            parse(Path::new(&format!("content/d{d:02}.md")), &text, true, &ctx)
+                .unwrap()
+                .article
+                .unwrap()
+        })
+        .collect()
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+}
+
+fn newest_first(a: &[Article]) -> Vec<&Article> {
+    let mut v: Vec<&Article> = a.iter().collect();
+    v.sort_by(|x, y| y.published.cmp(&x.published));
+    v
+}
+
+fn record(
+    target: &str,
+    article: &Article,
+    status: Status,
+    attempts: u32,
+    last: DateTime<Utc>,
+) -> Record {
+    Record {
+        target: target.to_string(),
+        article_id: article.id().to_string(),
+        status,
+        attempts,
+        first_attempt_at: Some(last),
+        last_attempt_at: Some(last),
+        last_error: Some("HTTP 503".to_string()),
+        content_hash: Some("h".to_string()),
+        idempotency_key: "k".to_string(),
+        remote_id: Some("r".to_string()),
+        remote_url: None,
+        posted_at: (status == Status::Posted).then_some(last),
+        updated_at: last,
+    }
+}
+
+fn snapshot(records: Vec<Record>) -> Snapshot {
+    let mut s = Snapshot::default();
+    for r in records {
+        if r.status == Status::Posted {
+            s.last_posted.insert(r.target.clone(), r.posted_at.unwrap());
+        }
+        s.records
+            .insert((r.target.clone(), r.article_id.clone()), r);
+    }
+    s
+}
+
+fn summary(decisions: &[Decision<'_>], target: &str) -> Vec<(String, Action)> {
+    decisions
+        .iter()
+        .filter(|d| d.target.name == target)
+        .map(|d| (d.article.title.clone(), d.action.clone()))
+        .collect()
+}
+
+#[test]
+fn due_posts_go_oldest_first_and_max_per_run_queues_the_rest() {
+    let c = config("  max_per_run: 2\n  max_age: 30d\n");
+    let a = articles(&c, &[3, 1, 2, 4]);
+    let (d, notes) = decide(
+        &c,
+        &newest_first(&a),
+        &Snapshot::default(),
+        at("2024-03-10T00:00:00Z"),
+        &PostOptions::default(),
+    );
+    assert_eq!(
+        summary(&d, "hook"),
+        [
+            ("Day 1".to_string(), Action::Send),
+            ("Day 2".to_string(), Action::Send),
+            ("Day 3".to_string(), Action::Queue),
+            ("Day 4".to_string(), Action::Queue),
+        ]
+    );
+    assert!(notes.is_empty());
+}
+
+#[test]
+fn old_articles_are_left_out_and_counted_per_target() {
+    let c = config("  max_age: 2d\n");
+    let a = articles(&c, &[1, 2, 9]);
+    let (d, notes) = decide(
+        &c,
+        &newest_first(&a),
+        &Snapshot::default(),
+        at("2024-03-10T00:00:00Z"),
+        &PostOptions::default(),
+    );
+    assert_eq!(summary(&d, "masto"), [("Day 9".to_string(), Action::Send)]);
+    assert_eq!(
+        notes[0],
+        "masto: 2 articles older than max_age (2d) are not posted"
+    );
+}
+
+#[test]
+fn min_interval_counts_from_the_last_post() {
+    let c = config("  min_interval: 1h\n  max_age: 30d\n");
+    let a = articles(&c, &[1, 2]);
+    let snap = snapshot(vec![record(
+        "hook",
+        &a[0],
+        Status::Posted,
+        1,
+        at("2024-03-10T00:00:00Z"),
+    )]);
+    let opts = PostOptions::default();
+    let (d, _) = decide(
+        &c,
+        &newest_first(&a),
+        &snap,
+        at("2024-03-10T00:59:00Z"),
+        &opts,
+    );
+    assert_eq!(summary(&d, "hook"), [("Day 2".to_string(), Action::Queue)]);
+    let (d, _) = decide(
+        &c,
+        &newest_first(&a),
+        &snap,
+        at("2024-03-10T01:00:01Z"),
+        &opts,
+    );
+    assert_eq!(summary(&d, "hook"), [("Day 2".to_string(), Action::Send)]);
+}
+
+#[test]
+fn pending_records_are_resent_only_where_a_key_protects_them() {
+    let c = config("  max_age: 30d\n");
+    let a = articles(&c, &[1]);
+    let when = at("2024-03-10T00:00:00Z");
+    let snap = snapshot(
+        ["masto", "disc", "hook"]
+            .iter()
+            .map(|t| record(t, &a[0], Status::Pending, 1, when))
+            .collect(),
+    );
+    let (d, _) = decide(
+        &c,
+        &newest_first(&a),
+        &snap,
+        at("2024-03-10T00:10:00Z"),
+        &PostOptions::default(),
+    );
+    assert_eq!(
+        summary(&d, "masto"),
+        [("Day 1".to_string(), Action::Resend)]
+    );
+    assert_eq!(
+        summary(&d, "disc"),
+        [("Day 1".to_string(), Action::MarkUncertain)]
+    );
+    assert_eq!(summary(&d, "hook"), [("Day 1".to_string(), Action::Resend)]);
+    // Mastodon forgets its key after an hour: then a resend could duplicate.
+    let (d, _) = decide(
+        &c,
+        &newest_first(&a),
+        &snap,
+        at("2024-03-10T02:00:00Z"),
+        &PostOptions::default(),
+    );
+    assert_eq!(
+        summary(&d, "masto"),
+        [("Day 1".to_string(), Action::MarkUncertain)]
+    );
+}
+
+#[test]
+fn uncertain_posts_wait_for_retry_uncertain() {
+    let c = config("  max_age: 30d\n");
+    let a = articles(&c, &[1]);
+    let snap = snapshot(vec![record(
+        "disc",
+        &a[0],
+        Status::Uncertain,
+        1,
+        at("2024-03-10T00:00:00Z"),
+    )]);
+    let now = at("2024-03-10T01:00:00Z");
+    let (d, _) = decide(&c, &newest_first(&a), &snap, now, &PostOptions::default());
+    assert!(summary(&d, "disc").is_empty());
+    let retry = PostOptions {
+        retry_uncertain: true,
+        ..PostOptions::default()
+    };
+    let (d, _) = decide(&c, &newest_first(&a), &snap, now, &retry);
+    assert_eq!(summary(&d, "disc"), [("Day 1".to_string(), Action::Resend)]);
+}
+
+#[test]
+fn failures_are_retried_until_max_attempts() {
+    let c = config("  max_attempts: 3\n  max_age: 30d\n");
+    let a = articles(&c, &[1]);
+    let now = at("2024-03-10T01:00:00Z");
+    for (attempts, due) in [(1, true), (2, true), (3, false), (4, false)] {
+        let snap = snapshot(vec![record(
+            "hook",
+            &a[0],
+            Status::Failed,
+            attempts,
+            at("2024-03-10T00:00:00Z"),
+        )]);
+        let (d, _) = decide(&c, &newest_first(&a), &snap, now, &PostOptions::default());
+        assert_eq!(!summary(&d, "hook").is_empty(), due, "{attempts}");
+    }
+}
+
+#[test]
+fn filters_and_mark_seen() {
+    let c = config("  max_age: 1d\n");
+    let a = articles(&c, &[1, 2]);
+    let opts = PostOptions {
+        targets: vec!["disc".to_string()],
+        articles: vec!["d01".to_string()],
+        mark_seen: true,
+        ..PostOptions::default()
+    };
+    let (d, _) = decide(
+        &c,
+        &newest_first(&a),
+        &Snapshot::default(),
+        at("2024-06-01T00:00:00Z"),
+        &opts,
+    );
+    let all: Vec<_> = d
+        .iter()
+        .map(|d| {
+            (
+                d.target.name.as_str(),
+                d.article.title.as_str(),
+                d.action.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(all, [("disc", "Day 1", Action::MarkSeen)]);
+}
+
+/// Whatever the ledger holds, an article it shows as posted (or seen) on a
+/// target is never sent there again, under any options.
+#[test]
+fn the_plan_never_sends_what_the_ledger_shows_posted() {
+    let c = config("  max_age: 30d\n  max_per_run: 100\n");
+    let a = articles(&c, &[1, 2, 3, 4, 5, 6]);
+    let statuses = [
+        None,
+        Some(Status::Pending),
+        Some(Status::Posted),
+        Some(Status::Queued),
+        Some(Status::Failed),
+        Some(Status::Uncertain),
+        Some(Status::Seen),
+    ];
+    let when = at("2024-03-10T00:00:00Z");
+    for seed in 0..200u32 {
+        let mut records = Vec::new();
+        for (i, article) in a.iter().enumerate() {
+            for (j, target) in ["masto", "disc", "hook"].iter().enumerate() {
+                let pick = (seed
+                    .wrapping_mul(2_654_435_761)
+                    .rotate_left((i * 3 + j) as u32)) as usize
+                    % statuses.len();
+                if let Some(s) = statuses[pick] {
+                    records.push(record(target, article, s, 1, when));
+                }
+            }
+        }
+        let snap = snapshot(records);
+        for opts in [
+            PostOptions::default(),
+            PostOptions {
+                retry_uncertain: true,
+                ..PostOptions::default()
+            },
+            PostOptions {
+                mark_seen: true,
+                ..PostOptions::default()
+            },
+        ] {
+            let (d, _) = decide(
+                &c,
+                &newest_first(&a),
+                &snap,
+                at("2024-03-10T03:00:00Z"),
+                &opts,
+            );
+            for decision in d
+                .iter()
+                .filter(|d| d.action.sends() || d.action == Action::MarkSeen)
+            {
+                let status = snap
+                    .get(&decision.target.name, decision.article.id())
+                    .map(|r| r.status);
+                assert!(
+                    !matches!(status, Some(Status::Posted | Status::Seen)),
+                    "seed {seed}: {} {} planned {:?} over {status:?}",
+                    decision.target.name,
+                    decision.article.title,
+                    decision.action
+                );
+            }
+        }
+    }
+}

@@ -142,7 +142,8 @@ fn summaries_are_cut_at_word_boundaries_never_mid_word_or_mid_link() {
 #[test]
 fn a_cut_after_a_whole_sentence_has_no_ellipsis() {
     let f = PostFields {
-        summary: "First sentence here. Second sentence is much longer and will not fit at all.".to_string(),
+        summary: "First sentence here. Second sentence is much longer and will not fit at all."
+            .to_string(),
         cta: None,
         ..fields("")
     };
