@@ -176,14 +176,28 @@ fn posts_text(out: &mut String, plan: &Plan, palette: Palette, config: &Config) 
             .iter()
             .filter(|p| p.target == target.name)
             .collect();
+        // Notes read "<target>: …"; target names cannot contain ": ".
+        let note = plan
+            .post_notes
+            .iter()
+            .find_map(|n| n.strip_prefix(&format!("{}: ", target.name)));
         if mine.is_empty() {
             let _ = writeln!(
                 out,
-                "  {} ({}): nothing due",
+                "  {} ({}): nothing due{}",
+                target.name,
+                target.platform.type_name(),
+                note.map(|n| format!("; {n}")).unwrap_or_default()
+            );
+            continue;
+        }
+        if let Some(n) = note {
+            let _ = writeln!(
+                out,
+                "  {} ({}): {n}",
                 target.name,
                 target.platform.type_name()
             );
-            continue;
         }
         for p in mine {
             let _ = writeln!(
@@ -232,9 +246,6 @@ fn posts_text(out: &mut String, plan: &Plan, palette: Palette, config: &Config) 
                 }
             }
         }
-    }
-    for n in &plan.post_notes {
-        let _ = writeln!(out, "  {}", palette.dim(n));
     }
 }
 

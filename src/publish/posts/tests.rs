@@ -36,7 +36,7 @@ fn at(s: &str) -> DateTime<Utc> {
 
 fn newest_first(a: &[Article]) -> Vec<&Article> {
     let mut v: Vec<&Article> = a.iter().collect();
-    v.sort_by(|x, y| y.published.cmp(&x.published));
+    v.sort_by_key(|x| std::cmp::Reverse(x.published));
     v
 }
 
