@@ -555,11 +555,9 @@ async fn a_first_run_on_an_old_archive_posts_nothing_and_mark_seen_adopts_it() {
         .args(["publish", "--dry-run", "--now", now])
         .assert()
         .success();
-    assert!(
-        output(&dry)
-            .0
-            .contains("hooks: 200 articles older than max_age (7d) are not posted")
-    );
+    assert!(output(&dry).0.contains(
+        "hooks (webhook): nothing due; 200 articles older than max_age (7d) are not posted"
+    ));
     site.herald()
         .args(["publish", "--now", now])
         .assert()
