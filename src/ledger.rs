@@ -306,7 +306,7 @@ impl Ledger {
         Ok(snapshot)
     }
 
-    /// Every row, ordered by target then article.
+    /// Every row, ordered by article then target.
     pub fn records(&self) -> Result<Vec<Record>, LedgerError> {
         self.query("1 = 1", [])
     }
@@ -327,7 +327,7 @@ impl Ledger {
             .prepare(&format!(
                 "SELECT target, article_id, status, attempts, first_attempt_at, last_attempt_at, last_error,
                         content_hash, idempotency_key, remote_id, remote_url, posted_at, updated_at
-                 FROM posts WHERE {filter} ORDER BY target, article_id"
+                 FROM posts WHERE {filter} ORDER BY article_id, target"
             ))
             .map_err(|e| self.corrupt(e))?;
         let rows = stmt
