@@ -715,3 +715,84 @@ async fn the_ledger_file_is_private() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[tokio::test]
+async fn on_edit_update_edits_the_post_in_place() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/discord"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "555"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/discord/messages/555"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "555"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/masto/api/v2/instance"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"configuration": {"statuses": {"max_characters": 500}}})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/masto/api/v1/statuses"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "77", "url": "https://m.example/@n/77"})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path("/masto/api/v1/statuses/77"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "77", "url": "https://m.example/@n/77"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let base = server.uri();
+    let targets = format!(
+        "{}    - {{ name: masto, type: mastodon, instance: \"{base}/masto\", token: t }}\n",
+        discord(&base)
+    );
+    let site = site_with(&targets, "  on_edit: update\n");
+    site.simple("a", "2024-02-10");
+    site.herald()
+        .args(["publish", "--now", NOW])
+        .assert()
+        .success();
+    // Unchanged: nothing to update.
+    site.herald()
+        .args(["publish", "--now", NOW])
+        .assert()
+        .success();
+    site.article(
+        "a.md",
+        "---\ntitle: Article a\npublish_date: 2024-02-10\ndescription: A corrected summary.\n---\nBody\n",
+    );
+    site.herald()
+        .args(["publish", "--now", NOW])
+        .assert()
+        .success();
+    let all = server.received_requests().await.unwrap();
+    let put = all.iter().find(|r| r.method.as_str() == "PUT").unwrap();
+    let body: Value = serde_json::from_slice(&put.body).unwrap();
+    assert!(
+        body["status"]
+            .as_str()
+            .unwrap()
+            .contains("A corrected summary.")
+    );
+    // Edited once: a further run changes nothing.
+    site.herald()
+        .args(["publish", "--now", NOW])
+        .assert()
+        .success();
+    let records = status_json(&site);
+    assert!(records.iter().all(|r| r["status"] == "posted"));
+}
