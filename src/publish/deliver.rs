@@ -142,7 +142,9 @@ impl Deliverer {
                 // Not started: no ledger row changes, the next run plans it again.
                 continue;
             }
-            let result = self.deliver_one(target, planned, &mut state).await?;
+            let mut result = self.deliver_one(target, planned, &mut state).await?;
+            result.error = result.error.map(|e| scrub(&e, target));
+            result.warnings = result.warnings.iter().map(|w| scrub(w, target)).collect();
             (self.on_done)(&result);
             results.push((i, result));
         }
@@ -302,7 +304,7 @@ impl Deliverer {
                     return Ok(result);
                 }
                 Err(e) => {
-                    let message = e.to_string();
+                    let message = scrub(&e.to_string(), target);
                     tracing::debug!(target = %planned.target, attempt = total, error = %message, "delivery attempt failed");
                     result.error = Some(message.clone());
                     let can_retry = e.is_retryable()
@@ -594,6 +596,54 @@ impl Deliverer {
         }
         Ok(Ok(()))
     }
+}
+
+/// Removes the target's secret values (tokens, webhook URLs and their
+/// token-bearing parts) from a text: a platform's error message may echo the
+/// URL it was called at, and that text goes to the ledger and the terminal.
+pub fn scrub(text: &str, target: &Target) -> String {
+    let mut out = crate::social::http::redact_url(text);
+    let mut secrets: Vec<String> = Vec::new();
+    let mut add = |s: &crate::config::Secret| {
+        if let Ok(v) = s.expose() {
+            // Also the URL's path, which may appear without the host.
+            if let Ok(u) = url::Url::parse(&v) {
+                if u.path().len() > 8 {
+                    secrets.push(u.path().to_string());
+                }
+                if let Some(q) = u.query() {
+                    secrets.push(q.to_string());
+                }
+            }
+            secrets.push(v);
+        }
+    };
+    match &target.platform {
+        Platform::Slack { url }
+        | Platform::Discord { url }
+        | Platform::Teams { url }
+        | Platform::GoogleChat { url }
+        | Platform::Mattermost { url } => add(url),
+        Platform::Telegram { bot_token, .. } => add(bot_token),
+        Platform::Mastodon { token, .. } => add(token),
+        Platform::Bluesky { app_password, .. } => add(app_password),
+        Platform::Webhook {
+            url,
+            secret,
+            headers,
+        } => {
+            add(url);
+            if let Some(s) = secret {
+                add(s);
+            }
+            headers.values().for_each(&mut add);
+        }
+    }
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for s in secrets.iter().filter(|s| s.len() >= 6) {
+        out = out.replace(s.as_str(), "[redacted]");
+    }
+    out
 }
 
 /// The ledger's meta key for a Mastodon target's instance limit.

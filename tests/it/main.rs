@@ -7,5 +7,6 @@ mod example;
 mod feeds;
 mod posting;
 mod scheduler;
+mod secrets;
 mod support;
 mod websub;
