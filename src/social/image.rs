@@ -35,6 +35,28 @@ pub struct ImageFetcher {
 
 impl ImageFetcher {
     pub fn new(allow_private: bool, timeout: Duration) -> Result<Self, String> {
+        Self::build(allow_private, timeout, HashMap::new())
+    }
+
+    /// A fetcher whose resolver answers `hosts` with the given addresses and
+    /// treats them as public, as public DNS would: for tests of the guard
+    /// against redirects to private addresses. Every other name and address
+    /// is checked as usual.
+    #[doc(hidden)]
+    pub fn with_public_hosts(
+        timeout: Duration,
+        hosts: HashMap<String, SocketAddr>,
+    ) -> Result<Self, String> {
+        Self::build(false, timeout, hosts)
+    }
+
+    fn build(
+        allow_private: bool,
+        timeout: Duration,
+        hosts: HashMap<String, SocketAddr>,
+    ) -> Result<Self, String> {
+        let hosts = Arc::new(hosts);
+        let trusted = hosts.clone();
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")))
@@ -42,13 +64,17 @@ impl ImageFetcher {
                 if attempt.previous().len() >= 5 {
                     return attempt.error("more than 5 redirects");
                 }
-                match check_url(attempt.url(), allow_private) {
+                let pretend_public = attempt
+                    .url()
+                    .host_str()
+                    .is_some_and(|h| trusted.contains_key(h));
+                match check_url(attempt.url(), allow_private || pretend_public) {
                     Ok(()) => attempt.follow(),
                     Err(e) => attempt.error(e),
                 }
             }));
         if !allow_private {
-            builder = builder.dns_resolver(Arc::new(PublicOnly));
+            builder = builder.dns_resolver(Arc::new(PublicOnly { hosts }));
         }
         let client = builder.build().map_err(|e| e.to_string())?;
         Ok(ImageFetcher {
@@ -187,11 +213,18 @@ pub fn is_public(ip: IpAddr) -> bool {
 
 /// A resolver that drops non-public addresses, so every connection (the
 /// first and each redirect) goes only to the public internet.
-struct PublicOnly;
+struct PublicOnly {
+    /// Test-only names answered without DNS and treated as public.
+    hosts: Arc<HashMap<String, SocketAddr>>,
+}
 
 impl reqwest::dns::Resolve for PublicOnly {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let fixed = self.hosts.get(name.as_str()).copied();
         Box::pin(async move {
+            if let Some(addr) = fixed {
+                return Ok(Box::new(std::iter::once(addr)) as reqwest::dns::Addrs);
+            }
             let host = name.as_str().to_string();
             let addrs: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
@@ -239,6 +272,115 @@ mod tests {
         for ip in ["93.184.216.34", "2606:4700::1111", "1.1.1.1"] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
+    }
+
+    use wiremock::matchers::path;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    async fn fetcher_and_server() -> (ImageFetcher, MockServer, String) {
+        let server = MockServer::start().await;
+        let port = server.address().port();
+        let hosts = HashMap::from([("images.public.test".to_string(), *server.address())]);
+        let fetcher = ImageFetcher::with_public_hosts(Duration::from_secs(5), hosts).unwrap();
+        (fetcher, server, format!("http://images.public.test:{port}"))
+    }
+
+    fn jpeg() -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        ::image::RgbImage::new(4, 4)
+            .write_to(&mut out, ::image::ImageFormat::Jpeg)
+            .unwrap();
+        out.into_inner()
+    }
+
+    #[tokio::test]
+    async fn redirects_to_private_addresses_are_refused() {
+        let (fetcher, server, base) = fetcher_and_server().await;
+        let port = server.address().port();
+        Mock::given(path("/ok.jpg"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", "image/jpeg")
+                    .set_body_bytes(jpeg()),
+            )
+            .mount(&server)
+            .await;
+        for (name, target) in [
+            ("loopback", format!("http://127.0.0.1:{port}/ok.jpg")),
+            (
+                "metadata",
+                "http://169.254.169.254/latest/meta-data/".to_string(),
+            ),
+            (
+                "a name for loopback",
+                format!("http://localhost:{port}/ok.jpg"),
+            ),
+        ] {
+            let from = format!("/redirect-{}", name.replace(' ', "-"));
+            Mock::given(path(from.as_str()))
+                .respond_with(ResponseTemplate::new(302).insert_header("location", target.as_str()))
+                .mount(&server)
+                .await;
+            let url = Url::parse(&format!("{base}{from}")).unwrap();
+            let err = fetcher.get(&url).await.unwrap_err();
+            assert!(
+                err.contains("could not be fetched") && err.contains("private"),
+                "{name}: {err}"
+            );
+        }
+        // The public-looking host itself works, so the refusals above are
+        // the guard's doing.
+        let ok = fetcher
+            .get(&Url::parse(&format!("{base}/ok.jpg")).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(ok.content_type, "image/jpeg");
+    }
+
+    #[tokio::test]
+    async fn non_images_huge_images_and_redirect_loops_are_refused() {
+        let (fetcher, server, base) = fetcher_and_server().await;
+        Mock::given(path("/page"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", "text/html")
+                    .set_body_string("<html>"),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(path("/liar.jpg"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", "image/jpeg")
+                    .set_body_bytes(b"not an image".to_vec()),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(path("/huge.jpg"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", "image/jpeg")
+                    .set_body_bytes(vec![0u8; 50 * 1024 * 1024]),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(path("/loop"))
+            .respond_with(ResponseTemplate::new(302).insert_header("location", "/loop"))
+            .mount(&server)
+            .await;
+        let get = |p: &str| {
+            let url = Url::parse(&format!("{base}{p}")).unwrap();
+            let fetcher = &fetcher;
+            async move { fetcher.get(&url).await.unwrap_err() }
+        };
+        assert!(get("/page").await.contains("is not an image"));
+        assert!(get("/liar.jpg").await.contains("bytes are not an image"));
+        assert!(get("/huge.jpg").await.contains("over the 10 MB limit"));
+        assert!(get("/loop").await.contains("could not be fetched"));
+        // Each URL is fetched once per run, however often it is asked for.
+        let before = server.received_requests().await.unwrap().len();
+        let _ = get("/page").await;
+        assert_eq!(server.received_requests().await.unwrap().len(), before);
     }
 
     #[test]

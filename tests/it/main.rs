@@ -5,6 +5,7 @@ mod cli;
 mod delivery;
 mod example;
 mod feeds;
+mod hostile;
 mod posting;
 mod scheduler;
 mod secrets;
