@@ -12,6 +12,8 @@ pub mod ledger;
 pub mod lock;
 pub mod paths;
 pub mod preview;
+#[cfg(test)]
+mod properties;
 pub mod publish;
 pub mod report;
 pub mod social;

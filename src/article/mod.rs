@@ -261,8 +261,8 @@ pub fn parse(
     };
 
     let mut errors = Vec::new();
-    let title = match raw.title.as_deref().map(str::trim) {
-        Some(t) if !t.is_empty() => {
+    let title = match raw.title.as_deref().map(|t| strip_control(t).0) {
+        Some(t) if !t.trim().is_empty() => {
             let (clean, removed) = strip_control(raw.title.as_deref().unwrap_or_default());
             if removed {
                 out.diagnostics.push(

@@ -86,6 +86,11 @@ fn bad_front_matter_gets_a_located_error() {
         ),
         ("---\n- a\n- b\n---\n", 2, "must be a mapping"),
         ("---\npublish_date: 2024-01-01\n---\n", 1, "missing `title`"),
+        (
+            "---\ntitle: \"\\u0000\\u0007\"\npublish_date: 2024-01-01\n---\n",
+            1,
+            "missing `title`",
+        ),
         ("---\ntitle: A\n---\n", 1, "missing `publish_date`"),
         (
             "---\ntitle: A\npublish_date: 10/02/2024\n---\n",

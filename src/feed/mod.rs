@@ -167,7 +167,7 @@ pub fn plan_feeds(config: &Config, published: &[&Article]) -> Vec<FeedSpec> {
         for (i, a) in published.iter().enumerate() {
             for t in &a.tags {
                 let entry = tags
-                    .entry(slugify(t))
+                    .entry(tag_folder(t))
                     .or_insert_with(|| (t.clone(), Vec::new()));
                 if entry.1.last() != Some(&i) {
                     entry.1.push(i);
@@ -185,6 +185,22 @@ pub fn plan_feeds(config: &Config, published: &[&Article]) -> Vec<FeedSpec> {
         }
     }
     specs
+}
+
+/// The folder name of a tag's feeds: letters and digits joined by `-`
+/// (so `../../etc`, `/abs` or a NUL cannot leave `tags/`), and never a name
+/// Windows reserves (`con`, `nul`, `com1`…), which gets a `-tag` suffix.
+pub fn tag_folder(tag: &str) -> String {
+    let slug = slugify(tag);
+    let reserved = matches!(slug.as_str(), "con" | "prn" | "aux" | "nul")
+        || ((slug.starts_with("com") || slug.starts_with("lpt"))
+            && slug.len() == 4
+            && slug.as_bytes()[3].is_ascii_digit());
+    if reserved {
+        format!("{slug}-tag")
+    } else {
+        slug
+    }
 }
 
 /// Renders one feed file.

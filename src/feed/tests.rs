@@ -97,3 +97,20 @@ fn image_types_come_from_the_extension() {
     );
     assert_eq!(image_mime_type(&u("https://x.example/a")), None);
 }
+
+#[test]
+fn tag_folders_cannot_escape_or_use_reserved_names() {
+    let cases = [
+        ("../../etc", "etc"),
+        ("/abs/path", "abs-path"),
+        ("a\u{0}b", "a-b"),
+        ("CON", "con-tag"),
+        ("com1", "com1-tag"),
+        ("..", "untitled"),
+        (".", "untitled"),
+        ("Café Society", "café-society"),
+    ];
+    for (tag, want) in cases {
+        assert_eq!(tag_folder(tag), want, "{tag:?}");
+    }
+}

@@ -420,3 +420,83 @@ fn a_failed_write_leaves_the_old_feed_files_intact() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn tags_that_try_to_escape_stay_inside_the_feeds_folder() {
+    let site = Site::with_config(&format!("{BASE_CONFIG}  per_tag: true\n"));
+    site.article(
+        "evil.md",
+        "---\ntitle: Evil\npublish_date: 2024-01-01\ntags: [\"../../etc\", \"/abs/path\", \"a\\0b\", \"CON\", \"..\"]\n---\nBody\n",
+    );
+    site.herald()
+        .args(["feeds", "--now", NOW])
+        .assert()
+        .success();
+    let mut dirs: Vec<String> = fs::read_dir(site.root().join("public/tags"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    assert_eq!(dirs, ["ab", "abs-path", "con-tag", "etc", "untitled"]);
+    let mut everything: Vec<String> = walk(site.root())
+        .into_iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    everything.retain(|p| !p.contains("/content/") && !p.contains("/config/"));
+    assert!(
+        everything.iter().all(|p| p.contains("/public/")),
+        "{everything:?}"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn symbolic_links_out_of_the_content_folder_are_not_followed() {
+    let site = Site::new();
+    site.simple("inside", "2024-01-01");
+    let outside = tempfile::tempdir().unwrap();
+    fs::write(
+        outside.path().join("secret.md"),
+        "---\ntitle: Outside\npublish_date: 2024-01-01\n---\nprivate notes\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.md"),
+        site.root().join("content/leak.md"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(outside.path(), site.root().join("content/leakdir")).unwrap();
+    std::os::unix::fs::symlink(
+        site.root().join("content/inside.md"),
+        site.root().join("content/alias.md"),
+    )
+    .unwrap();
+    let check = site.herald().arg("check").assert().success();
+    let out = output(&check).0;
+    assert!(out.contains("content/leak.md: warning: skipped: a symbolic link to a place outside the content folder is not followed"), "{out}");
+    assert!(out.contains("content/leakdir: warning: skipped"), "{out}");
+    // A link inside the folder is read (and here duplicates a permalink only
+    // through its own slug, which differs).
+    site.herald()
+        .args(["feeds", "--now", NOW])
+        .assert()
+        .success();
+    let atom = site.read_public("atom.xml");
+    assert!(!atom.contains("Outside") && !atom.contains("private notes"));
+    assert!(
+        atom.contains("/articles/alias/"),
+        "a link inside the folder is followed"
+    );
+}

@@ -266,69 +266,55 @@ fn filters_and_mark_seen() {
     assert_eq!(all, [("disc", "Day 1", Action::MarkSeen)]);
 }
 
-/// Whatever the ledger holds, an article it shows as posted (or seen) on a
-/// target is never sent there again, under any options.
-#[test]
-fn the_plan_never_sends_what_the_ledger_shows_posted() {
-    let c = config("  max_age: 30d\n  max_per_run: 100\n");
-    let a = articles(&c, &[1, 2, 3, 4, 5, 6]);
-    let statuses = [
-        None,
-        Some(Status::Pending),
-        Some(Status::Posted),
-        Some(Status::Queued),
-        Some(Status::Failed),
-        Some(Status::Uncertain),
-        Some(Status::Seen),
-    ];
-    let when = at("2024-03-10T00:00:00Z");
-    for seed in 0..200u32 {
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Whatever the ledger holds, an article it shows as posted (or seen) on
+    /// a target is never sent there again, under any options.
+    #[test]
+    fn the_plan_never_sends_what_the_ledger_shows_posted(
+        picks in proptest::collection::vec(0usize..7, 18),
+        option in 0usize..3,
+        minutes in 0i64..600,
+    ) {
+        let c = config("  max_age: 30d\n  max_per_run: 100\n  min_interval: 0s\n");
+        let a = articles(&c, &[1, 2, 3, 4, 5, 6]);
+        let statuses = [
+            None,
+            Some(Status::Pending),
+            Some(Status::Posted),
+            Some(Status::Queued),
+            Some(Status::Failed),
+            Some(Status::Uncertain),
+            Some(Status::Seen),
+        ];
+        let when = at("2024-03-10T00:00:00Z");
         let mut records = Vec::new();
         for (i, article) in a.iter().enumerate() {
             for (j, target) in ["masto", "disc", "hook"].iter().enumerate() {
-                let pick = (seed
-                    .wrapping_mul(2_654_435_761)
-                    .rotate_left((i * 3 + j) as u32)) as usize
-                    % statuses.len();
-                if let Some(s) = statuses[pick] {
+                if let Some(s) = statuses[picks[i * 3 + j]] {
                     records.push(record(target, article, s, 1, when));
                 }
             }
         }
         let snap = snapshot(records);
-        for opts in [
-            PostOptions::default(),
-            PostOptions {
-                retry_uncertain: true,
-                ..PostOptions::default()
-            },
-            PostOptions {
-                mark_seen: true,
-                ..PostOptions::default()
-            },
-        ] {
-            let (d, _) = decide(
-                &c,
-                &newest_first(&a),
-                &snap,
-                at("2024-03-10T03:00:00Z"),
-                &opts,
+        let opts = match option {
+            0 => PostOptions::default(),
+            1 => PostOptions { retry_uncertain: true, ..PostOptions::default() },
+            _ => PostOptions { mark_seen: true, ..PostOptions::default() },
+        };
+        let now = when + chrono::Duration::minutes(minutes);
+        let (d, _) = decide(&c, &newest_first(&a), &snap, now, &opts);
+        for decision in d.iter().filter(|d| d.action.sends() || d.action == Action::MarkSeen) {
+            let status = snap.get(&decision.target.name, decision.article.id()).map(|r| r.status);
+            proptest::prop_assert!(
+                !matches!(status, Some(Status::Posted | Status::Seen)),
+                "{} {} planned {:?} over {:?}",
+                decision.target.name,
+                decision.article.title,
+                decision.action,
+                status
             );
-            for decision in d
-                .iter()
-                .filter(|d| d.action.sends() || d.action == Action::MarkSeen)
-            {
-                let status = snap
-                    .get(&decision.target.name, decision.article.id())
-                    .map(|r| r.status);
-                assert!(
-                    !matches!(status, Some(Status::Posted | Status::Seen)),
-                    "seed {seed}: {} {} planned {:?} over {status:?}",
-                    decision.target.name,
-                    decision.article.title,
-                    decision.action
-                );
-            }
         }
     }
 }
