@@ -796,3 +796,35 @@ async fn on_edit_update_edits_the_post_in_place() {
     let records = status_json(&site);
     assert!(records.iter().all(|r| r["status"] == "posted"));
 }
+
+/// A full disk (here: the file size limit) while the ledger must grow: the
+/// run stops before sending, says why, and the ledger keeps its old rows.
+#[tokio::test]
+async fn a_ledger_that_cannot_grow_stops_the_run_before_anything_is_sent() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    let site = site_with(&hook(&server.uri()), "");
+    site.simple("a", "2024-02-10");
+    site.herald().args(["publish", "--now", "2024-02-10T12:00:00Z"]).assert().success();
+    assert_eq!(count(&server, "/hook").await, 1);
+    for i in 0..40 {
+        site.simple(&format!("more{i:02}"), "2024-02-10");
+    }
+    let ledger = site.root().join("state/herald.db");
+    let before = status_json(&site);
+    let out = std::process::Command::new("bash")
+        .current_dir(site.root())
+        .args([
+            "-c",
+            "trap '' XFSZ; ulimit -f 1; exec \"$0\" --config config/herald.yaml publish --now 2024-02-11T00:00:00Z",
+        ])
+        .arg(assert_cmd::cargo::cargo_bin("herald"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("state.path state/herald.db"), "{stderr}");
+    assert_eq!(count(&server, "/hook").await, 1, "nothing more was sent");
+    assert_eq!(status_json(&site), before, "the ledger is intact");
+    assert!(ledger.exists());
+}
