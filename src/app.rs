@@ -720,5 +720,59 @@ fn check_templates(config: &Config) -> Vec<Diagnostic> {
             check(format!("social.targets[{i}].template"), t);
         }
     }
+    // Secrets resolve only when sending; say now which are not set, so a
+    // missing token shows before cron runs (a warning: `check` may run
+    // where the production environment is not).
+    for (i, target) in config
+        .social
+        .targets
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.enabled)
+    {
+        for (key, secret) in target_secrets(&target.platform) {
+            if let Err(e) = secret.expose() {
+                let path = format!("social.targets[{i}].{key}");
+                let (line, column) = std::fs::read_to_string(&config.file)
+                    .ok()
+                    .and_then(|text| config::locate_key(&text, &path))
+                    .unwrap_or((0, 0));
+                out.push(
+                    Diagnostic::warning(
+                        &config.file,
+                        format!(
+                            "{path}: {e}; posts to {:?} will fail until it is",
+                            target.name
+                        ),
+                    )
+                    .at(line, column),
+                );
+            }
+        }
+    }
     out
+}
+
+fn target_secrets(platform: &crate::config::Platform) -> Vec<(String, &crate::config::Secret)> {
+    use crate::config::Platform;
+    match platform {
+        Platform::Slack { url }
+        | Platform::Discord { url }
+        | Platform::Teams { url }
+        | Platform::GoogleChat { url }
+        | Platform::Mattermost { url } => vec![("url".into(), url)],
+        Platform::Telegram { bot_token, .. } => vec![("bot_token".into(), bot_token)],
+        Platform::Mastodon { token, .. } => vec![("token".into(), token)],
+        Platform::Bluesky { app_password, .. } => vec![("app_password".into(), app_password)],
+        Platform::Webhook {
+            url,
+            secret,
+            headers,
+        } => {
+            let mut v = vec![("url".to_string(), url)];
+            v.extend(secret.iter().map(|s| ("secret".to_string(), s)));
+            v.extend(headers.iter().map(|(k, s)| (format!("headers.{k}"), s)));
+            v
+        }
+    }
 }

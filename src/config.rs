@@ -708,7 +708,7 @@ pub fn parse(
 /// Finds the line and column of a key path (`social.targets[1].url`) in
 /// block-style YAML, so errors found after parsing still point at a line.
 /// Flow-style (`{...}`) values are located by their parent key only.
-fn locate_key(text: &str, key: &str) -> Option<(u32, u32)> {
+pub(crate) fn locate_key(text: &str, key: &str) -> Option<(u32, u32)> {
     let lines: Vec<&str> = text.lines().collect();
     let mut found: Option<(usize, usize)> = None; // (line index, indent)
     let mut from = 0;

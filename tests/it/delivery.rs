@@ -802,10 +802,16 @@ async fn on_edit_update_edits_the_post_in_place() {
 #[tokio::test]
 async fn a_ledger_that_cannot_grow_stops_the_run_before_anything_is_sent() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
     let site = site_with(&hook(&server.uri()), "");
     site.simple("a", "2024-02-10");
-    site.herald().args(["publish", "--now", "2024-02-10T12:00:00Z"]).assert().success();
+    site.herald()
+        .args(["publish", "--now", "2024-02-10T12:00:00Z"])
+        .assert()
+        .success();
     assert_eq!(count(&server, "/hook").await, 1);
     for i in 0..40 {
         site.simple(&format!("more{i:02}"), "2024-02-10");
