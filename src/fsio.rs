@@ -10,13 +10,38 @@ use std::path::Path;
 /// Writes `bytes` to `path` unless the file already holds exactly them.
 /// Returns whether the file was written.
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> io::Result<bool> {
-    if let Ok(existing) = fs::read(path)
-        && existing == bytes
-    {
+    if same_contents(path, bytes) {
         return Ok(false);
     }
     write_atomic(path, bytes)?;
     Ok(true)
+}
+
+/// Whether the file at `path` holds exactly `bytes`, read in chunks (a large
+/// feed is never loaded whole to be compared). Any error reads as "no".
+pub fn same_contents(path: &Path, bytes: &[u8]) -> bool {
+    use std::io::Read;
+    let Ok(mut file) = fs::File::open(path) else {
+        return false;
+    };
+    if file.metadata().map(|m| m.len()).ok() != Some(bytes.len() as u64) {
+        return false;
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut offset = 0;
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return offset == bytes.len(),
+            Ok(n) => {
+                if offset + n > bytes.len() || buf[..n] != bytes[offset..offset + n] {
+                    return false;
+                }
+                offset += n;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
 }
 
 /// Replaces `path` with `bytes` in one step; on any failure the old file is
@@ -57,7 +82,14 @@ mod tests {
         assert!(!write_if_changed(&path, b"one").unwrap());
         assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), mtime);
         assert!(write_if_changed(&path, b"two").unwrap());
-        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert!(
+            write_if_changed(&path, b"tw0").unwrap(),
+            "same length, other bytes"
+        );
+        assert!(same_contents(&path, b"tw0"));
+        assert!(!same_contents(&path, b"tw"));
+        assert!(!same_contents(&dir.path().join("missing"), b""));
+        assert_eq!(fs::read(&path).unwrap(), b"tw0");
         let leftovers: Vec<_> = fs::read_dir(path.parent().unwrap())
             .unwrap()
             .filter_map(Result::ok)

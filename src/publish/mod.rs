@@ -151,15 +151,16 @@ pub fn prepare(
             });
         }
     }
-    let existing: HashMap<PathBuf, Vec<u8>> = specs
+    let existing: HashMap<PathBuf, u64> = specs
         .iter()
         .filter_map(|s| {
             let path = config.feeds.dir.join(&s.path);
-            std::fs::read(&path).ok().map(|b| (path, b))
+            std::fs::metadata(&path).ok().map(|m| (path, m.len()))
         })
         .collect();
     problems.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
     let mut plan = plan::build(config, now, selection, specs, &entries, &existing, problems);
+    plan::confirm_unchanged(&mut plan, crate::fsio::same_contents);
     plan.posts = planned_posts;
     plan.post_notes = post_notes;
     Ok(plan)

@@ -152,15 +152,18 @@ pub fn select(articles: &[Article], now: DateTime<Utc>) -> Selection<'_> {
 }
 
 /// Builds the plan from the selection, the feed specs, the rendered entries
-/// (keyed by index into `selection.published`) and the current bytes of each
-/// feed file (keyed by path; absent = no such file).
+/// (keyed by index into `selection.published`) and the current length of
+/// each feed file (keyed by path; absent = no such file). A file of another
+/// length is `Changed`; one of the same length is `Unchanged` until the
+/// caller confirms its bytes (`confirm_unchanged`), so old feeds are never
+/// held in memory.
 pub fn build(
     config: &Config,
     now: DateTime<Utc>,
     selection: Selection<'_>,
     specs: Vec<FeedSpec>,
     entries: &HashMap<usize, Entry<'_>>,
-    existing: &HashMap<PathBuf, Vec<u8>>,
+    existing: &HashMap<PathBuf, u64>,
     problems: Vec<Diagnostic>,
 ) -> Plan {
     let feeds = specs
@@ -181,7 +184,7 @@ pub fn build(
             let path = config.feeds.dir.join(&spec.path);
             let status = match existing.get(&path) {
                 None => FeedStatus::New,
-                Some(old) if *old == bytes => FeedStatus::Unchanged,
+                Some(len) if *len == bytes.len() as u64 => FeedStatus::Unchanged,
                 Some(_) => FeedStatus::Changed,
             };
             PlannedFeed {
@@ -215,6 +218,20 @@ pub fn build(
         published: selection.published.len(),
         posts: Vec::new(),
         post_notes: Vec::new(),
+    }
+}
+
+/// Turns `Unchanged` into `Changed` where `same_bytes(path, bytes)` says
+/// the file on disk differs.
+pub fn confirm_unchanged(plan: &mut Plan, same_bytes: impl Fn(&Path, &[u8]) -> bool) {
+    for feed in plan
+        .feeds
+        .iter_mut()
+        .filter(|f| f.status == FeedStatus::Unchanged)
+    {
+        if !same_bytes(&feed.path, &feed.bytes) {
+            feed.status = FeedStatus::Changed;
+        }
     }
 }
 

@@ -153,3 +153,42 @@ fn summary_only_feeds_when_full_content_is_off() {
     assert!(json["items"][0].get("content_html").is_none());
     assert!(!site.read_public("atom.xml").contains("<content"));
 }
+
+#[test]
+fn a_change_that_keeps_the_length_is_still_a_change() {
+    let site = Site::new();
+    site.article(
+        "a.md",
+        "---\ntitle: Alpha\npublish_date: 2024-01-01\n---\nBody\n",
+    );
+    site.herald()
+        .args(["feeds", "--now", NOW])
+        .assert()
+        .success();
+    let before = site.read_public("atom.xml");
+    site.article(
+        "a.md",
+        "---\ntitle: Omega\npublish_date: 2024-01-01\n---\nBody\n",
+    );
+    let dry = site
+        .herald()
+        .args(["publish", "--dry-run", "--format", "json", "--now", NOW])
+        .assert()
+        .success();
+    let plan: serde_json::Value = serde_json::from_str(&output(&dry).0).unwrap();
+    assert!(
+        plan["feeds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["status"] == "changed"),
+        "{plan}"
+    );
+    site.herald()
+        .args(["feeds", "--now", NOW])
+        .assert()
+        .success();
+    let after = site.read_public("atom.xml");
+    assert_eq!(before.len(), after.len());
+    assert!(after.contains("Omega"));
+}
