@@ -168,7 +168,11 @@ impl Deliverer {
             attempts: 0,
             warnings: Vec::new(),
         };
-        let key = social::idempotency_key(&planned.target, &planned.article_id);
+        let key = planned
+            .post
+            .as_ref()
+            .map(|p| p.idempotency_key.clone())
+            .unwrap_or_else(|| social::idempotency_key(&planned.target, &planned.article_id));
         let hash = planned
             .post
             .as_ref()

@@ -368,7 +368,19 @@ pub fn compose(
             post: None,
         };
         match composed {
-            Ok(post) => {
+            Ok(mut post) => {
+                if d.action == Action::Resend
+                    && let Some(r) = snapshot.get(&d.target.name, d.article.id())
+                {
+                    // The key the interrupted attempt was sent with.
+                    post.idempotency_key = r.idempotency_key.clone();
+                }
+                if d.action == Action::Repost {
+                    // A new post of edited content needs a key of its own, or
+                    // the platform (or receiver) would take it for a resend.
+                    post.idempotency_key =
+                        format!("{}-{}", post.idempotency_key, &post.content_hash[..8]);
+                }
                 p.text = Some(post.fitted.text.clone());
                 p.count = Some(post.fitted.count);
                 p.limit = Some(post.fitted.limit.max);

@@ -834,3 +834,56 @@ async fn a_ledger_that_cannot_grow_stops_the_run_before_anything_is_sent() {
     assert_eq!(status_json(&site), before, "the ledger is intact");
     assert!(ledger.exists());
 }
+
+#[tokio::test]
+async fn on_edit_repost_posts_again_under_a_new_key() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let site = site_with(&hook(&server.uri()), "  on_edit: repost\n");
+    site.simple("a", "2024-02-10");
+    site.herald()
+        .args(["publish", "--now", NOW])
+        .assert()
+        .success();
+    site.herald()
+        .args(["publish", "--now", NOW])
+        .assert()
+        .success();
+    assert_eq!(count(&server, "/hook").await, 1, "unchanged: not reposted");
+    site.article(
+        "a.md",
+        "---\ntitle: Article a\npublish_date: 2024-02-10\ndescription: Edited.\n---\nBody\n",
+    );
+    site.herald()
+        .args(["publish", "--now", NOW])
+        .assert()
+        .success();
+    let ids: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.headers
+                .get("webhook-id")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 2, "reposted once");
+    assert_ne!(
+        ids[0], ids[1],
+        "a repost is not a resend: receivers must not drop it"
+    );
+    site.herald()
+        .args(["publish", "--now", NOW])
+        .assert()
+        .success();
+    assert_eq!(count(&server, "/hook").await, 2);
+}
