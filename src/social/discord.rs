@@ -43,9 +43,10 @@ pub fn request(post: &Post, url: &Secret) -> Request {
 pub fn edit_request(post: &Post, url: &Secret, message_id: &str) -> Request {
     Request::new(
         Method::Patch,
-        Template::secret(url).then(format!("/messages/{message_id}")),
+        Template::secret(url),
         Body::Json(payload(post)),
     )
+    .path_suffix(&format!("/messages/{message_id}"))
 }
 
 fn message(r: &Response) -> String {

@@ -118,6 +118,9 @@ pub struct Signing {
 pub struct Request {
     pub method: Method,
     pub url: Template,
+    /// Added to the URL's path, before its query (a webhook URL is a secret
+    /// whose query, such as Discord's `thread_id`, must stay last).
+    pub path_suffix: String,
     /// Added to the URL's own query (which is kept as given).
     pub query: Vec<(String, String)>,
     pub headers: Vec<(String, Template)>,
@@ -132,6 +135,7 @@ impl Request {
         Request {
             method,
             url,
+            path_suffix: String::new(),
             query: Vec::new(),
             headers: Vec::new(),
             body,
@@ -146,8 +150,25 @@ impl Request {
         self
     }
 
-    /// The URL with the added query, resolved or redacted.
+    #[must_use]
+    pub fn path_suffix(mut self, suffix: &str) -> Self {
+        self.path_suffix = suffix.to_string();
+        self
+    }
+
+    /// The URL with the added path and query, resolved or redacted.
     fn full_url(&self, base: String) -> String {
+        let base = if self.path_suffix.is_empty() {
+            base
+        } else {
+            let cut = base.find(['?', '#']).unwrap_or(base.len());
+            format!(
+                "{}{}{}",
+                base[..cut].trim_end_matches('/'),
+                self.path_suffix,
+                &base[cut..]
+            )
+        };
         if self.query.is_empty() {
             return base;
         }
@@ -675,6 +696,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn path_suffixes_go_before_the_query() {
+        let r = Request::new(
+            Method::Patch,
+            Template::text("https://d.example/api/webhooks/1/t?thread_id=5"),
+            Body::Empty,
+        )
+        .path_suffix("/messages/9")
+        .query("wait", "true");
+        assert_eq!(
+            r.preview().url,
+            "https://d.example/api/webhooks/1/t/messages/9?thread_id=5&wait=true"
+        );
     }
 
     #[test]
