@@ -71,11 +71,16 @@ pub fn load(config: &Config) -> Result<Corpus, LoadError> {
     let max = config.content.max_file_size;
     let parsed: Vec<Parsed> = files.par_iter().map(|p| read_front(p, &ctx, max)).collect();
 
-    let mut articles = Vec::with_capacity(parsed.len());
-    for p in parsed {
-        diagnostics.extend(p.diagnostics);
-        articles.extend(p.article);
-    }
+    // `into_iter().filter_map().collect()` reuses `parsed`'s allocation for
+    // the articles (std collects in place), so a large archive is not held
+    // twice at its peak.
+    let mut articles: Vec<Article> = parsed
+        .into_iter()
+        .filter_map(|p| {
+            diagnostics.extend(p.diagnostics);
+            p.article
+        })
+        .collect();
     reject_duplicate_permalinks(&mut articles, &mut diagnostics);
     diagnostics.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
     Ok(Corpus {
