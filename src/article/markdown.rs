@@ -122,6 +122,26 @@ mod tests {
         }
     }
 
+    /// From fuzzing (the harness's false alarms, kept as a guard): prose that
+    /// mentions `javascript:` stays escaped text, while a javascript: link
+    /// loses its href.
+    #[test]
+    fn javascript_in_prose_is_text_and_in_links_is_dropped() {
+        let html = render(
+            "description: \"Phones n=\" javascript:ow run\" and pubjavascript:\"2024-03-18\"\n\n[x](javascript:alert(1)) <a href=\" javascript:alert(2)\">y</a>",
+            &base(),
+        );
+        assert!(html.contains("n=\" javascript:ow run"), "{html}");
+        assert!(html.contains("pubjavascript:"), "{html}");
+        for tag in html.split('<').skip(1) {
+            let tag = tag.split('>').next().unwrap_or_default();
+            assert!(
+                !tag.contains("javascript:"),
+                "a tag kept a javascript: URL: <{tag}>"
+            );
+        }
+    }
+
     #[test]
     fn removes_characters_invalid_in_xml() {
         let html = render("a\u{1}b\u{b}c\u{fffe}d", &base());

@@ -19,7 +19,7 @@ use url::Url;
 use crate::article::Article;
 use crate::config::{Config, OnEdit, Platform, Target};
 use crate::ledger::{Snapshot, Status};
-use crate::social::http::{Method, RequestPreview};
+use crate::social::http::RequestPreview;
 use crate::social::{self, Post};
 
 /// Narrowing a run: `--target`, `--article`, `--mark-seen`, `--retry-uncertain`.
@@ -478,16 +478,6 @@ pub fn preview_requests(post: &Post, target: &Target, action: &Action) -> Vec<Re
             out.push(create);
             out
         }
-    }
-}
-
-/// The preview of a request that needs nothing but a method and URL.
-pub fn simple_preview(method: Method, url: String) -> RequestPreview {
-    RequestPreview {
-        method,
-        url,
-        headers: Default::default(),
-        body: serde_json::Value::Null,
     }
 }
 

@@ -7,8 +7,6 @@
 //! title and link leave no room for the CTA, the CTA is dropped and the plan
 //! says so. Pure: no I/O.
 
-use std::collections::BTreeMap;
-
 use minijinja::{Environment, Value};
 use serde::Serialize;
 use unicode_segmentation::UnicodeSegmentation;
@@ -414,27 +412,6 @@ fn hashtags(tags: Vec<String>) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// The template variables' names, for documentation and checks.
-pub fn variables() -> BTreeMap<&'static str, &'static str> {
-    BTreeMap::from([
-        ("title", "the article's title"),
-        ("subtitle", "its subtitle, if any"),
-        (
-            "summary",
-            "description, else subtitle, else the first paragraph",
-        ),
-        ("cta", "the call to action, if any"),
-        ("url", "the permalink"),
-        ("author", "the author, if any"),
-        ("tags", "the tags (a list; `tags | hashtags` gives #Tags)"),
-        ("hero_image", "the hero image URL, if any"),
-        ("hero_alt", "the hero image's alt text"),
-        ("read_time", "the read time, if given"),
-        ("published", "the publish date-time, RFC 3339"),
-        ("site", "the site's title"),
-    ])
 }
 
 #[cfg(test)]
