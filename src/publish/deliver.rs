@@ -179,9 +179,14 @@ impl Deliverer {
             .map(|p| p.content_hash.clone())
             .unwrap_or_default();
         match &planned.action {
-            Action::Queue => {
+            Action::Queue | Action::MarkSeen => {
+                let status = if planned.action == Action::Queue {
+                    Status::Queued
+                } else {
+                    Status::Seen
+                };
                 let unsent = Unsent {
-                    status: Status::Queued,
+                    status,
                     reason: &planned.reason,
                     idempotency_key: &key,
                     content_hash: &hash,
@@ -189,20 +194,10 @@ impl Deliverer {
                 self.record(|l| {
                     l.record_unsent(&planned.target, &planned.article_id, &unsent, now)
                 })?;
-                result.error = Some(planned.reason.clone());
-                return Ok(result);
-            }
-            Action::MarkSeen => {
-                let unsent = Unsent {
-                    status: Status::Seen,
-                    reason: &planned.reason,
-                    idempotency_key: &key,
-                    content_hash: &hash,
-                };
-                self.record(|l| {
-                    l.record_unsent(&planned.target, &planned.article_id, &unsent, now)
-                })?;
-                result.status = Status::Seen;
+                result.status = status;
+                if status == Status::Queued {
+                    result.error = Some(planned.reason.clone());
+                }
                 return Ok(result);
             }
             Action::MarkUncertain => {

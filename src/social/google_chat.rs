@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::http::{
-    Body, DeliveryError, Method, Request, Response, Template, body_excerpt, classify,
+    Body, DeliveryError, Method, Request, Response, Template, body_excerpt, classify, json_message,
 };
 use super::{Delivered, Post, READ_LABEL};
 use crate::config::Secret;
@@ -41,13 +41,7 @@ pub fn request(post: &Post, url: &Secret) -> Request {
 }
 
 fn message(r: &Response) -> String {
-    r.json()
-        .and_then(|v| {
-            v.pointer("/error/message")
-                .and_then(|m| m.as_str())
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| body_excerpt(&r.text()))
+    json_message(r, "/error/message")
 }
 
 /// 200 with the Message (`name` = `spaces/…/messages/…`).

@@ -404,6 +404,19 @@ pub fn body_excerpt(body: &str) -> String {
     }
 }
 
+/// The platform's own error text: the string at `pointer` in a JSON body
+/// (e.g. `/error/message`), else the start of the body.
+pub fn json_message(response: &Response, pointer: &str) -> String {
+    response
+        .json()
+        .and_then(|v| {
+            v.pointer(pointer)
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| body_excerpt(&response.text()))
+}
+
 /// Answers larger than this are cut: no platform's answer needs more.
 pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 

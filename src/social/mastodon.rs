@@ -9,7 +9,7 @@ use url::Url;
 
 use super::http::{
     Body, DeliveryError, Method, MultipartValue, Request, Response, Template, body_excerpt,
-    classify, endpoint,
+    classify, endpoint, json_message,
 };
 use super::image::ImageData;
 use super::{Delivered, Post};
@@ -155,9 +155,7 @@ pub fn edit_request(
 }
 
 fn message(r: &Response) -> String {
-    r.json()
-        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
-        .unwrap_or_else(|| body_excerpt(&r.text()))
+    json_message(r, "/error")
 }
 
 /// 200 with the Status (`id`, `url`).

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::http::{
-    Body, DeliveryError, Method, Request, Response, Template, body_excerpt, classify,
+    Body, DeliveryError, Method, Request, Response, Template, classify, json_message,
 };
 use super::{Delivered, Post};
 use crate::config::Secret;
@@ -31,13 +31,7 @@ pub fn request(post: &Post, url: &Secret) -> Request {
 }
 
 fn message(r: &Response) -> String {
-    r.json()
-        .and_then(|v| {
-            v.get("message")
-                .and_then(|m| m.as_str())
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| body_excerpt(&r.text()))
+    json_message(r, "/message")
 }
 
 /// 200 with `ok`.

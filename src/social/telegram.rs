@@ -10,6 +10,7 @@ use url::Url;
 
 use super::http::{
     Body, DeliveryError, Method, Request, Response, Template, body_excerpt, classify, endpoint,
+    json_message,
 };
 use super::{Delivered, Post, READ_LABEL};
 use crate::config::Secret;
@@ -96,13 +97,7 @@ pub fn message_request(post: &Post, api_url: &Url, bot_token: &Secret, chat_id: 
 }
 
 fn message(r: &Response) -> String {
-    r.json()
-        .and_then(|v| {
-            v.get("description")
-                .and_then(|d| d.as_str())
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| body_excerpt(&r.text()))
+    json_message(r, "/description")
 }
 
 fn body_delay(r: &Response) -> Option<Duration> {
