@@ -500,3 +500,35 @@ fn symbolic_links_out_of_the_content_folder_are_not_followed() {
         "a link inside the folder is followed"
     );
 }
+
+/// A read-only feeds folder (immutable: binding even for root): the run
+/// says which file it cannot write and the previous feeds stay as they were.
+#[test]
+fn a_read_only_feeds_folder_keeps_the_previous_feeds() {
+    let site = Site::new();
+    site.simple("a", "2024-01-01");
+    site.herald()
+        .args(["feeds", "--now", NOW])
+        .assert()
+        .success();
+    let old = site.read_public("atom.xml");
+    site.simple("b", "2024-01-02");
+    let guard = crate::support::Immutable::new(&site.root().join("public"));
+    if guard.is_none() {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(
+            site.root().join("public"),
+            fs::Permissions::from_mode(0o555),
+        )
+        .unwrap();
+    }
+    let assert = site.herald().args(["feeds", "--now", NOW]).assert().code(1);
+    let err = output(&assert).1;
+    assert!(
+        err.contains("cannot write public/atom.xml")
+            && err.contains("the previous file is left as it was"),
+        "{err}"
+    );
+    drop(guard);
+    assert_eq!(site.read_public("atom.xml"), old);
+}

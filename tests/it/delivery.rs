@@ -638,29 +638,6 @@ async fn a_corrupt_ledger_is_reported_and_nothing_is_sent() {
     );
 }
 
-/// Makes a file immutable (even root cannot write it) for the guard's life.
-struct Immutable(std::path::PathBuf);
-
-impl Immutable {
-    fn new(path: &std::path::Path) -> Option<Self> {
-        let ok = std::process::Command::new("chattr")
-            .arg("+i")
-            .arg(path)
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Immutable(path.to_path_buf()))
-    }
-}
-
-impl Drop for Immutable {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("chattr")
-            .arg("-i")
-            .arg(&self.0)
-            .status();
-    }
-}
-
 #[tokio::test]
 async fn a_read_only_ledger_is_reported_and_nothing_is_sent() {
     let server = MockServer::start().await;
@@ -676,7 +653,7 @@ async fn a_read_only_ledger_is_reported_and_nothing_is_sent() {
         .success();
     let ledger = site.root().join("state/herald.db");
     // Root ignores permission bits; the immutable attribute binds it too.
-    let guard = Immutable::new(&ledger);
+    let guard = crate::support::Immutable::new(&ledger);
     if guard.is_none() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&ledger, std::fs::Permissions::from_mode(0o400)).unwrap();

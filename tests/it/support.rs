@@ -95,3 +95,27 @@ pub fn output(assert: &assert_cmd::assert::Assert) -> (String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Makes a file or folder immutable (even root cannot write it) for the
+/// guard's life; `None` where the file system has no such attribute.
+pub struct Immutable(std::path::PathBuf);
+
+impl Immutable {
+    pub fn new(path: &std::path::Path) -> Option<Self> {
+        let ok = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Immutable(path.to_path_buf()))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
