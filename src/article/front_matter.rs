@@ -116,7 +116,7 @@ pub fn repair_apostrophes(yaml: &str) -> (Cow<'_, str>, Vec<Repair>) {
     let mut copied_to = 0;
     let mut line_start = 0;
     for (index, line) in yaml.split_inclusive('\n').enumerate() {
-        if let Some((quote_at, inner_range)) = single_quoted_value(line)
+        if let Some(inner_range) = single_quoted_value(line)
             && let Some(fixed) = double_lone_apostrophes(&line[inner_range.clone()])
         {
             let first_lone = first_lone_apostrophe(&line[inner_range.clone()]).unwrap_or(0);
@@ -129,7 +129,6 @@ pub fn repair_apostrophes(yaml: &str) -> (Cow<'_, str>, Vec<Repair>) {
             out.push_str(&yaml[copied_to..abs_inner]);
             out.push_str(&fixed);
             copied_to = line_start + inner_range.end;
-            let _ = quote_at;
         }
         line_start += line.len();
     }
@@ -140,9 +139,9 @@ pub fn repair_apostrophes(yaml: &str) -> (Cow<'_, str>, Vec<Repair>) {
     (Cow::Owned(out), repairs)
 }
 
-/// For `key: '...'` or `- '...'` filling the line, the byte index of the
-/// opening quote and the byte range of the text between the quotes.
-fn single_quoted_value(line: &str) -> Option<(usize, std::ops::Range<usize>)> {
+/// For `key: '...'` or `- '...'` filling the line, the byte range of the
+/// text between the quotes.
+fn single_quoted_value(line: &str) -> Option<std::ops::Range<usize>> {
     let content = line.trim_end_matches(['\n', '\r']).trim_end();
     let indent = content.len() - content.trim_start().len();
     let rest = &content[indent..];
@@ -165,7 +164,7 @@ fn single_quoted_value(line: &str) -> Option<(usize, std::ops::Range<usize>)> {
     };
     let value = &content[value_start..];
     if value.len() >= 2 && value.starts_with('\'') && value.ends_with('\'') {
-        Some((value_start, value_start + 1..content.len() - 1))
+        Some(value_start + 1..content.len() - 1)
     } else {
         None
     }

@@ -202,13 +202,7 @@ pub fn parse(
         Ok(s) => s,
         Err(SplitError::NeedMore) => return Err(SplitError::NeedMore),
         Err(e) => {
-            let d = match e {
-                SplitError::Empty => Diagnostic::error(path, "the file is empty; an article needs front matter between `---` lines with at least `title` and `publish_date`").at(1, 1),
-                SplitError::Missing => Diagnostic::error(path, "no front matter: an article starts with a `---` line, then `title:` and `publish_date:`, then another `---` line").at(1, 1),
-                SplitError::Unclosed { open_line } => Diagnostic::error(path, "the front matter opened here is never closed; did you forget the closing `---`?").at(open_line, 1),
-                SplitError::NeedMore => unreachable_need_more(),
-            };
-            out.diagnostics.push(d);
+            out.diagnostics.push(split_error(path, &e));
             return Ok(out);
         }
     };
@@ -427,9 +421,28 @@ pub fn parse(
     Ok(out)
 }
 
-fn unreachable_need_more() -> Diagnostic {
-    // `NeedMore` returns early above; kept total so no input can panic here.
-    Diagnostic::error(Path::new(""), "internal: incomplete read")
+/// Why a file has no usable front matter, as the user reads it.
+fn split_error(path: &Path, e: &front_matter::SplitError) -> Diagnostic {
+    use front_matter::SplitError;
+    match e {
+        SplitError::Empty => Diagnostic::error(
+            path,
+            "the file is empty; an article needs front matter between `---` lines with at least `title` and `publish_date`",
+        )
+        .at(1, 1),
+        SplitError::Missing => Diagnostic::error(
+            path,
+            "no front matter: an article starts with a `---` line, then `title:` and `publish_date:`, then another `---` line",
+        )
+        .at(1, 1),
+        SplitError::Unclosed { open_line } => Diagnostic::error(
+            path,
+            "the front matter opened here is never closed; did you forget the closing `---`?",
+        )
+        .at(*open_line, 1),
+        // Only a partial read asks for more; a whole file never does.
+        SplitError::NeedMore => Diagnostic::error(path, "the front matter is never closed; did you forget the closing `---`?"),
+    }
 }
 
 fn is_alias(key: &str) -> bool {
