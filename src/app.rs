@@ -298,23 +298,15 @@ impl Session {
             } else {
                 Snapshot::default()
             };
-            let posting_input = has_targets.then_some(Posting {
-                snapshot: &snapshot,
-                options: &options,
-            });
-            let plan = match publish::prepare(&config, now, posting_input) {
+            let plan = match self.plan(
+                &config,
+                now,
+                has_targets.then_some((&snapshot, &options)),
+                run,
+            ) {
                 Ok(p) => p,
-                Err(e) => return self.fail(&e.to_string()),
+                Err(e) => return e,
             };
-            if let Some(path) = &run.preview
-                && let Err(e) =
-                    crate::fsio::write_atomic(path, crate::preview::html(&plan, &config).as_bytes())
-            {
-                return self.fail(&format!(
-                    "cannot write the preview {}: {e}",
-                    crate::paths::display(path)
-                ));
-            }
             match run.format {
                 OutputFormat::Json => {
                     self.print(&format!("{}\n", report::plan_json(&plan, None, None)))
@@ -358,26 +350,15 @@ impl Session {
             Ok(id) => id,
             Err(e) => return self.fail(&e.to_string()),
         };
-        let plan = match publish::prepare(
+        let plan = match self.plan(
             &config,
             now,
-            has_targets.then_some(Posting {
-                snapshot: &snapshot,
-                options: &options,
-            }),
+            has_targets.then_some((&snapshot, &options)),
+            run,
         ) {
             Ok(p) => p,
-            Err(e) => return self.fail(&e.to_string()),
+            Err(e) => return e,
         };
-        if let Some(path) = &run.preview
-            && let Err(e) =
-                crate::fsio::write_atomic(path, crate::preview::html(&plan, &config).as_bytes())
-        {
-            return self.fail(&format!(
-                "cannot write the preview {}: {e}",
-                crate::paths::display(path)
-            ));
-        }
 
         // Invalid articles are named on stderr on every run, so cron mails
         // the owner until they are fixed; warnings only with -v.
@@ -386,6 +367,9 @@ impl Session {
                 self.eprint(&report::diagnostic(d, self.stderr));
             }
         }
+        // One connection for the whole run, shared with the delivery tasks
+        // and used again for syndication.json and the run's record.
+        let ledger = ledger.map(|l| Arc::new(Mutex::new(l)));
         let runtime = match self.runtime() {
             Ok(rt) => rt,
             Err(e) => return e,
@@ -398,7 +382,7 @@ impl Session {
             if sending.is_empty() {
                 return (outcome, Ok(Vec::new()));
             }
-            let Some(ledger) = ledger else {
+            let Some(ledger) = ledger.clone() else {
                 return (outcome, Ok(Vec::new()));
             };
             watch_signals(stop.clone());
@@ -411,8 +395,11 @@ impl Session {
             Ok(r) => r,
             Err(e) => return self.fail(&e),
         };
-        // syndication.json and the run's record, from a fresh look at the ledger.
-        if has_targets && let Ok(ledger) = Ledger::open(&config.state.path) {
+        // syndication.json and the run's record, from the ledger as it now stands.
+        if let Some(ledger) = &ledger {
+            let ledger = ledger
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Ok(records) = ledger.records() {
                 let bytes = report::syndication_json(&records, &config);
                 let path = config.feeds.dir.join("syndication.json");
@@ -480,6 +467,30 @@ impl Session {
         }
     }
 
+    /// Decides the run (with posts when `posting` holds the ledger snapshot
+    /// and options) and writes the `--preview` page if asked: the same for a
+    /// dry run and a real one.
+    fn plan(
+        &self,
+        config: &Config,
+        now: chrono::DateTime<chrono::Utc>,
+        posting: Option<(&Snapshot, &PostOptions)>,
+        run: &RunArgs,
+    ) -> Result<publish::Plan, Exit> {
+        let posting = posting.map(|(snapshot, options)| Posting { snapshot, options });
+        let plan = publish::prepare(config, now, posting).map_err(|e| self.fail(&e.to_string()))?;
+        if let Some(path) = &run.preview
+            && let Err(e) =
+                crate::fsio::write_atomic(path, crate::preview::html(&plan, config).as_bytes())
+        {
+            return Err(self.fail(&format!(
+                "cannot write the preview {}: {e}",
+                crate::paths::display(path)
+            )));
+        }
+        Ok(plan)
+    }
+
     fn fail(&self, message: &str) -> Exit {
         self.eprint(&format!("herald: error: {message}"));
         Exit::Invalid
@@ -489,7 +500,7 @@ impl Session {
         &self,
         now: chrono::DateTime<chrono::Utc>,
         config: &Arc<Config>,
-        ledger: Ledger,
+        ledger: Arc<Mutex<Ledger>>,
         posts: Vec<publish::posts::PlannedPost>,
         stop: Arc<AtomicBool>,
     ) -> Result<Vec<PostResult>, String> {
@@ -516,7 +527,7 @@ impl Session {
         let deliverer = Arc::new(Deliverer {
             client,
             images,
-            ledger: Arc::new(Mutex::new(ledger)),
+            ledger,
             config: config.clone(),
             stop,
             clock: crate::publish::deliver::Clock::new(now),
