@@ -583,11 +583,7 @@ impl Deliverer {
             .unwrap_or(mastodon::DEFAULT_MAX_CHARACTERS);
         if limit != post.fitted.limit.max {
             let (text_limit, _) = social::platform_text(&target.platform, Some(limit));
-            let source = target
-                .template
-                .as_deref()
-                .or(self.config.social.template.as_deref())
-                .unwrap_or(social::compose::DEFAULT_TEMPLATE);
+            let source = social::template_for(target, self.config.social.template.as_deref());
             let refit = Composer::new(Some(source)).and_then(|c| c.fit(&post.fields, text_limit));
             if let Ok(fitted) = refit {
                 post.fitted = fitted;

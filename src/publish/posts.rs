@@ -19,6 +19,7 @@ use url::Url;
 use crate::article::Article;
 use crate::config::{Config, OnEdit, Platform, Target};
 use crate::ledger::{Snapshot, Status};
+use crate::social::compose::{ComposeError, Composer};
 use crate::social::http::RequestPreview;
 use crate::social::{self, Post};
 
@@ -326,19 +327,32 @@ pub fn compose(
     mastodon_limits: &HashMap<String, usize>,
 ) -> Vec<PlannedPost> {
     let mut planned = Vec::with_capacity(decisions.len());
+    let mut composers: HashMap<&str, Result<Composer, ComposeError>> = HashMap::new();
     for d in decisions {
         let summary = summaries
             .get(d.article.id())
             .cloned()
             .unwrap_or_else(|| crate::feed::summary(d.article, None));
-        let composed = social::compose(
-            d.article,
-            &summary,
-            d.target,
-            &config.site,
-            config.social.template.as_deref(),
-            mastodon_limits.get(&d.target.name).copied(),
-        );
+        // Each target's template is compiled once, not once per post.
+        let composer = composers.entry(d.target.name.as_str()).or_insert_with(|| {
+            Composer::new(Some(social::template_for(
+                d.target,
+                config.social.template.as_deref(),
+            )))
+        });
+        let composed = composer
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|composer| {
+                social::compose(
+                    d.article,
+                    &summary,
+                    d.target,
+                    &config.site,
+                    composer,
+                    mastodon_limits.get(&d.target.name).copied(),
+                )
+            });
         if matches!(d.action, Action::Update { .. } | Action::Repost)
             && let Ok(post) = &composed
         {

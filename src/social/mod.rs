@@ -148,27 +148,31 @@ pub fn post_fields(article: &Article, summary: &str, site: &Site) -> PostFields 
     }
 }
 
-/// Composes the post of `article` for `target`. `template` is the target's
-/// template, else the global one, else the platform's default.
+/// The template a target's posts use: its own, else the global one
+/// (`social.template`), else its platform's default.
+pub fn template_for<'a>(target: &'a Target, global_template: Option<&'a str>) -> &'a str {
+    let default = match platform_text(&target.platform, None).1 {
+        Shape::Text => compose::DEFAULT_TEMPLATE,
+        Shape::Card { .. } => CARD_TEMPLATE,
+    };
+    target
+        .template
+        .as_deref()
+        .or(global_template)
+        .unwrap_or(default)
+}
+
+/// Composes the post of `article` for `target` with the target's compiled
+/// template (see `template_for`).
 pub fn compose(
     article: &Article,
     summary: &str,
     target: &Target,
     site: &Site,
-    global_template: Option<&str>,
+    composer: &Composer,
     mastodon_limit: Option<usize>,
 ) -> Result<Post, ComposeError> {
     let (limit, shape) = platform_text(&target.platform, mastodon_limit);
-    let default = match shape {
-        Shape::Text => compose::DEFAULT_TEMPLATE,
-        Shape::Card { .. } => CARD_TEMPLATE,
-    };
-    let source = target
-        .template
-        .as_deref()
-        .or(global_template)
-        .unwrap_or(default);
-    let composer = Composer::new(Some(source))?;
     let fields = post_fields(article, summary, site);
     let fitted = composer.fit(&fields, limit)?;
     let card_title = match shape {
