@@ -10,7 +10,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::posting::{NOW, secrets, seed_site};
-use crate::support::{BASE_CONFIG, Site, output};
+use crate::support::{BASE_CONFIG, Site, answer, output, publish_at};
 
 fn site_with(targets: &str, social_extra: &str) -> Site {
     let config = format!(
@@ -57,17 +57,9 @@ async fn two_runs_in_a_row_post_once() {
         .await;
     let site = site_with(&discord(&server.uri()), "");
     site.simple("a", "2024-02-10").simple("b", "2024-02-09");
-    let first = site
-        .herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .success();
+    let first = publish_at(&site, NOW).success();
     assert!(output(&first).0.contains("posted 2 (discord 2)"));
-    let second = site
-        .herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .success();
+    let second = publish_at(&site, NOW).success();
     assert_eq!(
         output(&second),
         (String::new(), String::new()),
@@ -84,17 +76,16 @@ async fn server_errors_are_retried_until_they_pass() {
         .up_to_n_times(2)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/discord"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "9"})))
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        "POST",
+        "/discord",
+        ResponseTemplate::new(200).set_body_json(json!({"id": "9"})),
+    )
+    .await;
     let site = site_with(&discord(&server.uri()), "");
     site.simple("a", "2024-02-10");
-    site.herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .success();
+    publish_at(&site, NOW).success();
     assert_eq!(count(&server, "/discord").await, 3);
     let records = status_json(&site);
     assert_eq!(records[0]["status"], "posted");
@@ -111,18 +102,11 @@ async fn a_429_waits_at_least_retry_after() {
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/hook"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
+    answer(&server, "POST", "/hook", ResponseTemplate::new(200)).await;
     let site = site_with(&hook(&server.uri()), "");
     site.simple("a", "2024-02-10");
     let started = Instant::now();
-    site.herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .success();
+    publish_at(&site, NOW).success();
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "waited {:?}",
@@ -143,18 +127,17 @@ async fn discords_retry_after_in_the_body_is_honoured() {
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/discord"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "1"})))
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        "POST",
+        "/discord",
+        ResponseTemplate::new(200).set_body_json(json!({"id": "1"})),
+    )
+    .await;
     let site = site_with(&discord(&server.uri()), "");
     site.simple("a", "2024-02-10");
     let started = Instant::now();
-    site.herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .success();
+    publish_at(&site, NOW).success();
     assert!(started.elapsed() >= Duration::from_millis(600));
     assert_eq!(count(&server, "/discord").await, 2);
 }
@@ -162,28 +145,16 @@ async fn discords_retry_after_in_the_body_is_honoured() {
 #[tokio::test]
 async fn a_400_fails_at_once_with_the_platforms_message_and_spares_other_targets() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/discord"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(
+    answer(&server, "POST", "/discord", ResponseTemplate::new(400).set_body_json(
             json!({"code": 50035, "message": "Invalid Form Body", "errors": {"embeds": {"0": {"description": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH"}]}}}}}),
-        ))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/hook"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
+        )).await;
+    answer(&server, "POST", "/hook", ResponseTemplate::new(200)).await;
     let site = site_with(
         &format!("{}{}", discord(&server.uri()), hook(&server.uri())),
         "",
     );
     site.simple("a", "2024-02-10");
-    let assert = site
-        .herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .code(2);
+    let assert = publish_at(&site, NOW).code(2);
     assert!(
         output(&assert).1.contains("Invalid Form Body"),
         "the failure is named on stderr"
@@ -206,35 +177,28 @@ async fn a_400_fails_at_once_with_the_platforms_message_and_spares_other_targets
 #[tokio::test]
 async fn failures_stop_after_max_attempts_over_all_runs() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/hook"))
-        .respond_with(ResponseTemplate::new(500).set_body_string("boom"))
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        "POST",
+        "/hook",
+        ResponseTemplate::new(500).set_body_string("boom"),
+    )
+    .await;
     let site = site_with(&hook(&server.uri()), "  max_attempts: 4\n");
     site.simple("a", "2024-02-10");
-    site.herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .code(2);
+    publish_at(&site, NOW).code(2);
     assert_eq!(
         count(&server, "/hook").await,
         3,
         "three attempts in one run"
     );
-    site.herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .code(2);
+    publish_at(&site, NOW).code(2);
     assert_eq!(
         count(&server, "/hook").await,
         4,
         "one more, up to max_attempts"
     );
-    site.herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .success();
+    publish_at(&site, NOW).success();
     assert_eq!(count(&server, "/hook").await, 4, "then it stays failed");
     let r = &status_json(&site)[0];
     assert_eq!(
@@ -296,22 +260,16 @@ async fn a_killed_run_is_neither_lost_nor_duplicated() {
         })
         .unwrap();
 
-    Mock::given(method("POST"))
-        .and(path("/discord"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "2"})))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/hook"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        "POST",
+        "/discord",
+        ResponseTemplate::new(200).set_body_json(json!({"id": "2"})),
+    )
+    .await;
+    answer(&server, "POST", "/hook", ResponseTemplate::new(200)).await;
     // The lock died with the process: the next run is not blocked.
-    let assert = site
-        .herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .code(2);
+    let assert = publish_at(&site, NOW).code(2);
     let (_, stderr) = output(&assert);
     assert!(stderr.contains("uncertain"), "{stderr}");
     assert_eq!(count(&server, "/discord").await, 1, "Discord is not resent");
@@ -353,11 +311,13 @@ async fn a_killed_run_is_neither_lost_nor_duplicated() {
 #[tokio::test]
 async fn two_runs_started_together_post_once_and_one_exits_3() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/hook"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(1500)))
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        "POST",
+        "/hook",
+        ResponseTemplate::new(200).set_delay(Duration::from_millis(1500)),
+    )
+    .await;
     let site = site_with(&hook(&server.uri()), "");
     site.simple("a", "2024-02-10").simple("b", "2024-02-09");
     let spawn = || {
@@ -387,11 +347,13 @@ async fn two_runs_started_together_post_once_and_one_exits_3() {
 #[tokio::test]
 async fn wait_lets_a_second_run_queue_behind_the_first() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/hook"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(800)))
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        "POST",
+        "/hook",
+        ResponseTemplate::new(200).set_delay(Duration::from_millis(800)),
+    )
+    .await;
     let site = site_with(&hook(&server.uri()), "");
     site.simple("a", "2024-02-10");
     let spawn = |extra: &'static [&'static str]| {
@@ -427,15 +389,9 @@ async fn a_future_article_waits_for_its_time() {
         "later.md",
         "---\ntitle: Later\npublish_date: 2024-03-01T12:00:00+01:00\n---\nBody\n",
     );
-    site.herald()
-        .args(["publish", "--now", "2024-03-01T10:59:59Z"])
-        .assert()
-        .success();
+    publish_at(&site, "2024-03-01T10:59:59Z").success();
     assert_eq!(count(&server, "/hook").await, 0);
-    site.herald()
-        .args(["publish", "--now", "2024-03-01T11:00:00Z"])
-        .assert()
-        .success();
+    publish_at(&site, "2024-03-01T11:00:00Z").success();
     assert_eq!(count(&server, "/hook").await, 1);
 }
 
@@ -464,11 +420,7 @@ async fn max_per_run_sends_the_oldest_first_and_queues_the_rest() {
         site.simple(&format!("a{day:02}"), &format!("2024-02-{day:02}"));
     }
     let now = "2024-02-21T00:00:00Z";
-    let first = site
-        .herald()
-        .args(["publish", "--now", now])
-        .assert()
-        .success();
+    let first = publish_at(&site, now).success();
     assert!(
         output(&first).0.contains("queued 15"),
         "{}",
@@ -487,10 +439,7 @@ async fn max_per_run_sends_the_oldest_first_and_queues_the_rest() {
         .count();
     assert_eq!(queued, 15);
     for _ in 0..3 {
-        site.herald()
-            .args(["publish", "--now", now])
-            .assert()
-            .success();
+        publish_at(&site, now).success();
     }
     let sent = titles_sent(&server.received_requests().await.unwrap());
     assert_eq!(
@@ -513,10 +462,7 @@ async fn min_interval_allows_one_post_per_interval() {
         site.simple(&format!("a{day}"), &format!("2024-02-0{day}"));
     }
     let run = |now: &str| {
-        site.herald()
-            .args(["publish", "--now", now])
-            .assert()
-            .success();
+        publish_at(&site, now).success();
     };
     run("2024-02-10T00:00:00Z");
     run("2024-02-10T00:30:00Z");
@@ -558,10 +504,7 @@ async fn a_first_run_on_an_old_archive_posts_nothing_and_mark_seen_adopts_it() {
     assert!(output(&dry).0.contains(
         "hooks (webhook): nothing due; 200 articles older than max_age (7d) are not posted"
     ));
-    site.herald()
-        .args(["publish", "--now", now])
-        .assert()
-        .success();
+    publish_at(&site, now).success();
     assert_eq!(count(&server, "/hook").await, 0);
     site.herald()
         .args(["publish", "--mark-seen", "--now", now])
@@ -586,10 +529,7 @@ async fn a_dry_run_writes_no_ledger_row_and_sends_nothing() {
     );
     site.simple("a", "2024-02-10");
     // With an existing ledger, too.
-    site.herald()
-        .args(["publish", "--now", "2024-02-10T00:00:00Z"])
-        .assert()
-        .success();
+    publish_at(&site, "2024-02-10T00:00:00Z").success();
     let ledger = site.root().join("state/herald.db");
     let before = std::fs::read(&ledger).unwrap();
     let requests = server.received_requests().await.unwrap().len();
@@ -620,11 +560,7 @@ async fn a_corrupt_ledger_is_reported_and_nothing_is_sent() {
     std::fs::create_dir_all(site.root().join("state")).unwrap();
     let junk = "not a ledger, but a text file someone put here by mistake, long enough to look like a header";
     std::fs::write(site.root().join("state/herald.db"), junk).unwrap();
-    let assert = site
-        .herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .code(1);
+    let assert = publish_at(&site, NOW).code(1);
     let err = output(&assert).1;
     assert!(
         err.contains("state.path state/herald.db: not a herald ledger or damaged"),
@@ -647,10 +583,7 @@ async fn a_read_only_ledger_is_reported_and_nothing_is_sent() {
         .await;
     let site = site_with(&hook(&server.uri()), "");
     site.simple("a", "2024-02-10");
-    site.herald()
-        .args(["publish", "--now", "2024-01-01T00:00:00Z"])
-        .assert()
-        .success();
+    publish_at(&site, "2024-01-01T00:00:00Z").success();
     let ledger = site.root().join("state/herald.db");
     // Root ignores permission bits; the immutable attribute binds it too.
     let guard = crate::support::Immutable::new(&ledger);
@@ -658,11 +591,7 @@ async fn a_read_only_ledger_is_reported_and_nothing_is_sent() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&ledger, std::fs::Permissions::from_mode(0o400)).unwrap();
     }
-    let assert = site
-        .herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .code(1);
+    let assert = publish_at(&site, NOW).code(1);
     let err = output(&assert).1;
     assert!(err.contains("state.path state/herald.db"), "{err}");
     assert_eq!(count(&server, "/hook").await, 0, "nothing is sent");
@@ -696,33 +625,35 @@ async fn the_ledger_file_is_private() {
 #[tokio::test]
 async fn on_edit_update_edits_the_post_in_place() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/discord"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "555"})))
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        "POST",
+        "/discord",
+        ResponseTemplate::new(200).set_body_json(json!({"id": "555"})),
+    )
+    .await;
     Mock::given(method("PATCH"))
         .and(path("/discord/messages/555"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "555"})))
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/masto/api/v2/instance"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"configuration": {"statuses": {"max_characters": 500}}})),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/masto/api/v1/statuses"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"id": "77", "url": "https://m.example/@n/77"})),
-        )
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        "GET",
+        "/masto/api/v2/instance",
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"configuration": {"statuses": {"max_characters": 500}}})),
+    )
+    .await;
+    answer(
+        &server,
+        "POST",
+        "/masto/api/v1/statuses",
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"id": "77", "url": "https://m.example/@n/77"})),
+    )
+    .await;
     Mock::given(method("PUT"))
         .and(path("/masto/api/v1/statuses/77"))
         .respond_with(
@@ -739,23 +670,14 @@ async fn on_edit_update_edits_the_post_in_place() {
     );
     let site = site_with(&targets, "  on_edit: update\n");
     site.simple("a", "2024-02-10");
-    site.herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .success();
+    publish_at(&site, NOW).success();
     // Unchanged: nothing to update.
-    site.herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .success();
+    publish_at(&site, NOW).success();
     site.article(
         "a.md",
         "---\ntitle: Article a\npublish_date: 2024-02-10\ndescription: A corrected summary.\n---\nBody\n",
     );
-    site.herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .success();
+    publish_at(&site, NOW).success();
     let all = server.received_requests().await.unwrap();
     let put = all.iter().find(|r| r.method.as_str() == "PUT").unwrap();
     let body: Value = serde_json::from_slice(&put.body).unwrap();
@@ -766,10 +688,7 @@ async fn on_edit_update_edits_the_post_in_place() {
             .contains("A corrected summary.")
     );
     // Edited once: a further run changes nothing.
-    site.herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .success();
+    publish_at(&site, NOW).success();
     let records = status_json(&site);
     assert!(records.iter().all(|r| r["status"] == "posted"));
 }
@@ -785,10 +704,7 @@ async fn a_ledger_that_cannot_grow_stops_the_run_before_anything_is_sent() {
         .await;
     let site = site_with(&hook(&server.uri()), "");
     site.simple("a", "2024-02-10");
-    site.herald()
-        .args(["publish", "--now", "2024-02-10T12:00:00Z"])
-        .assert()
-        .success();
+    publish_at(&site, "2024-02-10T12:00:00Z").success();
     assert_eq!(count(&server, "/hook").await, 1);
     for i in 0..40 {
         site.simple(&format!("more{i:02}"), "2024-02-10");
@@ -815,30 +731,17 @@ async fn a_ledger_that_cannot_grow_stops_the_run_before_anything_is_sent() {
 #[tokio::test]
 async fn on_edit_repost_posts_again_under_a_new_key() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/hook"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&server)
-        .await;
+    answer(&server, "POST", "/hook", ResponseTemplate::new(200)).await;
     let site = site_with(&hook(&server.uri()), "  on_edit: repost\n");
     site.simple("a", "2024-02-10");
-    site.herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .success();
-    site.herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .success();
+    publish_at(&site, NOW).success();
+    publish_at(&site, NOW).success();
     assert_eq!(count(&server, "/hook").await, 1, "unchanged: not reposted");
     site.article(
         "a.md",
         "---\ntitle: Article a\npublish_date: 2024-02-10\ndescription: Edited.\n---\nBody\n",
     );
-    site.herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .success();
+    publish_at(&site, NOW).success();
     let ids: Vec<String> = server
         .received_requests()
         .await
@@ -858,9 +761,6 @@ async fn on_edit_repost_posts_again_under_a_new_key() {
         ids[0], ids[1],
         "a repost is not a resend: receivers must not drop it"
     );
-    site.herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .success();
+    publish_at(&site, NOW).success();
     assert_eq!(count(&server, "/hook").await, 2);
 }

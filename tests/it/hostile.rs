@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use wiremock::matchers::{method, path};
+use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::posting::NOW;
-use crate::support::{BASE_CONFIG, Site, output};
+use crate::support::{BASE_CONFIG, Site, answer, output, publish_at};
 
 fn site(targets: &str) -> Site {
     let config = format!(
@@ -64,11 +64,7 @@ async fn a_server_that_never_answers_times_out_is_retried_and_the_run_ends() {
         "    - {{ name: hooks, type: webhook, url: \"http://{addr}/hook\", timeout: 1s }}\n"
     ));
     let started = Instant::now();
-    let assert = site
-        .herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .code(2);
+    let assert = publish_at(&site, NOW).code(2);
     let elapsed = started.elapsed();
     assert!(
         elapsed >= Duration::from_secs(3),
@@ -128,19 +124,18 @@ async fn a_fifty_megabyte_answer_is_read_only_up_to_the_cap() {
 #[tokio::test]
 async fn a_redirect_loop_fails_the_post() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/hook"))
-        .respond_with(ResponseTemplate::new(307).insert_header("location", "/hook"))
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        "POST",
+        "/hook",
+        ResponseTemplate::new(307).insert_header("location", "/hook"),
+    )
+    .await;
     let site = site(&format!(
         "    - {{ name: hooks, type: webhook, url: \"{}/hook\" }}\n",
         server.uri()
     ));
-    site.herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .code(2);
+    publish_at(&site, NOW).code(2);
     let r = &records(&site)[0];
     assert_eq!(r["status"], "failed");
     assert!(
@@ -164,11 +159,7 @@ async fn a_truncated_answer_to_a_post_is_uncertain_not_posted_and_not_resent() {
     let site = site(&format!(
         "    - {{ name: discord, type: discord, url: \"http://{addr}/discord\" }}\n"
     ));
-    let assert = site
-        .herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .code(2);
+    let assert = publish_at(&site, NOW).code(2);
     assert!(output(&assert).1.contains("uncertain"));
     let r = &records(&site)[0];
     assert_eq!(r["status"], "uncertain");
@@ -176,10 +167,7 @@ async fn a_truncated_answer_to_a_post_is_uncertain_not_posted_and_not_resent() {
         r["last_error"].as_str().unwrap().contains("broke off"),
         "{r}"
     );
-    site.herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .success();
+    publish_at(&site, NOW).success();
     assert_eq!(records(&site)[0]["attempts"], 1, "not resent");
 }
 
@@ -197,10 +185,7 @@ async fn a_200_that_is_not_the_promised_json_is_uncertain_with_the_bodys_start()
         "    - {{ name: discord, type: discord, url: \"{}/discord\" }}\n",
         server.uri()
     ));
-    site.herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .code(2);
+    publish_at(&site, NOW).code(2);
     let r = &records(&site)[0];
     assert_eq!(r["status"], "uncertain");
     assert!(
@@ -215,31 +200,30 @@ async fn a_200_that_is_not_the_promised_json_is_uncertain_with_the_bodys_start()
 #[tokio::test]
 async fn an_image_that_is_a_web_page_is_not_uploaded_and_the_post_goes_without_it() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/img/hero.jpg"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-type", "text/html")
-                .set_body_bytes(b"<html>".to_vec()),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/masto/api/v2/instance"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"configuration": {"statuses": {"max_characters": 500}}})),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/masto/api/v1/statuses"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"id": "1", "url": "https://m.example/1"})),
-        )
-        .mount(&server)
-        .await;
+    answer(
+        &server,
+        "GET",
+        "/img/hero.jpg",
+        ResponseTemplate::new(200)
+            .insert_header("content-type", "text/html")
+            .set_body_bytes(b"<html>".to_vec()),
+    )
+    .await;
+    answer(
+        &server,
+        "GET",
+        "/masto/api/v2/instance",
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"configuration": {"statuses": {"max_characters": 500}}})),
+    )
+    .await;
+    answer(
+        &server,
+        "POST",
+        "/masto/api/v1/statuses",
+        ResponseTemplate::new(200).set_body_json(json!({"id": "1", "url": "https://m.example/1"})),
+    )
+    .await;
     let base = server.uri();
     let site = site(&format!(
         "    - {{ name: masto, type: mastodon, instance: \"{base}/masto\", token: t }}\n"
@@ -250,11 +234,7 @@ async fn an_image_that_is_a_web_page_is_not_uploaded_and_the_post_goes_without_i
             "---\ntitle: A\npublish_date: 2024-02-10\nheroImage: {base}/img/hero.jpg\n---\nBody\n"
         ),
     );
-    let assert = site
-        .herald()
-        .args(["publish", "--now", NOW])
-        .assert()
-        .success();
+    let assert = publish_at(&site, NOW).success();
     assert!(
         output(&assert).1.contains("is not an image"),
         "{}",

@@ -119,3 +119,23 @@ impl Drop for Immutable {
             .status();
     }
 }
+
+/// `herald publish --now NOW` on `site`.
+pub fn publish_at(site: &Site, now: &str) -> assert_cmd::assert::Assert {
+    site.herald().args(["publish", "--now", now]).assert()
+}
+
+/// Answers `method path` on `server` with `response`, for as long as the
+/// server lives.
+pub async fn answer(
+    server: &wiremock::MockServer,
+    method: &str,
+    path: &str,
+    response: wiremock::ResponseTemplate,
+) {
+    wiremock::Mock::given(wiremock::matchers::method(method))
+        .and(wiremock::matchers::path(path))
+        .respond_with(response)
+        .mount(server)
+        .await;
+}
