@@ -4,7 +4,7 @@
 
 use std::fs;
 
-use crate::support::{BASE_CONFIG, Site, output};
+use crate::support::{BASE_CONFIG, Site, feeds_at, output};
 
 const NOW: &str = "2026-01-01T00:00:00Z";
 
@@ -15,11 +15,7 @@ fn with_bad_article(name: &str, bad: impl AsRef<[u8]>) -> (Site, String, String)
     site.simple("good", "2024-01-01").article(name, bad);
     let check = site.herald().arg("check").assert().code(1);
     let (check_out, _) = output(&check);
-    let feeds = site
-        .herald()
-        .args(["feeds", "--now", NOW])
-        .assert()
-        .success();
+    let feeds = feeds_at(&site, NOW).success();
     let (_, feeds_err) = output(&feeds);
     let atom = site.read_public("atom.xml");
     assert!(
@@ -152,10 +148,7 @@ fn duplicate_permalinks_are_errors_in_both_files() {
     let (out, _) = output(&check);
     assert!(out.contains("content/one.md:1:1: error: permalink https://news.example/articles/same/ is also claimed by content/two.md"), "{out}");
     assert!(out.contains("content/two.md:1:1: error: permalink https://news.example/articles/same/ is also claimed by content/one.md"), "{out}");
-    site.herald()
-        .args(["feeds", "--now", NOW])
-        .assert()
-        .success();
+    feeds_at(&site, NOW).success();
     let atom = site.read_public("atom.xml");
     assert!(!atom.contains("/articles/same/"), "neither is published");
     assert!(atom.contains("/articles/good/"));
@@ -174,10 +167,7 @@ fn control_characters_in_a_title_are_removed_with_a_warning() {
             .0
             .contains("content/ctl.md:2:1: warning: the title contains control characters")
     );
-    site.herald()
-        .args(["feeds", "--now", NOW])
-        .assert()
-        .success();
+    feeds_at(&site, NOW).success();
     for name in ["feed.xml", "atom.xml", "feed.json"] {
         let text = site.read_public(name);
         assert!(text.contains("Null and bell here"), "{name}");
@@ -205,10 +195,7 @@ fn a_five_megabyte_body_is_published() {
         format!("---\ntitle: Huge\npublish_date: 2024-01-01\n---\n{body}"),
     );
     site.herald().arg("check").assert().success();
-    site.herald()
-        .args(["feeds", "--now", NOW])
-        .assert()
-        .success();
+    feeds_at(&site, NOW).success();
     let json = site.read_public("feed.json");
     assert!(
         json.len() > 5 * 1024 * 1024,
@@ -249,10 +236,7 @@ fn a_hero_image_that_is_not_http_is_dropped_with_a_warning() {
     );
     let check = site.herald().arg("check").assert().success();
     assert!(output(&check).0.contains("content/hero.md:4:1: warning: heroImage \"ftp://files.example/a.jpg\" is not an http(s) URL"));
-    site.herald()
-        .args(["feeds", "--now", NOW])
-        .assert()
-        .success();
+    feeds_at(&site, NOW).success();
     assert!(!site.read_public("feed.xml").contains("ftp://"));
 }
 
@@ -263,10 +247,7 @@ fn a_relative_hero_image_is_resolved_against_the_permalink() {
         "rel.md",
         "---\ntitle: Rel\npublish_date: 2024-01-01\nheroImage: /images/rel.png\n---\nBody\n",
     );
-    site.herald()
-        .args(["feeds", "--now", NOW])
-        .assert()
-        .success();
+    feeds_at(&site, NOW).success();
     let json: serde_json::Value = serde_json::from_str(&site.read_public("feed.json")).unwrap();
     assert_eq!(
         json["items"][0]["image"],
@@ -279,7 +260,7 @@ fn a_relative_hero_image_is_resolved_against_the_permalink() {
 fn config_error(config: &str) -> String {
     let site = Site::with_config(config);
     site.simple("a", "2024-01-01");
-    let assert = site.herald().args(["feeds", "--now", NOW]).assert().code(1);
+    let assert = feeds_at(&site, NOW).code(1);
     assert!(!site.root().join("public").exists(), "nothing is written");
     output(&assert).1
 }
@@ -381,10 +362,7 @@ fn an_output_dir_that_cannot_be_created() {
 fn a_failed_write_leaves_the_old_feed_files_intact() {
     let site = Site::new();
     site.simple("a", "2024-01-01");
-    site.herald()
-        .args(["feeds", "--now", NOW])
-        .assert()
-        .success();
+    feeds_at(&site, NOW).success();
     let old: Vec<Vec<u8>> = ["feed.xml", "atom.xml", "feed.json"]
         .iter()
         .map(|n| fs::read(site.public(n)).unwrap())
@@ -428,10 +406,7 @@ fn tags_that_try_to_escape_stay_inside_the_feeds_folder() {
         "evil.md",
         "---\ntitle: Evil\npublish_date: 2024-01-01\ntags: [\"../../etc\", \"/abs/path\", \"a\\0b\", \"CON\", \"..\"]\n---\nBody\n",
     );
-    site.herald()
-        .args(["feeds", "--now", NOW])
-        .assert()
-        .success();
+    feeds_at(&site, NOW).success();
     let mut dirs: Vec<String> = fs::read_dir(site.root().join("public/tags"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -489,10 +464,7 @@ fn symbolic_links_out_of_the_content_folder_are_not_followed() {
     assert!(out.contains("content/leakdir: warning: skipped"), "{out}");
     // A link inside the folder is read (and here duplicates a permalink only
     // through its own slug, which differs).
-    site.herald()
-        .args(["feeds", "--now", NOW])
-        .assert()
-        .success();
+    feeds_at(&site, NOW).success();
     let atom = site.read_public("atom.xml");
     assert!(!atom.contains("Outside") && !atom.contains("private notes"));
     assert!(
@@ -507,10 +479,7 @@ fn symbolic_links_out_of_the_content_folder_are_not_followed() {
 fn a_read_only_feeds_folder_keeps_the_previous_feeds() {
     let site = Site::new();
     site.simple("a", "2024-01-01");
-    site.herald()
-        .args(["feeds", "--now", NOW])
-        .assert()
-        .success();
+    feeds_at(&site, NOW).success();
     let old = site.read_public("atom.xml");
     site.simple("b", "2024-01-02");
     let guard = crate::support::Immutable::new(&site.root().join("public"));
@@ -522,7 +491,7 @@ fn a_read_only_feeds_folder_keeps_the_previous_feeds() {
         )
         .unwrap();
     }
-    let assert = site.herald().args(["feeds", "--now", NOW]).assert().code(1);
+    let assert = feeds_at(&site, NOW).code(1);
     let err = output(&assert).1;
     assert!(
         err.contains("cannot write public/atom.xml")

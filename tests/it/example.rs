@@ -4,7 +4,7 @@ use std::fs;
 
 use feed_rs::model::{Entry, Feed, FeedType};
 
-use crate::support::{Site, output, repo};
+use crate::support::{Site, feeds_at, output, repo};
 
 /// A copy of the example site in a temporary folder, so tests write nothing
 /// into the repository.
@@ -22,6 +22,13 @@ fn example_site() -> Site {
 }
 
 const NOW: &str = "2026-11-28T12:00:00Z";
+
+/// The example site with its feeds written at `NOW`.
+fn built_example() -> Site {
+    let site = example_site();
+    feeds_at(&site, NOW).success();
+    site
+}
 
 #[test]
 fn check_on_the_example_warns_exactly_about_the_seed_apostrophes() {
@@ -101,11 +108,7 @@ const EDGE_ID: &str = "https://magick.ai/articles/small-models-at-the-edge/";
 
 #[test]
 fn the_seed_title_and_description_appear_exactly_in_all_three_feeds() {
-    let site = example_site();
-    site.herald()
-        .args(["feeds", "--now", NOW])
-        .assert()
-        .success();
+    let site = built_example();
     for name in ["feed.xml", "atom.xml", "feed.json"] {
         let feed = parse(&site, name);
         let seed = entry(&feed, SEED_ID);
@@ -120,11 +123,7 @@ fn the_seed_title_and_description_appear_exactly_in_all_three_feeds() {
 
 #[test]
 fn rss_parses_back_with_every_field() {
-    let site = example_site();
-    site.herald()
-        .args(["feeds", "--now", NOW])
-        .assert()
-        .success();
+    let site = built_example();
     let feed = parse(&site, "feed.xml");
     assert_eq!(feed.feed_type, FeedType::RSS2);
     assert_eq!(feed.title.as_ref().unwrap().content, "Magick AI");
@@ -177,11 +176,7 @@ fn rss_parses_back_with_every_field() {
 
 #[test]
 fn atom_parses_back_with_every_field() {
-    let site = example_site();
-    site.herald()
-        .args(["feeds", "--now", NOW])
-        .assert()
-        .success();
+    let site = built_example();
     let feed = parse(&site, "atom.xml");
     assert_eq!(feed.feed_type, FeedType::Atom);
     assert_eq!(feed.id, "https://magick.ai/atom.xml");
@@ -259,11 +254,7 @@ fn atom_parses_back_with_every_field() {
 
 #[test]
 fn json_feed_parses_back_with_every_field() {
-    let site = example_site();
-    site.herald()
-        .args(["feeds", "--now", NOW])
-        .assert()
-        .success();
+    let site = built_example();
     let raw: serde_json::Value = serde_json::from_str(&site.read_public("feed.json")).unwrap();
     assert_eq!(raw["version"], "https://jsonfeed.org/version/1.1");
     assert_eq!(raw["home_page_url"], "https://magick.ai/");
@@ -368,11 +359,7 @@ fn a_scheduled_article_appears_once_its_time_has_come() {
 #[test]
 fn feeds_twice_changes_no_bytes_and_no_modification_time() {
     let site = example_site();
-    let first = site
-        .herald()
-        .args(["feeds", "--now", NOW])
-        .assert()
-        .success();
+    let first = feeds_at(&site, NOW).success();
     assert!(output(&first).0.contains("wrote 3 feed files"));
     let snapshot = |name: &str| {
         let path = site.public(name);
@@ -382,11 +369,7 @@ fn feeds_twice_changes_no_bytes_and_no_modification_time() {
         )
     };
     let before: Vec<_> = ["feed.xml", "atom.xml", "feed.json"].map(snapshot).into();
-    let second = site
-        .herald()
-        .args(["feeds", "--now", NOW])
-        .assert()
-        .success();
+    let second = feeds_at(&site, NOW).success();
     let (stdout, stderr) = output(&second);
     assert_eq!(
         (stdout.as_str(), stderr.as_str()),

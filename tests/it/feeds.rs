@@ -1,7 +1,7 @@
 //! Feed output: snapshots of awkward text, per-tag feeds, limits, and
 //! byte-identical output for the same input.
 
-use crate::support::{BASE_CONFIG, Site, output};
+use crate::support::{BASE_CONFIG, Site, feeds_at, output};
 
 const NOW: &str = "2026-01-01T00:00:00Z";
 
@@ -32,10 +32,7 @@ fn awkward_site(config: &str) -> Site {
 #[test]
 fn snapshots_of_all_three_feeds_with_awkward_text() {
     let site = awkward_site(BASE_CONFIG);
-    site.herald()
-        .args(["feeds", "--now", NOW])
-        .assert()
-        .success();
+    feeds_at(&site, NOW).success();
     insta::assert_snapshot!("awkward_rss", site.read_public("feed.xml"));
     insta::assert_snapshot!("awkward_atom", site.read_public("atom.xml"));
     insta::assert_snapshot!("awkward_json", site.read_public("feed.json"));
@@ -44,10 +41,7 @@ fn snapshots_of_all_three_feeds_with_awkward_text() {
 #[test]
 fn awkward_feeds_reparse_with_titles_intact() {
     let site = awkward_site(BASE_CONFIG);
-    site.herald()
-        .args(["feeds", "--now", NOW])
-        .assert()
-        .success();
+    feeds_at(&site, NOW).success();
     let long_title = "A very long title ".repeat(17) + "that ends here";
     for name in ["feed.xml", "atom.xml", "feed.json"] {
         let feed = feed_rs::parser::parse(site.read_public(name).as_bytes()).unwrap();
@@ -88,14 +82,8 @@ fn awkward_feeds_reparse_with_titles_intact() {
 fn the_same_input_gives_byte_identical_feeds_in_another_folder() {
     let one = awkward_site(BASE_CONFIG);
     let two = awkward_site(BASE_CONFIG);
-    one.herald()
-        .args(["feeds", "--now", NOW])
-        .assert()
-        .success();
-    two.herald()
-        .args(["feeds", "--now", "2027-06-01T00:00:00Z"])
-        .assert()
-        .success();
+    feeds_at(&one, NOW).success();
+    feeds_at(&two, "2027-06-01T00:00:00Z").success();
     for name in ["feed.xml", "atom.xml", "feed.json"] {
         assert_eq!(one.read_public(name), two.read_public(name), "{name}");
     }
@@ -116,10 +104,7 @@ fn per_tag_feeds_and_limits() {
             format!("---\ntitle: {slug}\npublish_date: {date}\ntags: {tags}\n---\nBody.\n"),
         );
     }
-    site.herald()
-        .args(["feeds", "--now", NOW])
-        .assert()
-        .success();
+    feeds_at(&site, NOW).success();
     let ids = |name: &str| -> Vec<String> {
         let feed = feed_rs::parser::parse(site.read_public(name).as_bytes()).unwrap();
         feed.entries.iter().map(|e| e.id.clone()).collect()
@@ -141,11 +126,7 @@ fn summary_only_feeds_when_full_content_is_off() {
     let config = format!("{BASE_CONFIG}  full_content: false\n  rss: false\n");
     let site = Site::with_config(&config);
     site.simple("a", "2024-01-01");
-    let assert = site
-        .herald()
-        .args(["feeds", "--now", NOW])
-        .assert()
-        .success();
+    let assert = feeds_at(&site, NOW).success();
     assert!(output(&assert).0.contains("wrote 2 feed files"));
     assert!(!site.public("feed.xml").exists());
     let json: serde_json::Value = serde_json::from_str(&site.read_public("feed.json")).unwrap();
@@ -161,10 +142,7 @@ fn a_change_that_keeps_the_length_is_still_a_change() {
         "a.md",
         "---\ntitle: Alpha\npublish_date: 2024-01-01\n---\nBody\n",
     );
-    site.herald()
-        .args(["feeds", "--now", NOW])
-        .assert()
-        .success();
+    feeds_at(&site, NOW).success();
     let before = site.read_public("atom.xml");
     site.article(
         "a.md",
@@ -184,10 +162,7 @@ fn a_change_that_keeps_the_length_is_still_a_change() {
             .all(|f| f["status"] == "changed"),
         "{plan}"
     );
-    site.herald()
-        .args(["feeds", "--now", NOW])
-        .assert()
-        .success();
+    feeds_at(&site, NOW).success();
     let after = site.read_public("atom.xml");
     assert_eq!(before.len(), after.len());
     assert!(after.contains("Omega"));

@@ -139,3 +139,8 @@ pub async fn answer(
         .mount(server)
         .await;
 }
+
+/// `herald feeds --now NOW` on `site`.
+pub fn feeds_at(site: &Site, now: &str) -> assert_cmd::assert::Assert {
+    site.herald().args(["feeds", "--now", now]).assert()
+}
