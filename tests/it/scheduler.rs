@@ -18,6 +18,17 @@ fn site(base: &str) -> Site {
     site
 }
 
+/// `herald run --now-first` on `site`, its output captured.
+fn spawn_run(site: &Site) -> std::process::Child {
+    Command::new(assert_cmd::cargo::cargo_bin("herald"))
+        .current_dir(site.root())
+        .args(["--config", "config/herald.yaml", "run", "--now-first"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 fn terminate(pid: u32) {
     Command::new("kill")
         .arg("-TERM")
@@ -42,13 +53,7 @@ async fn run_survives_a_failed_publish_and_stops_on_sigterm_after_recording_the_
         .mount(&server)
         .await;
     let site = site(&server.uri());
-    let child = Command::new(assert_cmd::cargo::cargo_bin("herald"))
-        .current_dir(site.root())
-        .args(["--config", "config/herald.yaml", "run", "--now-first"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_run(&site);
     wait_for_requests(&server, 1).await;
     // The post is in flight: the receiver holds it for 1.5 s.
     terminate(child.id());
@@ -76,13 +81,7 @@ async fn run_goes_on_after_a_failed_publish_and_names_the_next_time() {
         .mount(&server)
         .await;
     let site = site(&server.uri());
-    let child = Command::new(assert_cmd::cargo::cargo_bin("herald"))
-        .current_dir(site.root())
-        .args(["--config", "config/herald.yaml", "run", "--now-first"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_run(&site);
     wait_for_requests(&server, 1).await;
     // Give it time to finish the failed run and start waiting.
     let deadline = Instant::now() + Duration::from_secs(10);
