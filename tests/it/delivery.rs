@@ -764,3 +764,84 @@ async fn on_edit_repost_posts_again_under_a_new_key() {
     publish_at(&site, NOW).success();
     assert_eq!(count(&server, "/hook").await, 2);
 }
+
+/// The instance's own limit is used when sending (the post is refitted to
+/// it) and remembered, so a later dry run, which asks nothing, uses it too.
+#[tokio::test]
+async fn mastodons_instance_limit_is_used_and_remembered_for_dry_runs() {
+    let server = MockServer::start().await;
+    answer(
+        &server,
+        "GET",
+        "/masto/api/v2/instance",
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"configuration": {"statuses": {"max_characters": 1000}}})),
+    )
+    .await;
+    answer(
+        &server,
+        "POST",
+        "/masto/api/v1/statuses",
+        ResponseTemplate::new(200).set_body_json(json!({"id": "1", "url": "https://m.example/1"})),
+    )
+    .await;
+    let base = server.uri();
+    let site = site_with(
+        &format!("    - {{ name: masto, type: mastodon, instance: \"{base}/masto\", token: t }}\n"),
+        "",
+    );
+    // A summary of about 700 characters: cut at 500, whole at 1000.
+    let summary = "Seven hundred characters of summary text. ".repeat(17);
+    site.article(
+        "a.md",
+        format!(
+            "---\ntitle: A\npublish_date: 2024-02-10\ndescription: \"{}\"\n---\nBody\n",
+            summary.trim()
+        ),
+    );
+    let dry = site
+        .herald()
+        .args(["publish", "--dry-run", "--format", "json", "--now", NOW])
+        .assert()
+        .success();
+    let plan: Value = serde_json::from_str(&output(&dry).0).unwrap();
+    assert_eq!(
+        plan["posts"][0]["limit"], 500,
+        "before any run: the stock limit"
+    );
+    let run = publish_at(&site, NOW).success();
+    assert_eq!(
+        output(&run).1,
+        "",
+        "no progress bar or other noise when stderr is not a terminal"
+    );
+    let all = server.received_requests().await.unwrap();
+    let status: Value = serde_json::from_slice(
+        &all.iter()
+            .find(|r| r.url.path() == "/masto/api/v1/statuses")
+            .unwrap()
+            .body,
+    )
+    .unwrap();
+    assert!(
+        status["status"].as_str().unwrap().contains(summary.trim()),
+        "refitted to 1000: the summary is whole"
+    );
+    site.simple("b", "2024-02-10");
+    let requests = all.len();
+    let dry = site
+        .herald()
+        .args(["publish", "--dry-run", "--format", "json", "--now", NOW])
+        .assert()
+        .success();
+    let plan: Value = serde_json::from_str(&output(&dry).0).unwrap();
+    assert_eq!(
+        plan["posts"][0]["limit"], 1000,
+        "the dry run uses the remembered limit"
+    );
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        requests,
+        "and asks nothing"
+    );
+}
