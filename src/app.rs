@@ -731,6 +731,8 @@ fn check_templates(config: &Config) -> Vec<Diagnostic> {
             check(format!("social.targets[{i}].template"), t);
         }
     }
+    // Read once, to place each warning at its key's line.
+    let config_text = std::fs::read_to_string(&config.file).unwrap_or_default();
     // Secrets resolve only when sending; say now which are not set, so a
     // missing token shows before cron runs (a warning: `check` may run
     // where the production environment is not).
@@ -744,10 +746,7 @@ fn check_templates(config: &Config) -> Vec<Diagnostic> {
         for (key, secret) in target_secrets(&target.platform) {
             if let Err(e) = secret.expose() {
                 let path = format!("social.targets[{i}].{key}");
-                let (line, column) = std::fs::read_to_string(&config.file)
-                    .ok()
-                    .and_then(|text| config::locate_key(&text, &path))
-                    .unwrap_or((0, 0));
+                let (line, column) = config::locate_key(&config_text, &path).unwrap_or((0, 0));
                 out.push(
                     Diagnostic::warning(
                         &config.file,
