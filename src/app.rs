@@ -13,7 +13,7 @@ use clap::Parser;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::article;
+use crate::article::{self, CacheUse};
 use crate::cli::{
     CheckArgs, Cli, ColorChoice, Command, OutputFormat, PublishArgs, RunArgs, ScheduleArgs,
     StatusArgs,
@@ -193,7 +193,7 @@ impl Session {
             ),
             Ok(config) => {
                 problems.extend(check_templates(&config));
-                match article::load(&config) {
+                match article::load_with(&config, CacheUse::Read) {
                     Err(e) => problems.push(Diagnostic::error(&e.dir, e.reason)),
                     Ok(corpus) => {
                         files = corpus.files;
@@ -303,6 +303,7 @@ impl Session {
                 now,
                 has_targets.then_some((&snapshot, &options)),
                 run,
+                args.dry_run,
             ) {
                 Ok(p) => p,
                 Err(e) => return e,
@@ -355,6 +356,7 @@ impl Session {
             now,
             has_targets.then_some((&snapshot, &options)),
             run,
+            false,
         ) {
             Ok(p) => p,
             Err(e) => return e,
@@ -476,9 +478,18 @@ impl Session {
         now: chrono::DateTime<chrono::Utc>,
         posting: Option<(&Snapshot, &PostOptions)>,
         run: &RunArgs,
+        dry_run: bool,
     ) -> Result<publish::Plan, Exit> {
         let posting = posting.map(|(snapshot, options)| Posting { snapshot, options });
-        let plan = publish::prepare(config, now, posting).map_err(|e| self.fail(&e.to_string()))?;
+        // A dry run reads the front-matter cache but creates nothing under
+        // the state path.
+        let cache = if dry_run {
+            CacheUse::Read
+        } else {
+            CacheUse::ReadWrite
+        };
+        let plan =
+            publish::prepare(config, now, posting, cache).map_err(|e| self.fail(&e.to_string()))?;
         if let Some(path) = &run.preview
             && let Err(e) =
                 crate::fsio::write_atomic(path, crate::preview::html(&plan, config).as_bytes())

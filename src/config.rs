@@ -344,6 +344,17 @@ pub struct ScheduleSettings {
 #[derive(Debug, Clone)]
 pub struct StateSettings {
     pub path: PathBuf,
+    /// Whether parsed front matter is cached beside the ledger.
+    pub cache: bool,
+}
+
+impl StateSettings {
+    /// The front-matter cache's file (`state.db` → `state.articles.cache`),
+    /// unless `state.cache` is off.
+    pub fn cache_file(&self) -> Option<PathBuf> {
+        self.cache
+            .then(|| self.path.with_extension("articles.cache"))
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -467,6 +478,7 @@ struct RawSchedule {
 #[serde(deny_unknown_fields)]
 struct RawState {
     path: Option<String>,
+    cache: Option<bool>,
 }
 
 /// A non-negative whole number, with a message users understand.
@@ -950,6 +962,7 @@ impl Validator<'_> {
                 "state.path",
                 raw.state.path.as_deref().unwrap_or("../.herald/state.db"),
             )?,
+            cache: raw.state.cache.unwrap_or(true),
         };
         Ok(Config {
             file: self.path.to_path_buf(),

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 /// How bad a problem is: an error leaves the article (or config) out, a warning
 /// is repaired or ignored and reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     Warning,
@@ -29,7 +29,7 @@ impl fmt::Display for Level {
 }
 
 /// One problem in one file, with a position when one is known (1-based).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Diagnostic {
     pub path: PathBuf,
     pub line: Option<u32>,

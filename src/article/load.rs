@@ -7,9 +7,11 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use rayon::prelude::*;
 
+use super::cache::{self, Identity, Lookup};
 use super::{Article, ParseContext, Parsed, parse};
 use crate::article::front_matter::SplitError;
 use crate::config::Config;
@@ -23,6 +25,8 @@ pub struct Corpus {
     pub diagnostics: Vec<Diagnostic>,
     /// How many files were read.
     pub files: usize,
+    /// How many of them the front-matter cache answered for.
+    pub from_cache: usize,
 }
 
 impl Corpus {
@@ -42,8 +46,35 @@ pub struct LoadError {
 /// How much of a file is read first; front matter almost always fits.
 const HEAD_BYTES: usize = 8 * 1024;
 
-/// Reads every article's front matter under `content.dir`.
+/// Whether loading may use the front-matter cache (`cache`), and whether it
+/// may write it. Dry runs and `check` only read it: they create nothing
+/// under the state path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheUse {
+    Off,
+    Read,
+    ReadWrite,
+}
+
+/// Reads every article's front matter under `content.dir`, parsing every
+/// file.
 pub fn load(config: &Config) -> Result<Corpus, LoadError> {
+    load_with(config, CacheUse::Off)
+}
+
+/// Reads every article's front matter under `content.dir`, taking from the
+/// front-matter cache what is still valid when `cache` allows.
+pub fn load_with(config: &Config, cache_use: CacheUse) -> Result<Corpus, LoadError> {
+    load_at(config, cache_use, SystemTime::now())
+}
+
+/// `load_with` at a given time (which decides which files changed too
+/// recently to be cached).
+pub(crate) fn load_at(
+    config: &Config,
+    cache_use: CacheUse,
+    now: SystemTime,
+) -> Result<Corpus, LoadError> {
     let dir = &config.content.dir;
     let meta = std::fs::metadata(dir).map_err(|e| LoadError {
         dir: dir.clone(),
@@ -69,24 +100,77 @@ pub fn load(config: &Config) -> Result<Corpus, LoadError> {
         content: &config.content,
     };
     let max = config.content.max_file_size;
-    let parsed: Vec<Parsed> = files.par_iter().map(|p| read_front(p, &ctx, max)).collect();
+    let cache_path = config
+        .state
+        .cache_file()
+        .filter(|_| cache_use != CacheUse::Off);
+    let identities: Vec<Option<Identity>> =
+        files.par_iter().map(|p| cache::identity_of(p)).collect();
+    let Lookup {
+        known: mut results,
+        cached_files,
+    } = match &cache_path {
+        Some(path) => cache::read(path, &ctx, &files, &identities),
+        None => Lookup {
+            known: std::iter::repeat_with(|| None).take(files.len()).collect(),
+            cached_files: 0,
+        },
+    };
+    let hits = results.iter().filter(|r| r.is_some()).count();
+    // Parse what the cache did not know, in place (a large archive is not
+    // held twice). A file that could not be read is not cached.
+    let mut cacheable = vec![true; files.len()];
+    results
+        .par_iter_mut()
+        .zip(cacheable.par_iter_mut())
+        .zip(files.par_iter())
+        .filter(|((slot, _), _)| slot.is_none())
+        .for_each(|((slot, cacheable), path)| {
+            let (parsed, ok) = read_front(path, &ctx, max);
+            *slot = Some(parsed);
+            *cacheable = ok;
+        });
+    if let Some(path) = cache_path.filter(|_| cache_use == CacheUse::ReadWrite)
+        && (hits < files.len() || hits < cached_files)
+    {
+        let entries = files
+            .iter()
+            .zip(&identities)
+            .zip(&results)
+            .zip(&cacheable)
+            .filter_map(|(((file, identity), parsed), cacheable)| {
+                Some((file.as_path(), (*identity)?, parsed.as_ref()?)).filter(|_| *cacheable)
+            });
+        if let Err(e) = cache::write(&path, &ctx, entries, now) {
+            diagnostics.push(Diagnostic::warning(
+                &path,
+                format!("cannot write the front-matter cache (the next run parses every file again): {e}"),
+            ));
+        }
+    }
 
-    // `into_iter().filter_map().collect()` reuses `parsed`'s allocation for
+    // `into_iter().filter_map().collect()` reuses `results`' allocation for
     // the articles (std collects in place), so a large archive is not held
     // twice at its peak.
-    let mut articles: Vec<Article> = parsed
+    let mut articles: Vec<Article> = results
         .into_iter()
         .filter_map(|p| {
+            let p = p?;
             diagnostics.extend(p.diagnostics);
             p.article
         })
         .collect();
     reject_duplicate_permalinks(&mut articles, &mut diagnostics);
     diagnostics.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+    tracing::debug!(
+        "{} article files, {hits} answered by the front-matter cache",
+        files.len()
+    );
     Ok(Corpus {
         articles,
         diagnostics,
         files: files.len(),
+        from_cache: hits,
     })
 }
 
@@ -139,15 +223,23 @@ fn find_files(
             files.push(path.to_path_buf());
         }
     }
+    // The walk's order already is path order; sorting makes sure (the
+    // front-matter cache is matched against it in one pass).
+    files.sort();
     Ok(files)
 }
 
 /// Reads the start of a file and parses its front matter, reading more only
-/// when the front matter is longer than the first chunk.
-fn read_front(path: &Path, ctx: &ParseContext<'_>, max_size: u64) -> Parsed {
-    let fail = |message: String| Parsed {
-        article: None,
-        diagnostics: vec![Diagnostic::error(path, message)],
+/// when the front matter is longer than the first chunk. The flag says
+/// whether the result may be cached: not when reading the file failed, which
+/// may pass.
+fn read_front(path: &Path, ctx: &ParseContext<'_>, max_size: u64) -> (Parsed, bool) {
+    let fail = |message: String| {
+        let parsed = Parsed {
+            article: None,
+            diagnostics: vec![Diagnostic::error(path, message)],
+        };
+        (parsed, false)
     };
     let mut file = match File::open(path) {
         Ok(f) => f,
@@ -179,7 +271,7 @@ fn read_front(path: &Path, ctx: &ParseContext<'_>, max_size: u64) -> Parsed {
             Err(e) => {
                 let (line, column) = position(&buf, e.valid_up_to());
                 let byte = buf.get(e.valid_up_to()).copied().unwrap_or(0);
-                return Parsed {
+                let parsed = Parsed {
                     article: None,
                     diagnostics: vec![
                         Diagnostic::error(
@@ -191,10 +283,11 @@ fn read_front(path: &Path, ctx: &ParseContext<'_>, max_size: u64) -> Parsed {
                         .at(line, column),
                     ],
                 };
+                return (parsed, true);
             }
         };
         match parse(path, text, complete, ctx) {
-            Ok(parsed) => return parsed,
+            Ok(parsed) => return (parsed, true),
             Err(SplitError::NeedMore) if !complete => want = want.saturating_mul(4),
             Err(_) => return fail("the front matter could not be read".to_string()),
         }

@@ -6,6 +6,7 @@
 //! reads it again only for the articles a feed or a post shows, so a run over
 //! a large archive holds front matter only.
 
+pub mod cache;
 pub mod front_matter;
 pub mod load;
 pub mod markdown;
@@ -21,10 +22,10 @@ use url::Url;
 use crate::config::{ContentSettings, Site, nearest};
 use crate::diagnostic::Diagnostic;
 
-pub use load::{Corpus, LoadError, load, read_body};
+pub use load::{CacheUse, Corpus, LoadError, load, load_with, read_body};
 
 /// A validated article, without its body.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Article {
     /// The file it came from.
     pub source: PathBuf,

@@ -216,3 +216,177 @@ fn slugs_from_file_names() {
     assert_eq!(slugify("../../etc"), "etc");
     assert_eq!(slugify("***"), "untitled");
 }
+
+mod cache {
+    use std::fs;
+    use std::time::{Duration, SystemTime};
+
+    use super::super::{CacheUse, load::load_at};
+    use crate::config;
+
+    struct Site {
+        dir: tempfile::TempDir,
+    }
+
+    impl Site {
+        fn new() -> Site {
+            let dir = tempfile::tempdir().unwrap();
+            fs::create_dir_all(dir.path().join("content/2024")).unwrap();
+            let site = Site { dir };
+            site.write(
+                "2024/a.md",
+                "---\ntitle: 'A'\npublish_date: '2024-01-01'\n---\nBody.\n",
+            );
+            site.write(
+                "b.md",
+                "---\ntitle: 'Priya's plan'\npublish_date: '2024-01-02'\n---\nBody.\n",
+            );
+            site.write("c.md", "---\ntitle: [\n---\n");
+            site
+        }
+
+        fn write(&self, name: &str, text: &str) {
+            fs::write(self.dir.path().join("content").join(name), text).unwrap();
+        }
+
+        fn config(&self, url: &str) -> config::Config {
+            let text = format!(
+                "site: {{title: T, url: '{url}'}}\ncontent: {{dir: content, timezone: UTC}}\nstate: {{path: state/herald.db}}\n"
+            );
+            config::parse(&self.dir.path().join("herald.yaml"), &text, &|_| None).unwrap()
+        }
+
+        fn cache_file(&self) -> std::path::PathBuf {
+            self.dir.path().join("state/herald.articles.cache")
+        }
+    }
+
+    /// Files written by the test are seconds old: the cache is asked to
+    /// trust them by running "an hour later".
+    fn later() -> SystemTime {
+        SystemTime::now() + Duration::from_secs(3600)
+    }
+
+    #[test]
+    fn answers_for_unchanged_files_and_reparses_changed_ones() {
+        let site = Site::new();
+        let config = site.config("https://example.com/");
+        let first = load_at(&config, CacheUse::ReadWrite, later()).unwrap();
+        assert_eq!((first.files, first.from_cache), (3, 0));
+        assert!(site.cache_file().exists());
+
+        let second = load_at(&config, CacheUse::ReadWrite, later()).unwrap();
+        assert_eq!(second.from_cache, 3);
+        assert_eq!(
+            second.articles, first.articles,
+            "same articles, body offsets too"
+        );
+        assert_eq!(
+            second.diagnostics, first.diagnostics,
+            "warnings and errors kept"
+        );
+        assert!(
+            second.diagnostics.iter().any(|d| d.is_error()),
+            "c.md's error"
+        );
+        assert!(
+            second.diagnostics.iter().any(|d| !d.is_error()),
+            "b.md's repair"
+        );
+
+        site.write(
+            "2024/a.md",
+            "---\ntitle: 'A, edited'\npublish_date: '2024-01-01'\n---\nBody.\n",
+        );
+        let third = load_at(&config, CacheUse::ReadWrite, later()).unwrap();
+        assert_eq!(third.from_cache, 2);
+        assert!(third.articles.iter().any(|a| a.title == "A, edited"));
+
+        // A new file, a removed one.
+        site.write("d.md", "---\ntitle: 'D'\npublish_date: '2024-01-03'\n---\n");
+        fs::remove_file(site.dir.path().join("content/b.md")).unwrap();
+        let fourth = load_at(&config, CacheUse::ReadWrite, later()).unwrap();
+        assert_eq!((fourth.files, fourth.from_cache), (3, 2));
+        let titles: Vec<&str> = fourth.articles.iter().map(|a| a.title.as_str()).collect();
+        assert_eq!(titles, ["A, edited", "D"]);
+    }
+
+    #[test]
+    fn other_settings_or_a_damaged_cache_mean_parsing_again() {
+        let site = Site::new();
+        let config = site.config("https://example.com/");
+        load_at(&config, CacheUse::ReadWrite, later()).unwrap();
+
+        let moved = site.config("https://news.example.org/");
+        let corpus = load_at(&moved, CacheUse::ReadWrite, later()).unwrap();
+        assert_eq!(corpus.from_cache, 0, "permalinks depend on site.url");
+        assert!(
+            corpus.articles[0]
+                .id()
+                .starts_with("https://news.example.org/")
+        );
+
+        let bytes = fs::read(site.cache_file()).unwrap();
+        fs::write(site.cache_file(), &bytes[..bytes.len() - 7]).unwrap();
+        let corpus = load_at(&moved, CacheUse::ReadWrite, later()).unwrap();
+        assert_eq!((corpus.articles.len(), corpus.from_cache), (2, 0));
+        fs::write(site.cache_file(), b"garbage").unwrap();
+        assert_eq!(
+            load_at(&moved, CacheUse::Read, later()).unwrap().from_cache,
+            0
+        );
+        assert_eq!(
+            fs::read(site.cache_file()).unwrap(),
+            b"garbage",
+            "read-only"
+        );
+        let rebuilt = load_at(&moved, CacheUse::ReadWrite, later()).unwrap();
+        assert_eq!(rebuilt.from_cache, 0);
+        assert_eq!(
+            load_at(&moved, CacheUse::Read, later()).unwrap().from_cache,
+            3
+        );
+    }
+
+    #[test]
+    fn read_only_and_off_write_nothing_and_fresh_files_are_not_trusted() {
+        let site = Site::new();
+        let config = site.config("https://example.com/");
+        load_at(&config, CacheUse::Read, later()).unwrap();
+        load_at(&config, CacheUse::Off, later()).unwrap();
+        assert!(!site.dir.path().join("state").exists());
+
+        // Written just now: a second edit in the same clock tick could keep
+        // the same identity, so these are parsed every time until they settle.
+        load_at(&config, CacheUse::ReadWrite, SystemTime::now()).unwrap();
+        let again = load_at(&config, CacheUse::ReadWrite, SystemTime::now()).unwrap();
+        assert_eq!(again.from_cache, 0);
+
+        let off = config::parse(
+            &site.dir.path().join("herald.yaml"),
+            "site: {title: T, url: 'https://example.com/'}\ncontent: {dir: content}\nstate: {path: other/herald.db, cache: false}\n",
+            &|_| None,
+        )
+        .unwrap();
+        load_at(&off, CacheUse::ReadWrite, later()).unwrap();
+        assert!(!site.dir.path().join("other").exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_cache_is_private_to_its_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let site = Site::new();
+        load_at(
+            &site.config("https://example.com/"),
+            CacheUse::ReadWrite,
+            later(),
+        )
+        .unwrap();
+        let mode = fs::metadata(site.cache_file())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

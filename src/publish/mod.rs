@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
-use crate::article::{self, Article, LoadError, markdown};
+use crate::article::{self, Article, CacheUse, LoadError, markdown};
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
 use crate::feed::{self, Entry};
@@ -39,8 +39,9 @@ pub fn prepare(
     config: &Config,
     now: DateTime<Utc>,
     posting: Option<Posting<'_>>,
+    cache: CacheUse,
 ) -> Result<Plan, LoadError> {
-    let corpus = article::load(config)?;
+    let corpus = article::load_with(config, cache)?;
     let mut problems = corpus.diagnostics;
     let mut articles = corpus.articles;
     let mut bodies: HashMap<String, Rendered> = HashMap::new();
