@@ -44,6 +44,46 @@ pub fn same_contents(path: &Path, bytes: &[u8]) -> bool {
     }
 }
 
+/// Whether the file at `path` holds exactly what `render` writes, compared
+/// as it is written (neither side is held whole), stopping at the first
+/// difference. Any error reads as "no".
+pub fn same_as(path: &Path, render: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> bool {
+    let Ok(file) = fs::File::open(path) else {
+        return false;
+    };
+    let mut comparer = Comparer {
+        file: io::BufReader::with_capacity(256 * 1024, file),
+        scratch: Vec::new(),
+    };
+    if render(&mut comparer).is_err() {
+        return false;
+    }
+    // Equal so far: the file must also end here.
+    matches!(io::Read::read(&mut comparer.file, &mut [0u8; 1]), Ok(0))
+}
+
+/// A writer that checks each write against the next bytes of a file and
+/// fails at the first difference.
+struct Comparer {
+    file: io::BufReader<fs::File>,
+    scratch: Vec<u8>,
+}
+
+impl Write for Comparer {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.scratch.resize(bytes.len(), 0);
+        io::Read::read_exact(&mut self.file, &mut self.scratch)?;
+        if self.scratch != bytes {
+            return Err(io::Error::other("the file differs"));
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Replaces `path` with `bytes` in one step; on any failure the old file is
 /// left as it was and the temporary file is removed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {

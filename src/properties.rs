@@ -121,11 +121,11 @@ mod feeds {
             let channel = Channel {
                 title: "S".into(),
                 description: "D".into(),
-                home: &c.site.url,
+                home: c.site.url.clone(),
                 self_url: c.site.url.join("feed.xml").unwrap(),
-                language: "en",
-                author: &c.site.author,
-                hubs: &[],
+                language: "en".into(),
+                author: c.site.author.clone(),
+                hubs: vec![],
             };
             let want_title = crate::article::markdown::xml_safe(&title);
             // The parser refuses titles that are empty once control

@@ -7,8 +7,34 @@ use atom_syndication::{
 
 use super::{Channel, Entry, GENERATOR, VERSION, image_mime_type, newest};
 
-/// Renders an Atom document.
-pub fn render(channel: &Channel<'_>, entries: &[&Entry<'_>]) -> Vec<u8> {
+/// The document around the entries: the declaration and everything before
+/// `</feed>`, and the rest.
+pub(super) fn frame(channel: &Channel, entries: &[&Entry]) -> (Vec<u8>, Vec<u8>) {
+    let mut bytes = to_bytes(&document(channel, entries, Vec::new()));
+    bytes.push(b'\n');
+    super::split_before(bytes, b"</feed>")
+}
+
+/// One `<entry>`, as the crate writes it inside a document.
+pub(super) fn item(e: &Entry) -> Vec<u8> {
+    let feed = Feed {
+        entries: vec![entry(e)],
+        ..Feed::default()
+    };
+    super::between(&to_bytes(&feed), b"<entry>", b"</feed>").to_vec()
+}
+
+/// The whole document rendered by the crate at once: what `frame` and
+/// `item` together must equal, byte for byte.
+#[cfg(test)]
+pub(super) fn render_whole(channel: &Channel, entries: &[&Entry]) -> Vec<u8> {
+    let all = entries.iter().map(|e| entry(e)).collect();
+    let mut bytes = to_bytes(&document(channel, entries, all));
+    bytes.push(b'\n');
+    bytes
+}
+
+fn document(channel: &Channel, entries: &[&Entry], all: Vec<AtomEntry>) -> Feed {
     let mut links = vec![
         link(
             channel.self_url.as_str(),
@@ -18,8 +44,8 @@ pub fn render(channel: &Channel<'_>, entries: &[&Entry<'_>]) -> Vec<u8> {
         link(channel.home.as_str(), "alternate", Some("text/html")),
     ];
     links.extend(channel.hubs.iter().map(|h| link(h.as_str(), "hub", None)));
-    let author = channel.author;
-    let feed = Feed {
+    let author = &channel.author;
+    Feed {
         title: plain(&channel.title),
         subtitle: Some(plain(&channel.description)),
         id: channel.self_url.to_string(),
@@ -36,11 +62,15 @@ pub fn render(channel: &Channel<'_>, entries: &[&Entry<'_>]) -> Vec<u8> {
             uri: None,
             version: Some(VERSION.to_string()),
         }),
-        lang: Some(channel.language.to_string()),
-        entries: entries.iter().map(|e| entry(e)).collect(),
+        lang: Some(channel.language.clone()),
+        entries: all,
         ..Feed::default()
-    };
-    // The crate's declaration omits the encoding; write a complete one.
+    }
+}
+
+/// The document, after a complete XML declaration (the crate's omits the
+/// encoding).
+fn to_bytes(feed: &Feed) -> Vec<u8> {
     let mut out = b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n".to_vec();
     let config = WriteConfig {
         write_document_declaration: false,
@@ -48,12 +78,11 @@ pub fn render(channel: &Channel<'_>, entries: &[&Entry<'_>]) -> Vec<u8> {
     };
     // Writing to a Vec cannot fail; the crate's only errors are I/O ones.
     let _ = feed.write_with_config(&mut out, config);
-    out.push(b'\n');
     out
 }
 
-fn entry(e: &Entry<'_>) -> AtomEntry {
-    let a = e.article;
+fn entry(e: &Entry) -> AtomEntry {
+    let a = &e.article;
     let mut links = vec![link(a.permalink.as_str(), "alternate", Some("text/html"))];
     if let Some(hero) = &a.hero_image {
         let mut l = link(hero.as_str(), "enclosure", image_mime_type(hero));

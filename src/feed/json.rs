@@ -53,16 +53,59 @@ struct Item<'a> {
     tags: &'a [String],
 }
 
-/// Renders a JSON Feed 1.1 document.
-pub fn render(channel: &Channel<'_>, entries: &[&Entry<'_>]) -> Vec<u8> {
-    let author = channel.author;
-    let doc = Document {
+/// The document around the items: everything up to the items array's
+/// `[`, and what closes it.
+pub(super) fn frame(channel: &Channel, entries: &[&Entry]) -> (Vec<u8>, Vec<u8>) {
+    let mut head = to_bytes(&document(channel, Vec::new()));
+    // serde_json writes an empty array as `[]`, the document's end as `\n}`.
+    head.truncate(head.len().saturating_sub(b"]\n}".len()));
+    let tail = if entries.is_empty() {
+        b"]\n}\n".to_vec()
+    } else {
+        b"\n  ]\n}\n".to_vec()
+    };
+    (head, tail)
+}
+
+/// One item as serde_json's pretty printer writes it inside the document:
+/// after a separator, indented two levels. Strings never hold a raw line
+/// break (JSON escapes them), so indenting after each `\n` is exact.
+pub(super) fn item(entry: &Entry, first: bool) -> Vec<u8> {
+    let alone = to_bytes(&to_item(entry));
+    let mut out = Vec::with_capacity(alone.len() + alone.len() / 16 + 8);
+    out.extend_from_slice(if first { b"\n    " } else { b",\n    " });
+    let mut lines = alone.split(|b| *b == b'\n');
+    if let Some(line) = lines.next() {
+        out.extend_from_slice(line);
+    }
+    for line in lines {
+        out.extend_from_slice(b"\n    ");
+        out.extend_from_slice(line);
+    }
+    out
+}
+
+/// The whole document serialised at once: what `frame` and `item` together
+/// must equal, byte for byte.
+#[cfg(test)]
+pub(super) fn render_whole(channel: &Channel, entries: &[&Entry]) -> Vec<u8> {
+    let mut out = to_bytes(&document(
+        channel,
+        entries.iter().map(|e| to_item(e)).collect(),
+    ));
+    out.push(b'\n');
+    out
+}
+
+fn document<'a>(channel: &'a Channel, items: Vec<Item<'a>>) -> Document<'a> {
+    let author = &channel.author;
+    Document {
         version: "https://jsonfeed.org/version/1.1",
         title: &channel.title,
         home_page_url: channel.home.as_str(),
         feed_url: channel.self_url.as_str(),
         description: &channel.description,
-        language: channel.language,
+        language: &channel.language,
         authors: vec![Author {
             name: &author.name,
             url: author.url.as_ref().map(ToString::to_string),
@@ -75,31 +118,33 @@ pub fn render(channel: &Channel<'_>, entries: &[&Entry<'_>]) -> Vec<u8> {
                 url: h.as_str(),
             })
             .collect(),
-        items: entries
-            .iter()
-            .map(|e| Item {
-                id: e.article.id(),
-                url: e.article.permalink.as_str(),
-                title: &e.title,
-                summary: &e.summary,
-                content_html: e.content_html.as_deref(),
-                // JSON Feed needs content_html or content_text: without full
-                // content, the summary stands in as the text.
-                content_text: e.content_html.is_none().then_some(e.summary.as_str()),
-                image: e.article.hero_image.as_ref().map(url::Url::as_str),
-                date_published: e.published().to_rfc3339(),
-                date_modified: e.modified().to_rfc3339(),
-                authors: e
-                    .author
-                    .as_deref()
-                    .map(|name| vec![Author { name, url: None }])
-                    .unwrap_or_default(),
-                tags: &e.tags,
-            })
-            .collect(),
-    };
+        items,
+    }
+}
+
+fn to_item(e: &Entry) -> Item<'_> {
+    Item {
+        id: e.article.id(),
+        url: e.article.permalink.as_str(),
+        title: &e.title,
+        summary: &e.summary,
+        content_html: e.content_html.as_deref(),
+        // JSON Feed needs content_html or content_text: without full
+        // content, the summary stands in as the text.
+        content_text: e.content_html.is_none().then_some(e.summary.as_str()),
+        image: e.article.hero_image.as_ref().map(url::Url::as_str),
+        date_published: e.published().to_rfc3339(),
+        date_modified: e.modified().to_rfc3339(),
+        authors: e
+            .author
+            .as_deref()
+            .map(|name| vec![Author { name, url: None }])
+            .unwrap_or_default(),
+        tags: &e.tags,
+    }
+}
+
+fn to_bytes(value: &impl Serialize) -> Vec<u8> {
     // Serialising plain structs of strings cannot fail.
-    let mut out = serde_json::to_vec_pretty(&doc).unwrap_or_default();
-    out.push(b'\n');
-    out
+    serde_json::to_vec_pretty(value).unwrap_or_default()
 }

@@ -5,15 +5,65 @@ use std::collections::BTreeMap;
 
 use rss::extension::Extension;
 use rss::extension::atom::{AtomExtension, Link};
-use rss::extension::dublincore::DublinCoreExtension;
+use rss::extension::dublincore::{self, DublinCoreExtension};
 use rss::{Category, Channel as RssChannel, Guid, Item};
 
 use super::{Channel, Entry, GENERATOR, VERSION, image_mime_type, newest};
 
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
+const CONTENT_NS: &str = "http://purl.org/rss/1.0/modules/content/";
 
-/// Renders an RSS 2.0 document.
-pub fn render(channel: &Channel<'_>, entries: &[&Entry<'_>]) -> Vec<u8> {
+/// The document around the items: everything before `</channel>`, and the
+/// rest. Namespaces the items use are declared here, as the crate would
+/// declare them seeing the items.
+pub(super) fn frame(channel: &Channel, entries: &[&Entry]) -> (Vec<u8>, Vec<u8>) {
+    let mut namespaces = own_namespaces(entries);
+    if entries.iter().any(|e| e.content_html.is_some()) {
+        namespaces.insert("content".to_string(), CONTENT_NS.to_string());
+    }
+    if entries.iter().any(|e| e.author.is_some()) {
+        namespaces.insert("dc".to_string(), dublincore::NAMESPACE.to_string());
+    }
+    let mut bytes = to_bytes(&document(channel, entries, namespaces, Vec::new()));
+    bytes.push(b'\n');
+    super::split_before(bytes, b"</channel>")
+}
+
+/// One `<item>`, as the crate writes it inside a document.
+pub(super) fn item(entry: &Entry) -> Vec<u8> {
+    let doc = RssChannel {
+        items: vec![to_item(entry)],
+        ..RssChannel::default()
+    };
+    super::between(&to_bytes(&doc), b"<item>", b"</channel>").to_vec()
+}
+
+/// The whole document rendered by the crate at once: what `frame` and
+/// `item` together must equal, byte for byte.
+#[cfg(test)]
+pub(super) fn render_whole(channel: &Channel, entries: &[&Entry]) -> Vec<u8> {
+    let items = entries.iter().map(|e| to_item(e)).collect();
+    let mut bytes = to_bytes(&document(channel, entries, own_namespaces(entries), items));
+    bytes.push(b'\n');
+    bytes
+}
+
+/// The namespaces herald declares itself (the crate adds those of the
+/// items it writes).
+fn own_namespaces(entries: &[&Entry]) -> BTreeMap<String, String> {
+    let mut namespaces = BTreeMap::new();
+    if entries.iter().any(|e| e.article.hero_image.is_some()) {
+        namespaces.insert("media".to_string(), MEDIA_NS.to_string());
+    }
+    namespaces
+}
+
+fn document(
+    channel: &Channel,
+    entries: &[&Entry],
+    namespaces: BTreeMap<String, String>,
+    items: Vec<Item>,
+) -> RssChannel {
     let mut links = vec![Link {
         href: channel.self_url.to_string(),
         rel: "self".to_string(),
@@ -25,32 +75,36 @@ pub fn render(channel: &Channel<'_>, entries: &[&Entry<'_>]) -> Vec<u8> {
         rel: "hub".to_string(),
         ..Link::default()
     }));
-    let mut namespaces = BTreeMap::new();
-    if entries.iter().any(|e| e.article.hero_image.is_some()) {
-        namespaces.insert("media".to_string(), MEDIA_NS.to_string());
-    }
-    let doc = RssChannel {
+    RssChannel {
         title: channel.title.clone(),
         link: channel.home.to_string(),
         description: channel.description.clone(),
-        language: Some(channel.language.to_string()),
+        language: Some(channel.language.clone()),
         last_build_date: newest(entries).map(|d| d.to_rfc2822()),
         generator: Some(format!("{GENERATOR} {VERSION}")),
         docs: Some("https://www.rssboard.org/rss-specification".to_string()),
-        items: entries.iter().map(|e| item(e)).collect(),
+        items,
         atom_ext: Some(AtomExtension { links }),
         namespaces,
         ..RssChannel::default()
-    };
-    let mut out = Vec::with_capacity(1024 + entries.len() * 4096);
+    }
+}
+
+fn to_bytes(doc: &RssChannel) -> Vec<u8> {
+    let mut out = Vec::with_capacity(
+        1024 + doc
+            .items
+            .iter()
+            .map(|i| i.content.as_ref().map_or(0, String::len) + 1024)
+            .sum::<usize>(),
+    );
     // Writing to a Vec cannot fail; the rss crate's only errors are I/O ones.
     let _ = doc.write_to(&mut out);
-    out.push(b'\n');
     out
 }
 
-fn item(entry: &Entry<'_>) -> Item {
-    let a = entry.article;
+fn to_item(entry: &Entry) -> Item {
+    let a = &entry.article;
     let mut extensions = BTreeMap::new();
     if let Some(hero) = &a.hero_image {
         let mut attrs = BTreeMap::from([

@@ -66,11 +66,11 @@ fn every_format_escapes_and_is_deterministic() {
     let channel = Channel {
         title: c.site.title.clone(),
         description: c.site.description.clone(),
-        home: &c.site.url,
+        home: c.site.url.clone(),
         self_url: c.site.url.join("feed.xml").unwrap(),
-        language: "en",
-        author: &c.site.author,
-        hubs: &[],
+        language: "en".into(),
+        author: c.site.author.clone(),
+        hubs: vec![],
     };
     for format in [Format::Rss, Format::Atom, Format::Json] {
         let one = render(format, &channel, &[&entry]);
@@ -112,5 +112,105 @@ fn tag_folders_cannot_escape_or_use_reserved_names() {
     ];
     for (tag, want) in cases {
         assert_eq!(tag_folder(tag), want, "{tag:?}");
+    }
+}
+
+/// An entry with every optional part decided by `n`, and awkward text.
+fn varied_entry(c: &Config, n: usize, body: &str) -> Entry {
+    let mut front = format!(
+        "title: \"Item {n} & <b>bold</b> \\\"q\\\" ]]> é 👩‍💻\"\npublish_date: 2024-01-{:02}T{:02}:00:00+02:00\n",
+        n % 28 + 1,
+        n % 24
+    );
+    if n.is_multiple_of(2) {
+        front.push_str(&format!(
+            "heroImage: https://img.example/{n}.jpg\nhero_alt: \"alt <{n}>\"\n"
+        ));
+    }
+    if n.is_multiple_of(3) {
+        front.push_str("author: \"Ann & Bob\"\n");
+    }
+    if !n.is_multiple_of(5) {
+        front.push_str(&format!("tags: [\"t{}\", \"a&b\"]\n", n % 7));
+    }
+    if n.is_multiple_of(4) {
+        front.push_str("description: \"Plain <summary> & more\"\n");
+    }
+    if n.is_multiple_of(6) {
+        front.push_str("updated_date: 2024-03-01\n");
+    }
+    let a = article(c, &format!("a{n}"), &front);
+    let html = (!n.is_multiple_of(7)).then(|| body.replace("{n}", &n.to_string()));
+    Entry::new(&a, html, Some(format!("First paragraph of {n}.")))
+}
+
+fn channel_for(c: &Config, hubs: Vec<url::Url>) -> Channel {
+    Channel {
+        title: "Site & <Co>".into(),
+        description: "About \"us\"".into(),
+        home: c.site.url.clone(),
+        self_url: c.site.url.join("feed.xml").unwrap(),
+        language: "en".into(),
+        author: c.site.author.clone(),
+        hubs,
+    }
+}
+
+/// Streaming (frame plus items cut from the crate's own rendering, in
+/// parallel batches) gives exactly the bytes of the crate rendering the whole
+/// document at once: for no items, one, and more than a batch.
+#[test]
+fn streamed_feeds_equal_the_crates_whole_documents() {
+    let c = config("");
+    let body = "<p>Body {n} with &amp; and ]]&gt; and a CDATA end ]]> in raw text</p>\n<pre><code>line\r\nnext\ttab\n</code></pre>\n";
+    let entries: Vec<Entry> = (0..(BATCH * 2 + 37))
+        .map(|n| varied_entry(&c, n, body))
+        .collect();
+    let all: Vec<&Entry> = entries.iter().collect();
+    let hubs = vec![url::Url::parse("https://hub.example/").unwrap()];
+    for (channel, shown) in [
+        (channel_for(&c, vec![]), &all[..0]),
+        (channel_for(&c, hubs.clone()), &all[..1]),
+        (channel_for(&c, vec![]), &all[1..2]),
+        (channel_for(&c, hubs), &all[..]),
+    ] {
+        for format in [Format::Rss, Format::Atom, Format::Json] {
+            let whole = match format {
+                Format::Rss => rss::render_whole(&channel, shown),
+                Format::Atom => atom::render_whole(&channel, shown),
+                Format::Json => json::render_whole(&channel, shown),
+            };
+            let streamed = render(format, &channel, shown);
+            assert!(
+                streamed == whole,
+                "{format:?} with {} items differs at byte {}",
+                shown.len(),
+                streamed
+                    .iter()
+                    .zip(&whole)
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(streamed.len().min(whole.len()))
+            );
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// The same for arbitrary HTML text: whatever the crates do with it
+    /// (CDATA sections split at `]]>`, escapes, JSON's `\n`), streaming does
+    /// identically.
+    #[test]
+    fn streamed_feeds_equal_whole_documents_for_any_text(
+        bodies in proptest::collection::vec("(<p>|]]>|&|\n|\r|\"|[a-z é👩‍💻]){0,40}", 1..4),
+    ) {
+        let c = config("");
+        let entries: Vec<Entry> = bodies.iter().enumerate().map(|(n, b)| varied_entry(&c, n + 1, b)).collect();
+        let shown: Vec<&Entry> = entries.iter().collect();
+        let channel = channel_for(&c, vec![]);
+        proptest::prop_assert_eq!(render(Format::Rss, &channel, &shown), rss::render_whole(&channel, &shown));
+        proptest::prop_assert_eq!(render(Format::Atom, &channel, &shown), atom::render_whole(&channel, &shown));
+        proptest::prop_assert_eq!(render(Format::Json, &channel, &shown), json::render_whole(&channel, &shown));
     }
 }

@@ -35,12 +35,16 @@ pub async fn execute(plan: &Plan, hubs: &[url::Url]) -> Outcome {
         .iter()
         .filter(|f| f.status != FeedStatus::Unchanged)
     {
-        match crate::fsio::write_if_changed(&feed.path, &feed.bytes) {
-            Ok(true) => {
+        let written = crate::fsio::write_atomic_with(&feed.path, |file| {
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+            plan.write_feed(feed, &mut out)?;
+            std::io::Write::flush(&mut out)
+        });
+        match written {
+            Ok(()) => {
                 outcome.written.push(feed.path.clone());
                 changed_urls.push(feed.url.clone());
             }
-            Ok(false) => {}
             Err(e) => outcome.write_errors.push(format!(
                 "cannot write {}: {e}; the previous file is left as it was",
                 crate::paths::display(&feed.path)

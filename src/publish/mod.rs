@@ -7,7 +7,7 @@ pub mod execute;
 pub mod plan;
 pub mod posts;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
@@ -139,29 +139,29 @@ pub fn prepare(
         planned_posts = posts::compose(config, decisions, &summaries, posting.snapshot, &limits);
     }
 
-    let mut entries = HashMap::new();
+    // Each shown article's entry, its rendered body moved (not copied) in.
+    let mut entries = BTreeMap::new();
     for spec in &specs {
         for &i in &spec.entries {
             entries.entry(i).or_insert_with(|| {
                 let a = selection.published[i];
-                let r = bodies.get(a.id());
-                let (html, first) = r.map_or((None, None), |r| {
-                    (r.html.clone(), r.first_paragraph.clone())
-                });
+                let (html, first) = bodies
+                    .remove(a.id())
+                    .map_or((None, None), |r| (r.html, r.first_paragraph));
                 Entry::new(a, html, first)
             });
         }
     }
-    let existing: HashMap<PathBuf, u64> = specs
+    let existing: HashSet<PathBuf> = specs
         .iter()
-        .filter_map(|s| {
-            let path = config.feeds.dir.join(&s.path);
-            std::fs::metadata(&path).ok().map(|m| (path, m.len()))
-        })
+        .map(|s| config.feeds.dir.join(&s.path))
+        .filter(|path| path.is_file())
         .collect();
     problems.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
-    let mut plan = plan::build(config, now, selection, specs, &entries, &existing, problems);
-    plan::confirm_unchanged(&mut plan, crate::fsio::same_contents);
+    let mut plan = plan::build(config, now, selection, specs, entries, &existing, problems);
+    plan::confirm_unchanged(&mut plan, |plan, feed| {
+        crate::fsio::same_as(&feed.path, |out| plan.write_feed(feed, out))
+    });
     plan.posts = planned_posts;
     plan.post_notes = post_notes;
     Ok(plan)

@@ -3,7 +3,8 @@
 //! Nothing here reads a clock, a file or the network; `--dry-run` prints the
 //! very `Plan` that `execute` would carry out.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset, Utc};
@@ -30,6 +31,10 @@ pub struct Plan {
     pub published: usize,
     /// The articles some feed shows, newest first.
     pub entries: Vec<PlannedEntry>,
+    /// What the feeds show of each entry (same order as `entries`), rendered
+    /// once for every feed and format.
+    #[serde(skip)]
+    pub contents: Vec<Entry>,
     /// Each (target, article) this run acts on, in the order it will.
     pub posts: Vec<super::posts::PlannedPost>,
     /// What was left out of posting and why, in a line per target.
@@ -52,6 +57,24 @@ impl Plan {
             .iter()
             .filter(|f| f.status != FeedStatus::Unchanged)
     }
+
+    /// Streams the bytes of one of this plan's feeds to `out`.
+    pub fn write_feed(&self, feed: &PlannedFeed, out: &mut dyn Write) -> io::Result<()> {
+        let entries: Vec<&Entry> = feed
+            .contents
+            .iter()
+            .filter_map(|&i| self.contents.get(i))
+            .collect();
+        feed::write(feed.format, &feed.channel, &entries, out)
+    }
+
+    /// The bytes of one of this plan's feeds, in memory.
+    pub fn feed_bytes(&self, feed: &PlannedFeed) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Writing to a Vec cannot fail.
+        let _ = self.write_feed(feed, &mut out);
+        out
+    }
 }
 
 /// One feed file and what will happen to it.
@@ -65,8 +88,12 @@ pub struct PlannedFeed {
     /// The ids (permalinks) of its items, newest first.
     pub items: Vec<String>,
     pub status: FeedStatus,
+    /// What the feed says about itself.
     #[serde(skip)]
-    pub bytes: Vec<u8>,
+    pub channel: Channel,
+    /// Its items: indices into `Plan::contents`.
+    #[serde(skip)]
+    pub contents: Vec<usize>,
 }
 
 /// Whether a feed file will be created, replaced or left alone.
@@ -152,65 +179,75 @@ pub fn select(articles: &[Article], now: DateTime<Utc>) -> Selection<'_> {
 }
 
 /// Builds the plan from the selection, the feed specs, the rendered entries
-/// (keyed by index into `selection.published`) and the current length of
-/// each feed file (keyed by path; absent = no such file). A file of another
-/// length is `Changed`; one of the same length is `Unchanged` until the
-/// caller confirms its bytes (`confirm_unchanged`), so old feeds are never
-/// held in memory.
+/// (keyed by index into `selection.published`) and the feed files that
+/// exist now. An existing file is `Unchanged` until the caller compares its
+/// bytes (`confirm_unchanged`), so old feeds are never held in memory.
 pub fn build(
     config: &Config,
     now: DateTime<Utc>,
     selection: Selection<'_>,
     specs: Vec<FeedSpec>,
-    entries: &HashMap<usize, Entry<'_>>,
-    existing: &HashMap<PathBuf, u64>,
+    entries: BTreeMap<usize, Entry>,
+    existing: &HashSet<PathBuf>,
     problems: Vec<Diagnostic>,
 ) -> Plan {
+    // Published index → position in `contents`.
+    let position: HashMap<usize, usize> = entries
+        .keys()
+        .enumerate()
+        .map(|(pos, &i)| (i, pos))
+        .collect();
+    let contents: Vec<Entry> = entries.into_values().collect();
     let feeds = specs
         .into_iter()
         .map(|spec| {
             let channel = Channel {
                 title: feed_title(&spec),
                 description: config.site.description.clone(),
-                home: &config.site.url,
+                home: config.site.url.clone(),
                 self_url: spec.self_url.clone(),
-                language: &config.site.language,
-                author: &config.site.author,
-                hubs: &config.feeds.websub_hubs,
+                language: config.site.language.clone(),
+                author: config.site.author.clone(),
+                hubs: config.feeds.websub_hubs.clone(),
             };
-            let items: Vec<&Entry<'_>> =
-                spec.entries.iter().filter_map(|i| entries.get(i)).collect();
-            let bytes = feed::render(spec.format, &channel, &items);
+            let shown: Vec<usize> = spec
+                .entries
+                .iter()
+                .filter_map(|i| position.get(i).copied())
+                .collect();
             let path = config.feeds.dir.join(&spec.path);
-            let status = match existing.get(&path) {
-                None => FeedStatus::New,
-                Some(len) if *len == bytes.len() as u64 => FeedStatus::Unchanged,
-                Some(_) => FeedStatus::Changed,
+            let status = if existing.contains(&path) {
+                FeedStatus::Unchanged
+            } else {
+                FeedStatus::New
             };
             PlannedFeed {
                 path,
                 format: spec.format,
                 url: spec.self_url,
                 tag: spec.tag,
-                items: items.iter().map(|e| e.article.id().to_string()).collect(),
+                items: shown
+                    .iter()
+                    .map(|&pos| contents[pos].article.id().to_string())
+                    .collect(),
                 status,
-                bytes,
+                channel,
+                contents: shown,
             }
         })
         .collect();
-    let mut shown: Vec<(&usize, &Entry<'_>)> = entries.iter().collect();
-    shown.sort_by_key(|(i, _)| **i);
     Plan {
         now,
-        entries: shown
-            .into_iter()
-            .map(|(_, e)| PlannedEntry {
+        entries: contents
+            .iter()
+            .map(|e| PlannedEntry {
                 id: e.article.id().to_string(),
                 title: e.title.clone(),
                 published: e.published(),
                 source: e.article.source.clone(),
             })
             .collect(),
+        contents,
         feeds_dir: config.feeds.dir.clone(),
         feeds,
         skipped: selection.skipped,
@@ -221,15 +258,16 @@ pub fn build(
     }
 }
 
-/// Turns `Unchanged` into `Changed` where `same_bytes(path, bytes)` says
-/// the file on disk differs.
-pub fn confirm_unchanged(plan: &mut Plan, same_bytes: impl Fn(&Path, &[u8]) -> bool) {
-    for feed in plan
+/// Turns `Unchanged` into `Changed` where `same_bytes` says the file on disk
+/// differs from what the plan would write.
+pub fn confirm_unchanged(plan: &mut Plan, same_bytes: impl Fn(&Plan, &PlannedFeed) -> bool) {
+    let differs: Vec<bool> = plan
         .feeds
-        .iter_mut()
-        .filter(|f| f.status == FeedStatus::Unchanged)
-    {
-        if !same_bytes(&feed.path, &feed.bytes) {
+        .iter()
+        .map(|f| f.status == FeedStatus::Unchanged && !same_bytes(plan, f))
+        .collect();
+    for (feed, differs) in plan.feeds.iter_mut().zip(differs) {
+        if differs {
             feed.status = FeedStatus::Changed;
         }
     }
