@@ -32,7 +32,12 @@ fn options() -> Options {
 /// Renders `markdown` to sanitized HTML with URLs resolved against `base`.
 pub fn render(markdown: &str, base: &Url) -> String {
     let html = render_direct(markdown, base).unwrap_or_else(|| render_sanitized(markdown, base));
-    xml_safe(&html)
+    // A body is tens of KB: keep it rather than copy it when it is clean.
+    if needs_cleaning(&html) {
+        xml_safe(&html)
+    } else {
+        html
+    }
 }
 
 fn events(markdown: &str) -> impl Iterator<Item = Event<'_>> {
@@ -58,11 +63,8 @@ fn render_sanitized(markdown: &str, base: &Url) -> String {
 /// tree, or `None` when the document holds something only the sanitizer
 /// handles (raw HTML, footnotes, characters its parser rewrites).
 fn render_direct(markdown: &str, base: &Url) -> Option<String> {
-    // The HTML parser turns CR into LF and treats other controls specially.
-    if has_control(markdown) {
-        return None;
-    }
     let mut out = Vec::new();
+    let mut rules = false;
     let mut iter = events(markdown);
     while let Some(event) = iter.next() {
         out.push(match event {
@@ -72,6 +74,9 @@ fn render_direct(markdown: &str, base: &Url) -> Option<String> {
             | Event::InlineMath(_)
             | Event::DisplayMath(_)
             | Event::Start(Tag::HtmlBlock | Tag::FootnoteDefinition(_)) => return None,
+            // Text the HTML parser would rewrite (CR, other controls) or
+            // the serializer write otherwise (U+00A0 as `&nbsp;`).
+            Event::Text(text) | Event::Code(text) if rewritten(&text) => return None,
             // The sanitizer drops the `language-*` class: no class at all
             // is what an indented block writes.
             Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(_))) => {
@@ -93,24 +98,37 @@ fn render_direct(markdown: &str, base: &Url) -> Option<String> {
             Event::Start(Tag::Image {
                 dest_url, title, ..
             }) => Event::InlineHtml(image_tag(&dest_url, &title, &mut iter, base)?.into()),
+            // Void elements are serialized without the slash. pulldown-cmark
+            // writes raw HTML as it writes a break: with the same newline.
+            Event::HardBreak => Event::InlineHtml("<br>\n".into()),
+            Event::Rule => {
+                rules = true;
+                Event::Rule
+            }
             other => other,
         });
     }
     let mut html = String::with_capacity(markdown.len() + markdown.len() / 2);
     pulldown_cmark::html::push_html(&mut html, out.into_iter());
-    // Character references in the Markdown can bring in what the parser
-    // would rewrite; U+00A0 is serialized as `&nbsp;`.
-    if has_control(&html) || html.contains('\u{a0}') {
-        return None;
+    // A rule's leading newline depends on the writer's state: let it write
+    // the rule, then drop the slash (raw HTML is excluded, so the string can
+    // only be the rule's tag).
+    if rules {
+        html = html.replace("<hr />", "<hr>");
     }
-    // Raw HTML is excluded, so these strings can only be tags pulldown-cmark
-    // wrote; the serializer writes void elements without the slash.
-    Some(html.replace("<br />", "<br>").replace("<hr />", "<hr>"))
+    Some(html)
 }
 
-/// Control characters other than tab and line feed.
-fn has_control(text: &str) -> bool {
-    text.bytes().any(|b| b < 0x20 && b != b'\t' && b != b'\n')
+/// Whether the HTML parser or serializer would change `text`: a control
+/// character other than tab and line feed, or U+00A0. Written as a fold so
+/// the compiler checks many bytes at once.
+fn rewritten(text: &str) -> bool {
+    let control = text.as_bytes().chunks(64).any(|chunk| {
+        chunk.iter().fold(false, |found, &b| {
+            found | ((b < 0x20) & (b != b'\t') & (b != b'\n'))
+        })
+    });
+    control || text.contains('\u{a0}')
 }
 
 /// `<a ...>` as the sanitizer writes it: href (if allowed), title, rel.
@@ -120,6 +138,9 @@ fn link_tag(link_type: LinkType, dest: &str, title: &str, base: &Url) -> Option<
         raw.push_str("mailto:");
     }
     raw.push_str(&href_value(dest));
+    if rewritten(title) {
+        return None;
+    }
     let mut tag = String::from("<a");
     if let Some(url) = sanitized_url(&raw, base)? {
         push_attribute(&mut tag, "href", &url);
@@ -150,6 +171,9 @@ fn image_tag<'a>(
             Event::SoftBreak | Event::HardBreak | Event::Rule => alt.push(' '),
             _ => return None,
         }
+    }
+    if rewritten(&alt) || rewritten(title) {
+        return None;
     }
     let mut tag = String::from("<img");
     if let Some(url) = sanitized_url(&href_value(dest), base)? {
@@ -267,14 +291,21 @@ pub fn xml_safe(text: &str) -> String {
     fn bad(c: char) -> bool {
         matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
     }
-    // Bytes first: a C0 control is one byte, U+FFFE and U+FFFF start EF BF.
-    let suspect = text
-        .bytes()
-        .any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0xEF);
-    if !suspect || !text.chars().any(bad) {
+    if !needs_cleaning(text) || !text.chars().any(bad) {
         return text.to_string();
     }
     text.chars().filter(|c| !bad(*c)).collect()
+}
+
+/// Whether `text` may hold a character `xml_safe` removes: checks bytes, as
+/// a fold the compiler runs on many at once (a C0 control is one byte;
+/// U+FFFE and U+FFFF start with EF).
+fn needs_cleaning(text: &str) -> bool {
+    text.as_bytes().chunks(64).any(|chunk| {
+        chunk.iter().fold(false, |found, &b| {
+            found | ((b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r')) | (b == 0xEF)
+        })
+    })
 }
 
 #[cfg(test)]

@@ -71,7 +71,14 @@ pub(super) fn frame(channel: &Channel, entries: &[&Entry]) -> (Vec<u8>, Vec<u8>)
 /// after a separator, indented two levels. Strings never hold a raw line
 /// break (JSON escapes them), so indenting after each `\n` is exact.
 pub(super) fn item(entry: &Entry, first: bool) -> Vec<u8> {
-    let alone = to_bytes(&to_item(entry));
+    let size = entry
+        .content_html
+        .as_ref()
+        .map_or(0, |h| h.len() + h.len() / 8)
+        + 2048;
+    let mut alone = Vec::with_capacity(size);
+    // Serialising plain structs of strings cannot fail.
+    let _ = serde_json::to_writer_pretty(&mut alone, &to_item(entry));
     let mut out = Vec::with_capacity(alone.len() + alone.len() / 16 + 8);
     out.extend_from_slice(if first { b"\n    " } else { b",\n    " });
     let mut lines = alone.split(|b| *b == b'\n');

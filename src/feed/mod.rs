@@ -257,10 +257,12 @@ pub fn render(format: Format, channel: &Channel, entries: &[&Entry]) -> Vec<u8> 
 /// The part of `document` between the first `open` tag and the last
 /// `close` tag: one item cut out of a document the format's crate rendered
 /// around it (the crates render items only as part of a document).
-fn between<'d>(document: &'d [u8], open: &[u8], close: &[u8]) -> &'d [u8] {
-    let start = find(document, open).unwrap_or(0);
-    let end = rfind(document, close).unwrap_or(document.len());
-    document.get(start..end).unwrap_or_default()
+fn between(mut document: Vec<u8>, open: &[u8], close: &[u8]) -> Vec<u8> {
+    let start = find(&document, open).unwrap_or(0);
+    let end = rfind(&document, close).unwrap_or(document.len());
+    document.truncate(end);
+    document.drain(..start.min(end));
+    document
 }
 
 /// `document` split before its last `close` tag: the frame items go into.

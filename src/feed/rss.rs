@@ -35,7 +35,7 @@ pub(super) fn item(entry: &Entry) -> Vec<u8> {
         items: vec![to_item(entry)],
         ..RssChannel::default()
     };
-    super::between(&to_bytes(&doc), b"<item>", b"</channel>").to_vec()
+    super::between(to_bytes(&doc), b"<item>", b"</channel>")
 }
 
 /// The whole document rendered by the crate at once: what `frame` and

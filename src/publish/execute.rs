@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::plan::{FeedStatus, Plan};
@@ -30,16 +31,24 @@ impl Outcome {
 pub async fn execute(plan: &Plan, hubs: &[url::Url]) -> Outcome {
     let mut outcome = Outcome::default();
     let mut changed_urls = Vec::new();
-    for feed in plan
+    // Feeds are written side by side: while one waits on the disk (the
+    // final sync), another renders.
+    let changed: Vec<_> = plan
         .feeds
         .iter()
         .filter(|f| f.status != FeedStatus::Unchanged)
-    {
-        let written = crate::fsio::write_atomic_with(&feed.path, |file| {
-            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-            plan.write_feed(feed, &mut out)?;
-            std::io::Write::flush(&mut out)
-        });
+        .collect();
+    let results: Vec<std::io::Result<()>> = changed
+        .par_iter()
+        .map(|feed| {
+            crate::fsio::write_atomic_with(&feed.path, |file| {
+                let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+                plan.write_feed(feed, &mut out)?;
+                std::io::Write::flush(&mut out)
+            })
+        })
+        .collect();
+    for (feed, written) in changed.into_iter().zip(results) {
         match written {
             Ok(()) => {
                 outcome.written.push(feed.path.clone());

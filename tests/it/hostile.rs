@@ -114,9 +114,11 @@ async fn a_fifty_megabyte_answer_is_read_only_up_to_the_cap() {
         .unwrap()
         .parse()
         .unwrap();
+    // A run with a ten-byte answer peaks near 45 MB (mimalloc's per-thread
+    // heaps); reading the 50 MB body whole would pass 95 MB.
     assert!(
-        max_kb < 40 * 1024,
-        "peak memory {max_kb} KB: the body was not read whole"
+        max_kb < 80 * 1024,
+        "peak memory {max_kb} KB: the body was read whole"
     );
     assert_eq!(records(&site)[0]["status"], "posted");
 }
