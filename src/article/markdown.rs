@@ -245,14 +245,18 @@ fn push_attribute(tag: &mut String, name: &str, value: &str) {
     tag.push(' ');
     tag.push_str(name);
     tag.push_str("=\"");
-    for c in value.chars() {
-        match c {
-            '&' => tag.push_str("&amp;"),
-            '"' => tag.push_str("&quot;"),
-            '\u{a0}' => tag.push_str("&nbsp;"),
-            c => tag.push(c),
-        }
+    let mut rest = value;
+    while let Some(at) = rest.find(['&', '"', '\u{a0}']) {
+        tag.push_str(&rest[..at]);
+        let c = rest[at..].chars().next().unwrap_or_default();
+        tag.push_str(match c {
+            '&' => "&amp;",
+            '"' => "&quot;",
+            _ => "&nbsp;",
+        });
+        rest = &rest[at + c.len_utf8()..];
     }
+    tag.push_str(rest);
     tag.push('"');
 }
 

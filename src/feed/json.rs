@@ -76,20 +76,32 @@ pub(super) fn item(entry: &Entry, first: bool) -> Vec<u8> {
         .as_ref()
         .map_or(0, |h| h.len() + h.len() / 8)
         + 2048;
-    let mut alone = Vec::with_capacity(size);
-    // Serialising plain structs of strings cannot fail.
-    let _ = serde_json::to_writer_pretty(&mut alone, &to_item(entry));
-    let mut out = Vec::with_capacity(alone.len() + alone.len() / 16 + 8);
+    let mut out = Vec::with_capacity(size);
     out.extend_from_slice(if first { b"\n    " } else { b",\n    " });
-    let mut lines = alone.split(|b| *b == b'\n');
-    if let Some(line) = lines.next() {
-        out.extend_from_slice(line);
-    }
-    for line in lines {
-        out.extend_from_slice(b"\n    ");
-        out.extend_from_slice(line);
-    }
+    // Serialising plain structs of strings cannot fail.
+    let _ = serde_json::to_writer_pretty(Indented(&mut out), &to_item(entry));
     out
+}
+
+/// Writes through to a buffer, indenting every new line by two levels.
+struct Indented<'a>(&'a mut Vec<u8>);
+
+impl std::io::Write for Indented<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let mut lines = bytes.split(|b| *b == b'\n');
+        if let Some(line) = lines.next() {
+            self.0.extend_from_slice(line);
+        }
+        for line in lines {
+            self.0.extend_from_slice(b"\n    ");
+            self.0.extend_from_slice(line);
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The whole document serialised at once: what `frame` and `item` together

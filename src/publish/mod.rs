@@ -139,19 +139,28 @@ pub fn prepare(
         planned_posts = posts::compose(config, decisions, &summaries, posting.snapshot, &limits);
     }
 
-    // Each shown article's entry, its rendered body moved (not copied) in.
-    let mut entries = BTreeMap::new();
-    for spec in &specs {
-        for &i in &spec.entries {
-            entries.entry(i).or_insert_with(|| {
-                let a = selection.published[i];
-                let (html, first) = bodies
-                    .remove(a.id())
-                    .map_or((None, None), |r| (r.html, r.first_paragraph));
-                Entry::new(a, html, first)
-            });
-        }
-    }
+    // Each shown article's entry, its rendered body moved (not copied) in,
+    // built in parallel.
+    let shown: std::collections::BTreeSet<usize> = specs
+        .iter()
+        .flat_map(|s| s.entries.iter().copied())
+        .collect();
+    let shown: Vec<(usize, &Article, Option<Rendered>)> = shown
+        .into_iter()
+        .map(|i| {
+            let a = selection.published[i];
+            (i, a, bodies.remove(a.id()))
+        })
+        .collect();
+    let entries: BTreeMap<usize, Entry> = shown
+        .into_par_iter()
+        .map(|(i, a, rendered)| {
+            let (html, first) = rendered.map_or((None, None), |r| (r.html, r.first_paragraph));
+            (i, Entry::new(a, html, first))
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect();
     let existing: HashSet<PathBuf> = specs
         .iter()
         .map(|s| config.feeds.dir.join(&s.path))
