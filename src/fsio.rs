@@ -147,4 +147,34 @@ mod tests {
             .collect();
         assert!(leftovers.is_empty());
     }
+
+    #[test]
+    fn a_stream_is_compared_with_the_file_as_it_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feed.xml");
+        fs::write(&path, b"abcdef").unwrap();
+        let in_parts = |parts: &'static [&'static [u8]]| {
+            move |out: &mut dyn Write| parts.iter().try_for_each(|p| out.write_all(p))
+        };
+        assert!(same_as(&path, in_parts(&[b"abc", b"", b"def"])));
+        assert!(!same_as(&path, in_parts(&[b"abc", b"de"])), "shorter");
+        assert!(!same_as(&path, in_parts(&[b"abcdef", b"g"])), "longer");
+        assert!(
+            !same_as(&path, in_parts(&[b"abX", b"def"])),
+            "a byte differs"
+        );
+        assert!(!same_as(&dir.path().join("missing"), in_parts(&[b""])));
+        // The comparison stops at the first difference: later parts are not
+        // asked for.
+        let mut asked = 0;
+        let stopped = same_as(&path, |out| {
+            for part in [b"zz", b"zz", b"zz"] {
+                asked += 1;
+                out.write_all(part)?;
+            }
+            Ok(())
+        });
+        assert!(!stopped);
+        assert_eq!(asked, 1);
+    }
 }
