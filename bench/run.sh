@@ -48,8 +48,8 @@ state: { path: ../state/herald.db }
 YAML
 }
 
-echo "| workload | articles | herald: wall (median of $RUNS) / peak memory / CPU |"
-echo "|---|---|---|"
+echo "| workload | articles | herald: wall (median of $RUNS) | peak memory | CPU |"
+echo "|---|---|---|---|---|"
 for n in $SIZES; do
   config "full-$n" "$n" 0
   # First run: no feeds yet and no front-matter cache (every file parsed).
@@ -91,8 +91,8 @@ PREPARE="rm -rf $WORK/post/state $WORK/post/out" measure "$BIN" -q --config "$WO
 
 if command -v hugo > /dev/null; then
   echo
-  echo "| Hugo $(hugo version | awk '{print $2}'), one RSS file, full content | articles | wall (median of $HUGO_RUNS) / peak memory / CPU |"
-  echo "|---|---|---|"
+  echo "| Hugo $(hugo version | awk '{print $2}'), one RSS file, full content | articles | wall (median of $HUGO_RUNS) | peak memory | CPU |"
+  echo "|---|---|---|---|---|"
   for n in $HUGO_SIZES; do
     site="$WORK/hugo-$n"
     [ -d "$CORPUS/hugo-$n" ] || python3 bench/gen_corpus.py "$n" "$CORPUS/hugo-$n" --hugo
