@@ -96,13 +96,22 @@ struct Record {
 const BATCH: usize = 2048;
 
 /// What an earlier run's cache knows about the files of this one.
-#[derive(Default)]
 pub struct Lookup {
     /// The cached result of each file (by index into the files given to
     /// `read`) whose identity is unchanged.
     pub known: Vec<Option<Parsed>>,
     /// How many files the cache held.
     pub cached_files: usize,
+}
+
+impl Lookup {
+    /// Nothing known about `files` files.
+    pub fn empty(files: usize) -> Lookup {
+        Lookup {
+            known: std::iter::repeat_with(|| None).take(files).collect(),
+            cached_files: 0,
+        }
+    }
 }
 
 /// Reads the cache at `path` for `files` (sorted, as `load` lists them) and
@@ -113,18 +122,12 @@ pub fn read(
     files: &[PathBuf],
     identities: &[Option<Identity>],
 ) -> Lookup {
-    let mut lookup = Lookup {
-        known: std::iter::repeat_with(|| None).take(files.len()).collect(),
-        cached_files: 0,
-    };
+    let mut lookup = Lookup::empty(files.len());
     if let Err(e) = read_records(path, &fingerprint(ctx), files, identities, &mut lookup) {
         if e.kind() != io::ErrorKind::NotFound {
             tracing::debug!("front-matter cache {} not used: {e}", path.display());
         }
-        return Lookup {
-            known: std::iter::repeat_with(|| None).take(files.len()).collect(),
-            cached_files: 0,
-        };
+        return Lookup::empty(files.len());
     }
     lookup
 }
@@ -288,8 +291,8 @@ struct RecordRef<'a> {
     diagnostics: &'a [Diagnostic],
 }
 
-/// Whether a file's metadata still says it is what was cached; used by
-/// `load` to decide which files to parse.
+/// A file's identity now (one `stat`), for `load` to compare with the
+/// cached one; `None` when it cannot be read (the file is then parsed).
 pub fn identity_of(path: &Path) -> Option<Identity> {
     fs::metadata(path).ok().as_ref().and_then(Identity::of)
 }

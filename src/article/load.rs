@@ -111,10 +111,7 @@ pub(crate) fn load_at(
         cached_files,
     } = match &cache_path {
         Some(path) => cache::read(path, &ctx, &files, &identities),
-        None => Lookup {
-            known: std::iter::repeat_with(|| None).take(files.len()).collect(),
-            cached_files: 0,
-        },
+        None => Lookup::empty(files.len()),
     };
     let hits = results.iter().filter(|r| r.is_some()).count();
     // Parse what the cache did not know, in place (a large archive is not

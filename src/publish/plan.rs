@@ -67,14 +67,6 @@ impl Plan {
             .collect();
         feed::write(feed.format, &feed.channel, &entries, out)
     }
-
-    /// The bytes of one of this plan's feeds, in memory.
-    pub fn feed_bytes(&self, feed: &PlannedFeed) -> Vec<u8> {
-        let mut out = Vec::new();
-        // Writing to a Vec cannot fail.
-        let _ = self.write_feed(feed, &mut out);
-        out
-    }
 }
 
 /// One feed file and what will happen to it.
