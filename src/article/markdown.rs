@@ -63,7 +63,7 @@ fn render_sanitized(markdown: &str, base: &Url) -> String {
 /// tree, or `None` when the document holds something only the sanitizer
 /// handles (raw HTML, footnotes, characters its parser rewrites).
 fn render_direct(markdown: &str, base: &Url) -> Option<String> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(markdown.len() / 16);
     let mut rules = false;
     let mut iter = events(markdown);
     while let Some(event) = iter.next() {
@@ -141,7 +141,8 @@ fn link_tag(link_type: LinkType, dest: &str, title: &str, base: &Url) -> Option<
     if rewritten(title) {
         return None;
     }
-    let mut tag = String::from("<a");
+    let mut tag = String::with_capacity(raw.len() + title.len() + 64);
+    tag.push_str("<a");
     if let Some(url) = sanitized_url(&raw, base)? {
         push_attribute(&mut tag, "href", &url);
     }
@@ -175,7 +176,8 @@ fn image_tag<'a>(
     if rewritten(&alt) || rewritten(title) {
         return None;
     }
-    let mut tag = String::from("<img");
+    let mut tag = String::with_capacity(dest.len() + alt.len() + title.len() + 64);
+    tag.push_str("<img");
     if let Some(url) = sanitized_url(&href_value(dest), base)? {
         push_attribute(&mut tag, "src", &url);
     }

@@ -76,32 +76,19 @@ pub(super) fn item(entry: &Entry, first: bool) -> Vec<u8> {
         .as_ref()
         .map_or(0, |h| h.len() + h.len() / 8)
         + 2048;
-    let mut out = Vec::with_capacity(size);
-    out.extend_from_slice(if first { b"\n    " } else { b",\n    " });
+    let mut alone = Vec::with_capacity(size);
     // Serialising plain structs of strings cannot fail.
-    let _ = serde_json::to_writer_pretty(Indented(&mut out), &to_item(entry));
+    let _ = serde_json::to_writer_pretty(&mut alone, &to_item(entry));
+    let mut out = Vec::with_capacity(alone.len() + 512);
+    out.extend_from_slice(if first { b"\n    " } else { b",\n    " });
+    let mut start = 0;
+    for at in memchr::memchr_iter(b'\n', &alone) {
+        out.extend_from_slice(&alone[start..at]);
+        out.extend_from_slice(b"\n    ");
+        start = at + 1;
+    }
+    out.extend_from_slice(&alone[start..]);
     out
-}
-
-/// Writes through to a buffer, indenting every new line by two levels.
-struct Indented<'a>(&'a mut Vec<u8>);
-
-impl std::io::Write for Indented<'_> {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let mut lines = bytes.split(|b| *b == b'\n');
-        if let Some(line) = lines.next() {
-            self.0.extend_from_slice(line);
-        }
-        for line in lines {
-            self.0.extend_from_slice(b"\n    ");
-            self.0.extend_from_slice(line);
-        }
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// The whole document serialised at once: what `frame` and `item` together
