@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-600}
-for target in front_matter config markdown template feed; do
+for target in front_matter config markdown markdown_paths template feed; do
   mkdir -p "corpus/$target"
   echo "== $target for ${seconds}s"
   cargo +nightly fuzz run "$target" "corpus/$target" "seeds/$target" -- \

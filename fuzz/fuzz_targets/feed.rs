@@ -34,11 +34,11 @@ fuzz_target!(|data: &[u8]| {
     let channel = herald::feed::Channel {
         title: herald::article::markdown::xml_safe(title),
         description: herald::article::markdown::xml_safe(summary),
-        home: &config.site.url,
+        home: config.site.url.clone(),
         self_url: config.site.url.join("feed.xml").expect("url"),
-        language: "en",
-        author: &config.site.author,
-        hubs: &[],
+        language: "en".into(),
+        author: config.site.author.clone(),
+        hubs: vec![],
     };
     for format in [herald::feed::Format::Rss, herald::feed::Format::Atom, herald::feed::Format::Json] {
         let bytes = herald::feed::render(format, &channel, &[&entry]);
