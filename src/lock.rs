@@ -59,11 +59,9 @@ pub fn acquire(state: &Path, wait: Option<Duration>) -> Result<RunLock, LockErro
                     std::thread::sleep(Duration::from_millis(100));
                     continue;
                 }
-                let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
                 return Err(LockError::Held {
                     path,
-                    pid: text.trim().parse().ok(),
+                    pid: holder_pid(&mut file),
                 });
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
@@ -74,6 +72,22 @@ pub fn acquire(state: &Path, wait: Option<Duration>) -> Result<RunLock, LockErro
     write!(file, "{}", std::process::id()).map_err(io)?;
     file.flush().map_err(io)?;
     Ok(RunLock { _file: file, path })
+}
+
+/// The pid the holder wrote. A run that took the lock an instant ago may
+/// not have written it yet: look again for a moment before giving up.
+fn holder_pid(file: &mut File) -> Option<u32> {
+    for _ in 0..20 {
+        let mut text = String::new();
+        if file.seek(SeekFrom::Start(0)).is_ok()
+            && file.read_to_string(&mut text).is_ok()
+            && let Ok(pid) = text.trim().parse()
+        {
+            return Some(pid);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
 }
 
 #[cfg(test)]
@@ -91,5 +105,31 @@ mod tests {
         }
         drop(first);
         assert!(acquire(&state, Some(Duration::from_millis(10))).is_ok());
+    }
+
+    #[test]
+    fn a_holder_that_has_not_written_its_pid_yet_is_still_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.db");
+        let path = lock_path(&state);
+        let holder = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        holder.lock().unwrap();
+        // The holder writes its pid a moment after taking the lock.
+        let late = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            std::fs::write(&path, "4242").unwrap();
+        });
+        match acquire(&state, None) {
+            Err(LockError::Held { pid, .. }) => assert_eq!(pid, Some(4242)),
+            other => panic!("{other:?}"),
+        }
+        late.join().unwrap();
+        drop(holder);
     }
 }
