@@ -104,8 +104,12 @@ pub(crate) fn load_at(
         .state
         .cache_file()
         .filter(|_| cache_use != CacheUse::Off);
-    let identities: Vec<Option<Identity>> =
-        files.par_iter().map(|p| cache::identity_of(p)).collect();
+    // One `stat` per file, only when there is a cache to check against.
+    let identities: Vec<Option<Identity>> = if cache_path.is_some() {
+        files.par_iter().map(|p| cache::identity_of(p)).collect()
+    } else {
+        vec![None; files.len()]
+    };
     let Lookup {
         known: mut results,
         cached_files,

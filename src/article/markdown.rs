@@ -330,7 +330,7 @@ fn needs_cleaning(text: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn base() -> Url {
+    pub(super) fn base() -> Url {
         Url::parse("https://example.com/articles/post/").unwrap()
     }
 
@@ -417,6 +417,7 @@ mod tests {
 /// every construct Markdown has, URLs of every kind and awkward text.
 #[cfg(test)]
 mod direct_path {
+    use super::tests::base;
     use super::*;
     use proptest::prelude::*;
 
@@ -466,10 +467,6 @@ mod direct_path {
         "[ref link][r]\n\n[r]: https://ref.example/ \"Ref\"",
         "Trailing text with ]]> and <!-- not a comment",
     ];
-
-    fn base() -> Url {
-        Url::parse("https://example.com/articles/post/").unwrap()
-    }
 
     /// Every piece alone: where the direct path answers, it equals the
     /// sanitizing path; only the pieces meant for the sanitizer get it.
