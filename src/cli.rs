@@ -49,7 +49,7 @@ pub enum Command {
     /// Write the feeds and post every due article; the cron entry point (safe to repeat)
     Publish(PublishArgs),
     /// Write the feeds only
-    Feeds(RunArgs),
+    Feeds(FeedsArgs),
     /// Validate the config and every article; exit 1 on any error
     Check(CheckArgs),
     /// Show the ledger: per article and target, posted, queued, failed, uncertain
@@ -76,8 +76,25 @@ pub struct PublishArgs {
     #[arg(long, value_name = "SECONDS")]
     pub wait: Option<u64>,
 
-    #[command(flatten)]
-    pub run: RunArgs,
+    /// Pretend the clock says this (RFC 3339, e.g. 2024-02-10T09:00:00Z)
+    #[arg(long, value_name = "RFC3339", value_parser = parse_now)]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+
+    /// text for people, json for machines (one document on stdout)
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+
+    /// Only post to these targets (repeatable)
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
+
+    /// Only post these articles, by slug or permalink (repeatable)
+    #[arg(long = "article", value_name = "SLUG")]
+    pub articles: Vec<String>,
+
+    /// Write an HTML page showing each post as it will look on its platform
+    #[arg(long, value_name = "FILE.html")]
+    pub preview: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -107,7 +124,7 @@ pub struct ScheduleArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub struct FeedsArgs {
     /// Pretend the clock says this (RFC 3339, e.g. 2024-02-10T09:00:00Z)
     #[arg(long, value_name = "RFC3339", value_parser = parse_now)]
     pub now: Option<chrono::DateTime<chrono::Utc>>,
@@ -115,18 +132,6 @@ pub struct RunArgs {
     /// text for people, json for machines (one document on stdout)
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
-
-    /// Only post to these targets (repeatable)
-    #[arg(long = "target", value_name = "NAME")]
-    pub targets: Vec<String>,
-
-    /// Only post these articles, by slug or permalink (repeatable)
-    #[arg(long = "article", value_name = "SLUG")]
-    pub articles: Vec<String>,
-
-    /// Write an HTML page showing each post as it will look on its platform
-    #[arg(long, value_name = "FILE.html")]
-    pub preview: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

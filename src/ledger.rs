@@ -15,8 +15,13 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, params};
 use serde::Serialize;
 
+use crate::social::Learned;
+
 /// The migrations, in order; the schema version is their count.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_ledger.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_ledger.sql"),
+    include_str!("../migrations/0002_target_state.sql"),
+];
 
 /// Why the ledger cannot be used. Nothing is sent when it cannot.
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +107,8 @@ pub struct Record {
     pub remote_id: Option<String>,
     pub remote_url: Option<String>,
     pub posted_at: Option<DateTime<Utc>>,
+    /// When the post was last edited in place.
+    pub edited_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -118,15 +125,22 @@ pub struct Unsent<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub records: HashMap<(String, String), Record>,
-    /// The time of each target's latest post, for min_interval.
+    /// The time of each target's latest post or edit, for min_interval.
     pub last_posted: HashMap<String, DateTime<Utc>>,
     pub meta: HashMap<String, String>,
+    /// What herald learned about each target.
+    pub learned: HashMap<String, Learned>,
 }
 
 impl Snapshot {
     pub fn get(&self, target: &str, article_id: &str) -> Option<&Record> {
         self.records
             .get(&(target.to_string(), article_id.to_string()))
+    }
+
+    /// What was learned about `target` (nothing yet: empty).
+    pub fn learned(&self, target: &str) -> Learned {
+        self.learned.get(target).cloned().unwrap_or_default()
     }
 }
 
@@ -282,7 +296,11 @@ impl Ledger {
     pub fn snapshot(&self) -> Result<Snapshot, LedgerError> {
         let mut snapshot = Snapshot::default();
         for r in self.records()? {
-            if let Some(at) = r.posted_at.filter(|_| r.status == Status::Posted) {
+            let sent = [
+                r.posted_at.filter(|_| r.status == Status::Posted),
+                r.edited_at,
+            ];
+            if let Some(at) = sent.into_iter().flatten().max() {
                 let last = snapshot.last_posted.entry(r.target.clone()).or_insert(at);
                 if at > *last {
                     *last = at;
@@ -302,6 +320,28 @@ impl Ledger {
         for row in rows {
             let (k, v) = row.map_err(|e| self.corrupt(e))?;
             snapshot.meta.insert(k, v);
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT target, key, value, updated_at FROM target_state")
+            .map_err(|e| self.corrupt(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(|e| self.corrupt(e))?;
+        for row in rows {
+            let (target, key, value, at) = row.map_err(|e| self.corrupt(e))?;
+            snapshot.learned.entry(target).or_default().set(
+                &key,
+                value,
+                parse_time(Some(at)).unwrap_or_default(),
+            );
         }
         Ok(snapshot)
     }
@@ -326,7 +366,7 @@ impl Ledger {
             .conn
             .prepare(&format!(
                 "SELECT target, article_id, status, attempts, first_attempt_at, last_attempt_at, last_error,
-                        content_hash, idempotency_key, remote_id, remote_url, posted_at, updated_at
+                        content_hash, idempotency_key, remote_id, remote_url, posted_at, edited_at, updated_at
                  FROM posts WHERE {filter} ORDER BY article_id, target"
             ))
             .map_err(|e| self.corrupt(e))?;
@@ -345,7 +385,8 @@ impl Ledger {
                     remote_id: r.get(9)?,
                     remote_url: r.get(10)?,
                     posted_at: parse_time(r.get(11)?),
-                    updated_at: parse_time(r.get(12)?).unwrap_or_default(),
+                    edited_at: parse_time(r.get(12)?),
+                    updated_at: parse_time(r.get(13)?).unwrap_or_default(),
                 })
             })
             .map_err(|e| self.corrupt(e))?;
@@ -454,21 +495,51 @@ impl Ledger {
     ) -> Result<(), LedgerError> {
         self.conn
             .execute(
-                "UPDATE posts SET content_hash = ?3, last_error = NULL, updated_at = ?4 WHERE target = ?1 AND article_id = ?2",
+                "UPDATE posts SET content_hash = ?3, last_error = NULL, edited_at = ?4, updated_at = ?4
+                 WHERE target = ?1 AND article_id = ?2",
                 params![target, article_id, hash, time(now)],
             )
             .map(drop)
             .map_err(|e| self.write_err(e))
     }
 
-    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), LedgerError> {
+    /// Records the fingerprint of a post made before fingerprints covered
+    /// the article's facts, so that only later changes count as edits.
+    pub fn adopt_fingerprint(
+        &self,
+        target: &str,
+        article_id: &str,
+        hash: &str,
+    ) -> Result<(), LedgerError> {
         self.conn
             .execute(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2",
-                params![key, value],
+                "UPDATE posts SET content_hash = ?3 WHERE target = ?1 AND article_id = ?2 AND content_hash IS NULL",
+                params![target, article_id, hash],
             )
             .map(drop)
             .map_err(|e| self.write_err(e))
+    }
+
+    /// Keeps (`Some`) or forgets (`None`) a value learned about a target.
+    pub fn set_learned(
+        &self,
+        target: &str,
+        key: &str,
+        value: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        let result = match value {
+            Some(v) => self.conn.execute(
+                "INSERT INTO target_state (target, key, value, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (target, key) DO UPDATE SET value = ?3, updated_at = ?4",
+                params![target, key, v, time(now)],
+            ),
+            None => self.conn.execute(
+                "DELETE FROM target_state WHERE target = ?1 AND key = ?2",
+                params![target, key],
+            ),
+        };
+        result.map(drop).map_err(|e| self.write_err(e))
     }
 
     pub fn start_run(&self, now: DateTime<Utc>) -> Result<i64, LedgerError> {

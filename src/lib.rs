@@ -3,7 +3,9 @@
 
 pub mod app;
 pub mod article;
+pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod diagnostic;
 pub mod feed;
@@ -16,4 +18,7 @@ pub mod preview;
 mod properties;
 pub mod publish;
 pub mod report;
+pub mod schedule;
+pub mod secret;
 pub mod social;
+pub mod units;

@@ -145,25 +145,19 @@ pub fn plan_text(plan: &Plan, palette: Palette, config: &Config, posting: bool) 
     out
 }
 
-fn action_word(action: &Action) -> &'static str {
-    match action {
-        Action::Send => "send",
-        Action::Resend => "resend",
-        Action::Update { .. } => "update",
-        Action::Repost => "repost",
-        Action::MarkSeen => "mark seen",
-        Action::MarkUncertain => "mark uncertain",
-        Action::Queue => "queue",
-    }
-}
-
 fn posts_text(out: &mut String, plan: &Plan, palette: Palette, config: &Config) {
-    let sending = plan.posts.iter().filter(|p| p.action.sends()).count();
+    // Adopting a fingerprint is bookkeeping, not a post.
+    let shown: Vec<_> = plan
+        .posts
+        .iter()
+        .filter(|p| p.action != Action::Adopt)
+        .collect();
+    let sending = shown.iter().filter(|p| p.action.sends()).count();
     let _ = writeln!(
         out,
         "\n{} {}",
         palette.heading("Posts"),
-        palette.dim(&format!("({sending} to send, {} in all)", plan.posts.len()))
+        palette.dim(&format!("({sending} to send, {} in all)", shown.len()))
     );
     let enabled: Vec<_> = config.social.targets.iter().filter(|t| t.enabled).collect();
     if enabled.is_empty() {
@@ -171,11 +165,7 @@ fn posts_text(out: &mut String, plan: &Plan, palette: Palette, config: &Config) 
         return;
     }
     for target in enabled {
-        let mine: Vec<_> = plan
-            .posts
-            .iter()
-            .filter(|p| p.target == target.name)
-            .collect();
+        let mine: Vec<_> = shown.iter().filter(|p| p.target == target.name).collect();
         // Notes read "<target>: …"; target names cannot contain ": ".
         let note = plan
             .post_notes
@@ -186,18 +176,13 @@ fn posts_text(out: &mut String, plan: &Plan, palette: Palette, config: &Config) 
                 out,
                 "  {} ({}): nothing due{}",
                 target.name,
-                target.platform.type_name(),
+                target.platform.kind(),
                 note.map(|n| format!("; {n}")).unwrap_or_default()
             );
             continue;
         }
         if let Some(n) = note {
-            let _ = writeln!(
-                out,
-                "  {} ({}): {n}",
-                target.name,
-                target.platform.type_name()
-            );
+            let _ = writeln!(out, "  {} ({}): {n}", target.name, target.platform.kind());
         }
         for p in mine {
             let _ = writeln!(
@@ -205,7 +190,7 @@ fn posts_text(out: &mut String, plan: &Plan, palette: Palette, config: &Config) 
                 "\n  {} {} {}  {}",
                 palette.heading(&p.target),
                 palette.dim(&format!("({})", p.platform)),
-                action_word(&p.action),
+                p.action.word(),
                 p.title
             );
             let _ = writeln!(out, "    why: {}", p.reason);
@@ -226,25 +211,34 @@ fn posts_text(out: &mut String, plan: &Plan, palette: Palette, config: &Config) 
             for n in &p.notes {
                 let _ = writeln!(out, "    note: {n}");
             }
-            for r in &p.requests {
-                let _ = writeln!(
-                    out,
-                    "    {} {}",
-                    serde_json::to_string(&r.method)
-                        .unwrap_or_default()
-                        .trim_matches('"'),
-                    r.url
-                );
-                for (k, v) in &r.headers {
-                    let _ = writeln!(out, "      {k}: {v}");
-                }
-                if !r.body.is_null() {
-                    let body = serde_json::to_string_pretty(&r.body).unwrap_or_default();
-                    for line in body.lines() {
-                        let _ = writeln!(out, "      {line}");
-                    }
+            for step in p.steps.preview() {
+                let _ = writeln!(out, "    {}: {}", step.step, palette.dim(&step.note));
+                request_text(out, &step.request);
+                if let Some(other) = &step.otherwise {
+                    let _ = writeln!(out, "    {}", palette.dim("otherwise:"));
+                    request_text(out, other);
                 }
             }
+        }
+    }
+}
+
+fn request_text(out: &mut String, r: &crate::social::http::RequestPreview) {
+    let _ = writeln!(
+        out,
+        "    {} {}",
+        serde_json::to_string(&r.method)
+            .unwrap_or_default()
+            .trim_matches('"'),
+        r.url
+    );
+    for (k, v) in &r.headers {
+        let _ = writeln!(out, "      {k}: {v}");
+    }
+    if !r.body.is_null() {
+        let body = serde_json::to_string_pretty(&r.body).unwrap_or_default();
+        for line in body.lines() {
+            let _ = writeln!(out, "      {line}");
         }
     }
 }
@@ -403,7 +397,7 @@ pub fn syndication_json(records: &[Record], config: &Config) -> String {
             .targets
             .iter()
             .find(|t| t.name == r.target)
-            .map_or("", |t| t.platform.type_name());
+            .map_or("", |t| t.platform.kind());
         by_article
             .entry(&r.article_id)
             .or_default()

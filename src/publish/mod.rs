@@ -1,6 +1,9 @@
-//! A run: `prepare` gathers what the plan needs (front matter, the bodies of
-//! the articles a feed shows, the current feed files) and calls the pure
-//! `plan`; `execute` carries a plan out. `--dry-run` stops after `prepare`.
+//! A run, from the config to its report: `run` loads the articles (and the
+//! bodies of those a feed shows), reads the ledger, decides the posts
+//! (`posts`), asks the targets what the plan needs to know (an instance's
+//! limit) where the ledger does not already say, builds the `Plan`
+//! (`plan`), and, unless it is a dry run, carries it out: feeds (`execute`)
+//! and posts (`deliver`). The binary only renders the report.
 
 pub mod deliver;
 pub mod execute;
@@ -9,17 +12,134 @@ pub mod posts;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
 use crate::article::{self, Article, CacheUse, LoadError, markdown};
-use crate::config::Config;
+use crate::clock::Clock;
+use crate::config::{Config, Site};
 use crate::diagnostic::Diagnostic;
 use crate::feed::{self, Entry};
+use crate::ledger::{Ledger, LedgerError, Snapshot};
+use crate::lock::{self, LockError};
+use crate::social::compose::PostFields;
+use crate::social::driver::Stop;
+use crate::social::http::Slots;
+use crate::social::image::{ImageFetcher, Images};
+use crate::social::transport::{HttpTransport, Transport};
+use crate::social::{self, Draft, Learned};
 
+pub use deliver::PostResult;
 pub use execute::{Outcome, execute};
 pub use plan::{FeedStatus, Plan};
+pub use posts::PostOptions;
+
+/// What kind of run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `herald feeds`: write the feeds, post nothing.
+    Feeds,
+    /// `herald publish`: write the feeds and post.
+    Publish,
+    /// `herald publish --dry-run`: decide everything, write and send nothing.
+    DryRun,
+}
+
+/// What the caller asks of a run.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub mode: Mode,
+    /// Pretend the clock says this (`--now`); else the system clock.
+    pub now: Option<DateTime<Utc>>,
+    pub options: PostOptions,
+    /// Also write the preview page here.
+    pub preview: Option<PathBuf>,
+    /// Wait this long for another run's lock instead of giving up.
+    pub wait: Option<Duration>,
+}
+
+/// Told of the posting as it goes, for a progress bar.
+pub trait Progress: Send + Sync {
+    fn start(&self, posts: usize);
+    fn done(&self, result: &PostResult);
+    fn finish(&self);
+}
+
+/// The network and the signals a run uses: the real ones, or stand-ins.
+pub struct Services {
+    pub transport: Arc<dyn Transport>,
+    pub images: Arc<dyn Images>,
+    pub stop: Arc<Stop>,
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+impl Services {
+    /// The real network (rustls), and image fetches guarded against
+    /// private addresses unless the config allows them.
+    pub fn network(config: &Config) -> Result<Services, RunError> {
+        let setup = |e: reqwest::Error| RunError::Setup(e.to_string());
+        Ok(Services {
+            transport: Arc::new(HttpTransport::new().map_err(setup)?),
+            images: Arc::new(
+                ImageFetcher::new(config.social.allow_private_network, Duration::from_secs(30))
+                    .map_err(setup)?,
+            ),
+            stop: Arc::new(Stop::default()),
+            progress: None,
+        })
+    }
+}
+
+/// What a run decided and did.
+#[derive(Debug)]
+pub struct RunReport {
+    pub plan: Plan,
+    pub dry_run: bool,
+    /// The feeds written (none in a dry run).
+    pub outcome: Option<Outcome>,
+    pub results: Vec<PostResult>,
+    /// Things the owner should know that stopped nothing.
+    pub warnings: Vec<String>,
+    /// A stop was requested while posting.
+    pub stopped: bool,
+}
+
+impl RunReport {
+    /// A feed file could not be written.
+    pub fn feeds_failed(&self) -> bool {
+        self.outcome.as_ref().is_some_and(Outcome::failed)
+    }
+
+    /// A post failed or may have been made twice over.
+    pub fn posts_failed(&self) -> bool {
+        self.results.iter().any(|r| {
+            matches!(
+                r.status,
+                crate::ledger::Status::Failed | crate::ledger::Status::Uncertain
+            )
+        })
+    }
+}
+
+/// Why a run did not happen (or stopped before posting).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("--target {name:?} is not a target in the config (targets: {known})")]
+    UnknownTarget { name: String, known: String },
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error("cannot write the preview {}: {message}", crate::paths::display(.path))]
+    Preview { path: PathBuf, message: String },
+    #[error("cannot set up the network client: {0}")]
+    Setup(String),
+}
 
 /// A body read and rendered for the feeds.
 struct Rendered {
@@ -27,27 +147,290 @@ struct Rendered {
     first_paragraph: Option<String>,
 }
 
-/// What posting needs from the caller: the ledger as it stands and the
-/// run's options. `None` plans feeds only.
-pub struct Posting<'a> {
-    pub snapshot: &'a crate::ledger::Snapshot,
-    pub options: &'a posts::PostOptions,
+/// The articles and the bodies of those a feed shows.
+struct Loaded {
+    articles: Vec<Article>,
+    bodies: HashMap<String, Rendered>,
+    problems: Vec<Diagnostic>,
 }
 
-/// Loads the articles and decides the run at `now`.
-pub fn prepare(
-    config: &Config,
-    now: DateTime<Utc>,
-    posting: Option<Posting<'_>>,
-    cache: CacheUse,
-) -> Result<Plan, LoadError> {
+/// Runs one `herald feeds`, `publish` or `publish --dry-run`.
+pub async fn run(
+    config: Arc<Config>,
+    request: RunRequest,
+    services: &Services,
+) -> Result<RunReport, RunError> {
+    for name in &request.options.targets {
+        if !config.social.targets.iter().any(|t| &t.name == name) {
+            let names: Vec<&str> = config
+                .social
+                .targets
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect();
+            return Err(RunError::UnknownTarget {
+                name: name.clone(),
+                known: if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                },
+            });
+        }
+    }
+    let clock = Clock::starting_at(request.now.unwrap_or_else(Utc::now));
+    let now = clock.now();
+    let dry_run = request.mode == Mode::DryRun;
+    let posting = request.mode != Mode::Feeds && config.social.targets.iter().any(|t| t.enabled);
+
+    // The ledger: read without touching the file in a dry run; one run at
+    // a time otherwise.
+    let mut _lock = None;
+    let mut ledger = None;
+    let snapshot = match (posting, dry_run) {
+        (false, _) => Snapshot::default(),
+        (true, true) => match Ledger::open_read_only(&config.state.path)? {
+            Some(l) => l.snapshot()?,
+            None => Snapshot::default(),
+        },
+        (true, false) => {
+            _lock = Some(lock::acquire(&config.state.path, request.wait)?);
+            let l = Ledger::open(&config.state.path)?;
+            let snapshot = l.snapshot()?;
+            ledger = Some(l);
+            snapshot
+        }
+    };
+    let run_id = ledger.as_ref().map(|l| l.start_run(now)).transpose()?;
+
+    // A dry run reads the front-matter cache but creates nothing under the
+    // state path.
+    let cache = if dry_run {
+        CacheUse::Read
+    } else {
+        CacheUse::ReadWrite
+    };
+    let Loaded {
+        articles,
+        mut bodies,
+        mut problems,
+    } = load(&config, now, cache)?;
+    let selection = plan::select(&articles, now);
+    let specs = feed::plan_feeds(&config, &selection.published);
+
+    let mut warnings = Vec::new();
+    let mut planned_posts = Vec::new();
+    let mut post_notes = Vec::new();
+    let mut learned = snapshot.learned.clone();
+    if posting {
+        let options = &request.options;
+        let candidates =
+            posts::edit_candidates(&config, &selection.published, &snapshot, now, options);
+        let mut drafts = drafts(&config.site, &candidates, &bodies, &mut problems);
+        let fingerprints: HashMap<String, String> = drafts
+            .iter()
+            .map(|(id, d)| (id.clone(), d.fingerprint()))
+            .collect();
+        let (decisions, notes) = posts::decide(
+            &config,
+            &selection.published,
+            &snapshot,
+            now,
+            options,
+            &fingerprints,
+        );
+        post_notes = notes;
+        let decided: Vec<&Article> = decisions
+            .iter()
+            .map(|d| d.article)
+            .filter(|a| !drafts.contains_key(a.id()))
+            .collect();
+        drafts.extend(self::drafts(&config.site, &decided, &bodies, &mut problems));
+        if let Some(ledger) = &ledger {
+            let sending: Vec<&crate::config::Target> = config
+                .social
+                .targets
+                .iter()
+                .filter(|t| {
+                    decisions
+                        .iter()
+                        .any(|d| d.target.name == t.name && d.action.sends())
+                })
+                .collect();
+            warnings.extend(learn(&sending, &mut learned, &clock, services, ledger).await?);
+        }
+        planned_posts = posts::compose(&config, decisions, &drafts, &snapshot, &learned);
+    }
+
+    // Each shown article's entry, its rendered body moved (not copied) in,
+    // built in parallel.
+    let shown: std::collections::BTreeSet<usize> = specs
+        .iter()
+        .flat_map(|s| s.entries.iter().copied())
+        .collect();
+    let shown: Vec<(usize, &Article, Option<Rendered>)> = shown
+        .into_iter()
+        .map(|i| {
+            let a = selection.published[i];
+            (i, a, bodies.remove(a.id()))
+        })
+        .collect();
+    let entries: BTreeMap<usize, Entry> = shown
+        .into_par_iter()
+        .map(|(i, a, rendered)| {
+            let (html, first) = rendered.map_or((None, None), |r| (r.html, r.first_paragraph));
+            (i, Entry::new(a, html, first))
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect();
+    let existing: HashSet<PathBuf> = specs
+        .iter()
+        .map(|s| config.feeds.dir.join(&s.path))
+        .filter(|path| path.is_file())
+        .collect();
+    problems.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+    let mut plan = plan::build(&config, now, selection, specs, entries, &existing, problems);
+    plan::confirm_unchanged(&mut plan, |plan, feed| {
+        crate::fsio::same_as(&feed.path, |out| plan.write_feed(feed, out))
+    });
+    plan.posts = planned_posts;
+    plan.post_notes = post_notes;
+
+    if let Some(path) = &request.preview {
+        crate::fsio::write_atomic(path, crate::preview::html(&plan, &config).as_bytes()).map_err(
+            |e| RunError::Preview {
+                path: path.clone(),
+                message: e.to_string(),
+            },
+        )?;
+    }
+    if dry_run {
+        return Ok(RunReport {
+            plan,
+            dry_run,
+            outcome: None,
+            results: Vec::new(),
+            warnings,
+            stopped: false,
+        });
+    }
+
+    let outcome = execute(&plan, &config.feeds.websub_hubs).await;
+    let ledger = ledger.map(|l| Arc::new(Mutex::new(l)));
+    let mut results = Vec::new();
+    if let Some(ledger) = &ledger
+        && !plan.posts.is_empty()
+    {
+        if let Some(p) = &services.progress {
+            p.start(plan.posts.len());
+        }
+        let progress = services.progress.clone();
+        let deliverer = Arc::new(deliver::Deliverer {
+            transport: services.transport.clone(),
+            images: services.images.clone(),
+            ledger: ledger.clone(),
+            config: config.clone(),
+            learned: learned.clone(),
+            stop: services.stop.clone(),
+            on_done: Arc::new(move |r: &PostResult| {
+                if let Some(p) = &progress {
+                    p.done(r);
+                }
+            }),
+            clock,
+        });
+        let delivered = deliverer.deliver_all(plan.posts.clone()).await;
+        if let Some(p) = &services.progress {
+            p.finish();
+        }
+        results = delivered?;
+    }
+    // syndication.json and the run's record, from the ledger as it now stands.
+    if let Some(ledger) = &ledger {
+        let ledger = ledger
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Ok(records) = ledger.records() {
+            let bytes = crate::report::syndication_json(&records, &config);
+            let path = config.feeds.dir.join("syndication.json");
+            if let Err(e) = crate::fsio::write_if_changed(&path, bytes.as_bytes()) {
+                warnings.push(format!(
+                    "cannot write {}: {e}",
+                    crate::paths::display(&path)
+                ));
+            }
+        }
+        if let Some(id) = run_id {
+            let summary = crate::report::results_summary(&results);
+            let _ = ledger.finish_run(id, clock.now(), &summary);
+        }
+    }
+    Ok(RunReport {
+        plan,
+        dry_run,
+        outcome: Some(outcome),
+        results,
+        warnings,
+        stopped: services.stop.is_requested(),
+    })
+}
+
+/// Asks each target that will post what the plan needs to know and the
+/// ledger does not say (or says from too long ago), keeping each answer in
+/// the ledger. A question that fails is a warning: the last known value,
+/// else the platform's default, is used.
+async fn learn(
+    targets: &[&crate::config::Target],
+    learned: &mut HashMap<String, Learned>,
+    clock: &Clock,
+    services: &Services,
+    ledger: &Ledger,
+) -> Result<Vec<String>, LedgerError> {
+    let mut warnings = Vec::new();
+    for target in targets {
+        let known = learned.entry(target.name.clone()).or_default();
+        let Some(question) = target.platform.learn(known, clock.now()) else {
+            continue;
+        };
+        let answer = match question.request.resolve(&Slots::new(), None, clock.now()) {
+            Ok(outgoing) => services
+                .transport
+                .send(outgoing, target.timeout.std())
+                .await
+                .and_then(|r| (question.read)(&r, clock.now())),
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok(values) => {
+                for (key, value) in values {
+                    ledger.set_learned(&target.name, &key, Some(&value), clock.now())?;
+                    known.set(&key, value, clock.now());
+                }
+            }
+            Err(e) => {
+                let secrets = social::secret_values(target.platform.as_ref());
+                warnings.push(format!(
+                    "{}: could not ask for {} ({}); the last known value, else the platform's default, is used",
+                    target.name,
+                    question.what,
+                    social::scrub(&e.to_string(), &secrets)
+                ));
+            }
+        }
+    }
+    Ok(warnings)
+}
+
+/// Loads the articles and the bodies of the articles the feeds show.
+fn load(config: &Config, now: DateTime<Utc>, cache: CacheUse) -> Result<Loaded, LoadError> {
     let corpus = article::load_with(config, cache)?;
     let mut problems = corpus.diagnostics;
     let mut articles = corpus.articles;
     let mut bodies: HashMap<String, Rendered> = HashMap::new();
-    // Bodies are read only for the articles the feeds show. A body that
-    // cannot be read leaves its article out, which can bring an older article
-    // into a feed: repeat until every shown article has its body.
+    // A body that cannot be read leaves its article out, which can bring an
+    // older article into a feed: repeat until every shown article has its
+    // body.
     loop {
         let selection = plan::select(&articles, now);
         let specs = feed::plan_feeds(config, &selection.published);
@@ -86,94 +469,11 @@ pub fn prepare(
         }
         articles.retain(|a| !failed.contains(a.id()));
     }
-
-    let selection = plan::select(&articles, now);
-    let specs = feed::plan_feeds(config, &selection.published);
-
-    // Posts: decide, read the summaries they need, compose.
-    let mut planned_posts = Vec::new();
-    let mut post_notes = Vec::new();
-    if let Some(posting) = &posting {
-        let (decisions, notes) = posts::decide(
-            config,
-            &selection.published,
-            posting.snapshot,
-            now,
-            posting.options,
-        );
-        post_notes = notes;
-        let mut summaries: HashMap<String, String> = HashMap::new();
-        for d in &decisions {
-            let a = d.article;
-            if summaries.contains_key(a.id()) {
-                continue;
-            }
-            let first = match bodies.get(a.id()) {
-                Some(r) => r.first_paragraph.clone(),
-                None if a.description.is_none() && a.subtitle.is_none() => {
-                    match article::read_body(a) {
-                        Ok(body) => markdown::first_paragraph(&body),
-                        Err(d) => {
-                            problems.push(d);
-                            None
-                        }
-                    }
-                }
-                None => None,
-            };
-            summaries.insert(a.id().to_string(), feed::summary(a, first));
-        }
-        let limits: HashMap<String, usize> = config
-            .social
-            .targets
-            .iter()
-            .filter_map(|t| {
-                posting
-                    .snapshot
-                    .meta
-                    .get(&deliver::mastodon_meta_key(&t.name))
-                    .and_then(|v| v.parse().ok())
-                    .map(|l| (t.name.clone(), l))
-            })
-            .collect();
-        planned_posts = posts::compose(config, decisions, &summaries, posting.snapshot, &limits);
-    }
-
-    // Each shown article's entry, its rendered body moved (not copied) in,
-    // built in parallel.
-    let shown: std::collections::BTreeSet<usize> = specs
-        .iter()
-        .flat_map(|s| s.entries.iter().copied())
-        .collect();
-    let shown: Vec<(usize, &Article, Option<Rendered>)> = shown
-        .into_iter()
-        .map(|i| {
-            let a = selection.published[i];
-            (i, a, bodies.remove(a.id()))
-        })
-        .collect();
-    let entries: BTreeMap<usize, Entry> = shown
-        .into_par_iter()
-        .map(|(i, a, rendered)| {
-            let (html, first) = rendered.map_or((None, None), |r| (r.html, r.first_paragraph));
-            (i, Entry::new(a, html, first))
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .collect();
-    let existing: HashSet<PathBuf> = specs
-        .iter()
-        .map(|s| config.feeds.dir.join(&s.path))
-        .filter(|path| path.is_file())
-        .collect();
-    problems.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
-    let mut plan = plan::build(config, now, selection, specs, entries, &existing, problems);
-    plan::confirm_unchanged(&mut plan, |plan, feed| {
-        crate::fsio::same_as(&feed.path, |out| plan.write_feed(feed, out))
-    });
-    plan.posts = planned_posts;
-    plan.post_notes = post_notes;
-    Ok(plan)
+    Ok(Loaded {
+        articles,
+        bodies,
+        problems,
+    })
 }
 
 fn render_body(article: &Article, full_content: bool) -> Result<Rendered, Diagnostic> {
@@ -185,4 +485,63 @@ fn render_body(article: &Article, full_content: bool) -> Result<Rendered, Diagno
             .then(|| markdown::first_paragraph(&body))
             .flatten(),
     })
+}
+
+/// What composing a post of each article needs: its summary (reading the
+/// body for its first paragraph only when the feeds did not, and the front
+/// matter gives none) and the facts a post shows.
+fn drafts(
+    site: &Site,
+    articles: &[&Article],
+    bodies: &HashMap<String, Rendered>,
+    problems: &mut Vec<Diagnostic>,
+) -> HashMap<String, Draft> {
+    let mut out = HashMap::new();
+    for a in articles {
+        if out.contains_key(a.id()) {
+            continue;
+        }
+        let first = match bodies.get(a.id()) {
+            Some(r) => r.first_paragraph.clone(),
+            None if a.description.is_none() && a.subtitle.is_none() => {
+                match article::read_body(a) {
+                    Ok(body) => markdown::first_paragraph(&body),
+                    Err(d) => {
+                        problems.push(d);
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        let summary = feed::summary(a, first);
+        out.insert(a.id().to_string(), draft(a, &summary, site));
+    }
+    out
+}
+
+/// The draft of a post of `article`.
+pub fn draft(article: &Article, summary: &str, site: &Site) -> Draft {
+    Draft {
+        article_id: article.id().to_string(),
+        url: article.permalink.clone(),
+        published: article.published,
+        image: article.hero_image.clone(),
+        image_alt: article.alt_text().to_string(),
+        language: site.language.clone(),
+        fields: PostFields {
+            title: article.title.clone(),
+            subtitle: article.subtitle.clone(),
+            summary: summary.to_string(),
+            cta: article.cta.clone(),
+            url: article.permalink.to_string(),
+            author: article.author.clone(),
+            tags: article.tags.clone(),
+            hero_image: article.hero_image.as_ref().map(url::Url::to_string),
+            hero_alt: article.alt_text().to_string(),
+            read_time: article.read_time.clone(),
+            published: article.published.to_rfc3339(),
+            site: site.title.clone(),
+        },
+    }
 }

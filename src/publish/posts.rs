@@ -1,27 +1,31 @@
 //! Which posts a run makes, and what each one says: pure functions of the
-//! config, the published articles, the ledger snapshot and `now`.
+//! config, the published articles, the ledger snapshot, what was learned
+//! about each target and `now`.
 //!
 //! An article is due for a target when it is published (see `plan::select`),
 //! no older than `max_age`, and the ledger has no posted, seen or uncertain
 //! record of it there. Due posts go oldest first; `min_interval` and
-//! `max_per_run` queue the rest for later runs. A pending record (a run died
-//! mid-send) is resent with the same key where the platform honours one, and
-//! otherwise marked uncertain and never silently resent.
+//! `max_per_run` queue the rest for later runs. Edits (`on_edit`) are
+//! decided by the fingerprint of the article's facts, are paced by the same
+//! `max_age`, `max_per_run` and `min_interval`, and never follow a change of
+//! template or limit. A pending record (a run died mid-send) is resent with
+//! the same key where the platform honours one, and otherwise marked
+//! uncertain and never silently resent.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use url::Url;
 
 use crate::article::Article;
-use crate::config::{Config, OnEdit, Platform, Target};
-use crate::ledger::{Snapshot, Status};
+use crate::config::{Config, OnEdit, Target};
+use crate::ledger::{Record, Snapshot, Status};
 use crate::social::compose::{ComposeError, Composer};
-use crate::social::http::RequestPreview;
-use crate::social::{self, Post};
+use crate::social::steps::Steps;
+use crate::social::{self, Draft, Learned, Post};
+use crate::units::TimeSpan;
 
 /// Narrowing a run: `--target`, `--article`, `--mark-seen`, `--retry-uncertain`.
 #[derive(Debug, Clone, Default)]
@@ -52,6 +56,9 @@ pub enum Action {
     MarkUncertain,
     /// Due, but held back for a later run.
     Queue,
+    /// Posted before fingerprints covered the article's facts: record the
+    /// current fingerprint, send nothing.
+    Adopt,
 }
 
 impl Action {
@@ -60,6 +67,20 @@ impl Action {
             self,
             Action::Send | Action::Resend | Action::Update { .. } | Action::Repost
         )
+    }
+
+    /// The word the dry run and `status` use.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Action::Send => "send",
+            Action::Resend => "resend",
+            Action::Update { .. } => "update",
+            Action::Repost => "repost",
+            Action::MarkSeen => "mark seen",
+            Action::MarkUncertain => "mark uncertain",
+            Action::Queue => "queue",
+            Action::Adopt => "adopt",
+        }
     }
 }
 
@@ -72,20 +93,6 @@ pub struct Decision<'a> {
     pub reason: String,
 }
 
-/// Whether a resend with the same key cannot make a second post there.
-pub fn honours_idempotency(platform: &Platform) -> bool {
-    matches!(
-        platform,
-        Platform::Mastodon { .. }
-            | Platform::Webhook { .. }
-            | Platform::GoogleChat { .. }
-            | Platform::Bluesky { .. }
-    )
-}
-
-/// Mastodon keeps an Idempotency-Key for an hour.
-const MASTODON_KEY_LIFETIME: Duration = Duration::from_secs(3600);
-
 fn matches_article(article: &Article, filters: &[String]) -> bool {
     filters.is_empty()
         || filters
@@ -93,9 +100,52 @@ fn matches_article(article: &Article, filters: &[String]) -> bool {
             .any(|f| *f == article.slug || *f == article.id())
 }
 
+fn targets<'a>(config: &'a Config, options: &PostOptions) -> Vec<&'a Target> {
+    config
+        .social
+        .targets
+        .iter()
+        .filter(|t| t.enabled)
+        .filter(|t| options.targets.is_empty() || options.targets.contains(&t.name))
+        .collect()
+}
+
+/// A target's `max_age`.
+fn max_age(config: &Config, target: &Target) -> TimeSpan {
+    target.max_age.unwrap_or(config.social.max_age)
+}
+
+/// The articles whose fingerprint `decide` needs: posted somewhere that
+/// edits (`on_edit` is not `ignore`) and young enough to be edited.
+pub fn edit_candidates<'a>(
+    config: &Config,
+    published: &[&'a Article],
+    snapshot: &Snapshot,
+    now: DateTime<Utc>,
+    options: &PostOptions,
+) -> Vec<&'a Article> {
+    if config.social.on_edit == OnEdit::Ignore || options.mark_seen {
+        return Vec::new();
+    }
+    published
+        .iter()
+        .copied()
+        .filter(|a| matches_article(a, &options.articles))
+        .filter(|a| {
+            targets(config, options).iter().any(|t| {
+                now - a.published.to_utc() <= max_age(config, t).delta()
+                    && snapshot
+                        .get(&t.name, a.id())
+                        .is_some_and(|r| r.status == Status::Posted)
+            })
+        })
+        .collect()
+}
+
 /// Decides every (target, article) of this run. `published` is newest
-/// first; posts are decided oldest first. Also returns one note per target
-/// about articles left out for age, so a first run on an archive says why it
+/// first; posts are decided oldest first. `fingerprints` holds the current
+/// fingerprint of each `edit_candidates` article. Also returns one note per
+/// target about what was left out, so a first run on an archive says why it
 /// posts nothing.
 pub fn decide<'a>(
     config: &'a Config,
@@ -103,26 +153,26 @@ pub fn decide<'a>(
     snapshot: &Snapshot,
     now: DateTime<Utc>,
     options: &PostOptions,
+    fingerprints: &HashMap<String, String>,
 ) -> (Vec<Decision<'a>>, Vec<String>) {
     let mut decisions = Vec::new();
     let mut notes = Vec::new();
     let social = &config.social;
-    for target in social.targets.iter().filter(|t| t.enabled) {
-        if !options.targets.is_empty() && !options.targets.contains(&target.name) {
-            continue;
-        }
-        let max_age = target.max_age.unwrap_or(social.max_age);
+    for target in targets(config, options) {
+        let max_age = max_age(config, target);
         let min_interval = target.min_interval.unwrap_or(social.min_interval);
         let max_per_run = target.max_per_run.unwrap_or(social.max_per_run) as usize;
+        let capabilities = target.platform.capabilities();
         // Without an interval there is nothing to wait for (even when the
         // last post's time is past `now`, as with a repeated `--now`).
         let mut next_allowed = snapshot
             .last_posted
             .get(&target.name)
             .filter(|_| !min_interval.is_zero())
-            .map(|last| *last + chrono::Duration::from_std(min_interval).unwrap_or_default());
+            .map(|last| *last + min_interval.delta());
         let mut sending = 0usize;
         let mut too_old = 0usize;
+        let mut edits_waiting = 0usize;
         for article in published.iter().rev().copied() {
             if !matches_article(article, &options.articles) {
                 continue;
@@ -134,152 +184,166 @@ pub fn decide<'a>(
                 action,
                 reason,
             };
+            let age = now - article.published.to_utc();
+            let young = age <= max_age.delta();
             // Records that settle the matter.
-            let mut action = match record.map(|r| r.status) {
-                Some(Status::Posted) => {
-                    let r = record.map(|r| (r.content_hash.clone(), r.remote_id.clone()));
-                    match (social.on_edit, r) {
-                        (OnEdit::Ignore, _) | (_, None) => continue,
-                        (on_edit, Some((hash, remote_id))) => {
-                            // Whether the article changed is known only once
-                            // the post is composed: `compose` drops the
-                            // decision when the hash is the same.
-                            let hash = hash.unwrap_or_default();
-                            match (on_edit, remote_id) {
-                                (OnEdit::Update, Some(id)) if can_edit(&target.platform) => {
-                                    decisions.push(decided(
-                                        Action::Update { remote_id: id },
-                                        format!("edited since posted (was {hash})"),
-                                    ));
-                                }
-                                (OnEdit::Repost, _) => {
-                                    decisions.push(decided(
-                                        Action::Repost,
-                                        format!("edited since posted (was {hash})"),
-                                    ));
-                                }
-                                _ => {}
-                            }
+            let (mut action, mut reason) = match record {
+                Some(r) if r.status == Status::Posted => {
+                    match edit(social.on_edit, r, fingerprints.get(article.id()), young) {
+                        Some(Edit::Adopt) => {
+                            decisions.push(decided(
+                                Action::Adopt,
+                                "posted before fingerprints: the current one is recorded".into(),
+                            ));
                             continue;
                         }
+                        Some(Edit::Changed) => {
+                            let action = match (social.on_edit, &r.remote_id) {
+                                (OnEdit::Update, Some(id)) if capabilities.edit => Action::Update {
+                                    remote_id: id.clone(),
+                                },
+                                (OnEdit::Repost, _) => Action::Repost,
+                                _ => continue,
+                            };
+                            (action, "edited since posted".to_string())
+                        }
+                        None => continue,
                     }
                 }
-                Some(Status::Seen) => continue,
-                Some(Status::Uncertain) if !options.retry_uncertain && !options.mark_seen => {
-                    continue;
-                }
-                Some(Status::Failed)
-                    if record.is_some_and(|r| r.attempts >= social.max_attempts) =>
+                Some(r) if r.status == Status::Seen => continue,
+                Some(r)
+                    if r.status == Status::Uncertain
+                        && !options.retry_uncertain
+                        && !options.mark_seen =>
                 {
                     continue;
                 }
-                Some(Status::Pending) if !options.mark_seen => {
-                    let r = record.expect("a status implies a record");
-                    let young = r.last_attempt_at.is_some_and(|at| {
-                        now - at
-                            < chrono::Duration::from_std(MASTODON_KEY_LIFETIME).unwrap_or_default()
-                    });
-                    let resend = honours_idempotency(&target.platform)
-                        && (young || !matches!(target.platform, Platform::Mastodon { .. }));
-                    if resend {
+                Some(r) if r.status == Status::Failed && r.attempts >= social.max_attempts => {
+                    continue;
+                }
+                Some(r) if r.status == Status::Pending && !options.mark_seen => {
+                    let since = r
+                        .last_attempt_at
+                        .map_or(chrono::TimeDelta::MAX, |at| now - at);
+                    if capabilities.idempotency.covers(since) {
                         decisions.push(decided(
                             Action::Resend,
                             "an earlier run stopped while sending it; resent with the same idempotency key".to_string(),
                         ));
+                        sending += 1;
                     } else {
                         decisions.push(decided(
                             Action::MarkUncertain,
                             format!(
-                                "an earlier run stopped while sending it and {} has no idempotency key: it may or may not be posted, so it is not resent (use --retry-uncertain to send it anyway)",
-                                target.platform.type_name()
+                                "an earlier run stopped while sending it and {} would not recognise a resend: it may or may not be posted, so it is not resent (use --retry-uncertain to send it anyway)",
+                                target.platform.kind()
                             ),
                         ));
                     }
-                    sending += usize::from(resend);
                     continue;
                 }
-                Some(Status::Uncertain) if options.retry_uncertain => Action::Resend,
-                _ => Action::Send,
+                Some(r) if r.status == Status::Uncertain => (
+                    Action::Resend,
+                    "uncertain, resent because of --retry-uncertain".to_string(),
+                ),
+                Some(r) if r.status == Status::Failed => (
+                    Action::Send,
+                    format!(
+                        "retrying: attempt {} of {} failed with {}",
+                        r.attempts,
+                        social.max_attempts,
+                        r.last_error.clone().unwrap_or_default()
+                    ),
+                ),
+                Some(r) if r.status == Status::Queued => {
+                    (Action::Send, "queued by an earlier run".to_string())
+                }
+                _ => (
+                    Action::Send,
+                    format!(
+                        "published {}, not yet posted here",
+                        article.published.format("%Y-%m-%d %H:%M %:z")
+                    ),
+                ),
             };
-            let age = now - article.published.to_utc();
             // Adopting an archive (--mark-seen) marks old articles too.
-            if record.is_none()
-                && !options.mark_seen
-                && age > chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX)
-            {
+            if record.is_none() && !options.mark_seen && !young {
                 too_old += 1;
                 continue;
             }
-            let mut reason = match record.map(|r| r.status) {
-                Some(Status::Failed) => format!(
-                    "retrying: attempt {} of {} failed with {}",
-                    record.map_or(0, |r| r.attempts),
-                    social.max_attempts,
-                    record
-                        .and_then(|r| r.last_error.clone())
-                        .unwrap_or_default()
-                ),
-                Some(Status::Queued) => "queued by an earlier run".to_string(),
-                Some(Status::Uncertain) => {
-                    "uncertain, resent because of --retry-uncertain".to_string()
-                }
-                _ => format!(
-                    "published {}, not yet posted here",
-                    article.published.format("%Y-%m-%d %H:%M %:z")
-                ),
-            };
+            let is_edit = matches!(action, Action::Update { .. } | Action::Repost);
             if options.mark_seen {
                 action = Action::MarkSeen;
                 reason = "--mark-seen: recorded as handled, not sent".to_string();
-            } else if sending >= max_per_run {
+            } else if sending >= max_per_run || next_allowed.is_some_and(|at| at > now) {
+                if is_edit {
+                    // A posted record stays posted; the edit is decided
+                    // again on a later run.
+                    edits_waiting += 1;
+                    continue;
+                }
+                reason = if sending >= max_per_run {
+                    format!("max_per_run ({max_per_run}) reached; it goes out on a later run")
+                } else {
+                    format!(
+                        "min_interval: the next post to {} may go after {}",
+                        target.name,
+                        next_allowed.unwrap_or(now).format("%Y-%m-%d %H:%M:%S UTC")
+                    )
+                };
                 action = Action::Queue;
-                reason = format!("max_per_run ({max_per_run}) reached; it goes out on a later run");
-            } else if let Some(at) = next_allowed.filter(|at| *at > now) {
-                action = Action::Queue;
-                reason = format!(
-                    "min_interval: the next post to {} may go after {}",
-                    target.name,
-                    at.format("%Y-%m-%d %H:%M:%S UTC")
-                );
             } else {
                 sending += 1;
                 if !min_interval.is_zero() {
-                    next_allowed =
-                        Some(now + chrono::Duration::from_std(min_interval).unwrap_or_default());
+                    next_allowed = Some(now + min_interval.delta());
                 }
             }
             decisions.push(decided(action, reason));
         }
+        let mut left_out = Vec::new();
         if too_old > 0 {
-            notes.push(format!(
-                "{}: {too_old} {} older than max_age ({}) {} not posted",
-                target.name,
+            left_out.push(format!(
+                "{too_old} {} older than max_age ({max_age}) {} not posted",
                 if too_old == 1 { "article" } else { "articles" },
-                humantime(max_age),
                 if too_old == 1 { "is" } else { "are" },
             ));
+        }
+        if edits_waiting > 0 {
+            left_out.push(format!(
+                "{edits_waiting} {} for a later run (max_per_run or min_interval)",
+                if edits_waiting == 1 {
+                    "edit waits"
+                } else {
+                    "edits wait"
+                },
+            ));
+        }
+        if !left_out.is_empty() {
+            notes.push(format!("{}: {}", target.name, left_out.join("; ")));
         }
     }
     (decisions, notes)
 }
 
-fn can_edit(platform: &Platform) -> bool {
-    matches!(
-        platform,
-        Platform::Mastodon { .. } | Platform::Discord { .. }
-    )
+/// What an edit check found.
+enum Edit {
+    /// The post predates fingerprints: adopt this one.
+    Adopt,
+    /// The article's facts changed since it was posted.
+    Changed,
 }
 
-fn humantime(d: Duration) -> String {
-    let s = d.as_secs();
-    if s > 0 && s.is_multiple_of(86_400) {
-        format!("{}d", s / 86_400)
-    } else if s > 0 && s.is_multiple_of(3600) {
-        format!("{}h", s / 3600)
-    } else if s > 0 && s.is_multiple_of(60) {
-        format!("{}m", s / 60)
-    } else {
-        format!("{s}s")
+/// Whether the posted record `r` needs an edit, given the article's current
+/// fingerprint. Only young articles are edited.
+fn edit(on_edit: OnEdit, r: &Record, current: Option<&String>, young: bool) -> Option<Edit> {
+    if on_edit == OnEdit::Ignore || !young {
+        return None;
+    }
+    let current = current?;
+    match &r.content_hash {
+        None => Some(Edit::Adopt),
+        Some(old) if old != current => Some(Edit::Changed),
+        Some(_) => None,
     }
 }
 
@@ -306,66 +370,73 @@ pub struct PlannedPost {
     pub image: Option<Url>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
-    /// The requests, in order, with secrets redacted.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub requests: Vec<RequestPreview>,
-    /// Why the post cannot be composed (a template error).
+    /// The steps the executor runs, in order; printed with secrets
+    /// redacted and later steps' inputs named after the step giving them.
+    #[serde(skip_serializing_if = "steps_empty")]
+    pub steps: Steps,
+    /// Why the post cannot be made as configured (a template error, a
+    /// secret that is not valid).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The fingerprint to record (also for posts not sent).
+    #[serde(skip)]
+    pub content_hash: String,
     #[serde(skip)]
     pub post: Option<Post>,
 }
 
-/// Composes each decision's post. `summaries` holds each article's summary;
-/// `mastodon_limits` the instance limits known from the ledger. A decision
-/// to update or repost an article whose post did not change is dropped.
+fn steps_empty(steps: &Steps) -> bool {
+    steps.0.is_empty()
+}
+
+/// The idempotency key of a decision: the one the ledger holds for a post
+/// not yet made (so every retry of a repost keeps its own key), a new one
+/// for a repost, else the post's own.
+fn key_for(action: &Action, post: &Post, record: Option<&Record>) -> String {
+    match (action, record) {
+        (Action::Repost, _) => format!("{}-{}", post.idempotency_key, &post.content_hash[..8]),
+        (_, Some(r)) if r.status != Status::Posted && !r.idempotency_key.is_empty() => {
+            r.idempotency_key.clone()
+        }
+        _ => post.idempotency_key.clone(),
+    }
+}
+
+/// Composes each decision's post: its text by the platform's rule for what
+/// was learned about the target, and its steps. `drafts` holds each decided
+/// article's draft.
 pub fn compose(
     config: &Config,
     decisions: Vec<Decision<'_>>,
-    summaries: &HashMap<String, String>,
+    drafts: &HashMap<String, Draft>,
     snapshot: &Snapshot,
-    mastodon_limits: &HashMap<String, usize>,
+    learned: &HashMap<String, Learned>,
 ) -> Vec<PlannedPost> {
     let mut planned = Vec::with_capacity(decisions.len());
     let mut composers: HashMap<&str, Result<Composer, ComposeError>> = HashMap::new();
+    let nothing = Learned::default();
     for d in decisions {
-        let summary = summaries
-            .get(d.article.id())
-            .cloned()
-            .unwrap_or_else(|| crate::feed::summary(d.article, None));
+        let target = d.target;
+        let platform = target.platform.as_ref();
+        let Some(draft) = drafts.get(d.article.id()) else {
+            continue;
+        };
         // Each target's template is compiled once, not once per post.
-        let composer = composers.entry(d.target.name.as_str()).or_insert_with(|| {
+        let composer = composers.entry(target.name.as_str()).or_insert_with(|| {
             Composer::new(Some(social::template_for(
-                d.target,
+                target.template.as_deref(),
                 config.social.template.as_deref(),
+                platform,
             )))
         });
+        let learned = learned.get(&target.name).unwrap_or(&nothing);
         let composed = composer
             .as_ref()
             .map_err(Clone::clone)
-            .and_then(|composer| {
-                social::compose(
-                    d.article,
-                    &summary,
-                    d.target,
-                    &config.site,
-                    composer,
-                    mastodon_limits.get(&d.target.name).copied(),
-                )
-            });
-        if matches!(d.action, Action::Update { .. } | Action::Repost)
-            && let Ok(post) = &composed
-        {
-            let old = snapshot
-                .get(&d.target.name, d.article.id())
-                .and_then(|r| r.content_hash.clone());
-            if old.as_deref() == Some(post.content_hash.as_str()) {
-                continue;
-            }
-        }
+            .and_then(|composer| social::compose(draft, &target.name, platform, composer, learned));
         let mut p = PlannedPost {
-            target: d.target.name.clone(),
-            platform: d.target.platform.type_name(),
+            target: target.name.clone(),
+            platform: platform.kind(),
             article_id: d.article.id().to_string(),
             source: d.article.source.clone(),
             title: d.article.title.clone(),
@@ -375,33 +446,39 @@ pub fn compose(
             count: None,
             limit: None,
             unit: None,
-            image: d.article.hero_image.clone(),
+            image: draft.image.clone(),
             notes: Vec::new(),
-            requests: Vec::new(),
+            steps: Steps::default(),
             error: None,
+            content_hash: draft.fingerprint(),
             post: None,
         };
         match composed {
             Ok(mut post) => {
-                if d.action == Action::Resend
-                    && let Some(r) = snapshot.get(&d.target.name, d.article.id())
-                {
-                    // The key the interrupted attempt was sent with.
-                    post.idempotency_key = r.idempotency_key.clone();
-                }
-                if d.action == Action::Repost {
-                    // A new post of edited content needs a key of its own, or
-                    // the platform (or receiver) would take it for a resend.
-                    post.idempotency_key =
-                        format!("{}-{}", post.idempotency_key, &post.content_hash[..8]);
-                }
+                post.idempotency_key =
+                    key_for(&d.action, &post, snapshot.get(&target.name, d.article.id()));
                 p.text = Some(post.fitted.text.clone());
                 p.count = Some(post.fitted.count);
                 p.limit = Some(post.fitted.limit.max);
                 p.unit = Some(post.fitted.limit.unit.label());
                 p.notes = post.fitted.notes.clone();
                 if d.action.sends() {
-                    p.requests = preview_requests(&post, d.target, &d.action);
+                    let edit = match &d.action {
+                        Action::Update { remote_id } => Some(remote_id.as_str()),
+                        _ => None,
+                    };
+                    p.steps = platform.steps(&post, edit);
+                    for problem in social::secret_problems(platform) {
+                        let key = target.key(&problem.key);
+                        if problem.missing {
+                            p.notes.push(format!(
+                                "{key}: {}; the post fails until it is set",
+                                problem.message
+                            ));
+                        } else {
+                            p.error = Some(format!("would fail: {key}: {}", problem.message));
+                        }
+                    }
                 }
                 p.post = Some(post);
             }
@@ -410,89 +487,6 @@ pub fn compose(
         planned.push(p);
     }
     planned
-}
-
-/// The requests a post will make, in order, as the dry run shows them.
-pub fn preview_requests(post: &Post, target: &Target, action: &Action) -> Vec<RequestPreview> {
-    use crate::social::{
-        bluesky, discord, google_chat, mastodon, mattermost, slack, teams, telegram, webhook,
-    };
-    let upload_note =
-        |url: &Url| serde_json::Value::String(format!("<the image at {url}, fetched when sent>"));
-    match &target.platform {
-        Platform::Slack { url } => vec![slack::request(post, url).preview()],
-        Platform::Discord { url } => vec![match action {
-            Action::Update { remote_id } => discord::edit_request(post, url, remote_id).preview(),
-            _ => discord::request(post, url).preview(),
-        }],
-        Platform::Teams { url } => vec![teams::request(post, url).preview()],
-        Platform::GoogleChat { url } => vec![google_chat::request(post, url).preview()],
-        Platform::Mattermost { url } => vec![mattermost::request(post, url).preview()],
-        Platform::Telegram {
-            bot_token,
-            chat_id,
-            api_url,
-        } => vec![telegram::request(post, api_url, bot_token, chat_id).preview()],
-        Platform::Webhook {
-            url,
-            secret,
-            headers,
-        } => {
-            vec![webhook::request(post, url, secret.as_ref(), headers).preview()]
-        }
-        Platform::Mastodon { instance, token } => {
-            let mut out = Vec::new();
-            let media_ids = if let Some(image) = &post.image {
-                let mut upload = mastodon::status_request(post, instance, token, &[]).preview();
-                upload.url = crate::social::http::endpoint(instance, "api/v2/media");
-                upload.headers.remove("Idempotency-Key");
-                upload.body =
-                    serde_json::json!({"file": upload_note(image), "description": post.image_alt});
-                out.push(upload);
-                vec!["<id from /api/v2/media>".to_string()]
-            } else {
-                Vec::new()
-            };
-            out.push(match action {
-                Action::Update { remote_id } => {
-                    mastodon::edit_request(post, instance, token, remote_id, &media_ids).preview()
-                }
-                _ => mastodon::status_request(post, instance, token, &media_ids).preview(),
-            });
-            out
-        }
-        Platform::Bluesky {
-            service,
-            identifier,
-            app_password,
-        } => {
-            let mut out =
-                vec![bluesky::session_request(service, identifier, app_password).preview()];
-            let session = bluesky::Session {
-                access_jwt: crate::config::Secret::new("${accessJwt from createSession}"),
-                did: "<did from createSession>".to_string(),
-            };
-            let thumb = post.image.as_ref().map(|image| {
-                let mut upload = bluesky::upload_request(service, &session, Vec::new()).preview();
-                upload.body = serde_json::json!(format!(
-                    "<the image at {image}, re-encoded as JPEG under 1,000,000 bytes>"
-                ));
-                out.push(upload);
-                serde_json::json!("<blob from uploadBlob>")
-            });
-            let rkey = bluesky::tid(post.published, &post.idempotency_key);
-            let mut create = bluesky::create_request(
-                service,
-                &session,
-                &rkey,
-                bluesky::record(post, Utc::now(), thumb),
-            )
-            .preview();
-            create.body["record"]["createdAt"] = serde_json::json!("<time when sent>");
-            out.push(create);
-            out
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,53 +1,159 @@
-//! Bluesky (AT Protocol): `createSession` once per run; the hero image
-//! re-encoded to fit 1,000,000 bytes without metadata and uploaded with
-//! `uploadBlob`; then `createRecord` with an `app.bsky.embed.external` link
-//! card, link facets at exact UTF-8 byte offsets, `langs` and `createdAt`.
+//! Bluesky (AT Protocol): a session (`createSession`) kept in the ledger and
+//! reused across runs, refreshed with `refreshSession` when its access token
+//! ends, so cron runs do not spend the account's 30-per-5-minutes and
+//! 300-a-day logins; the hero image re-encoded to fit 1,000,000 bytes
+//! without metadata and uploaded with `uploadBlob`; then `createRecord` with
+//! an `app.bsky.embed.external` link card, link facets at exact UTF-8 byte
+//! offsets, `langs` and `createdAt`.
 //!
 //! The record key is a TID derived from the publish time and the idempotency
 //! key, so a resend targets the same record: the PDS refuses it instead of
 //! making a second post, and that refusal counts as posted.
 
 use std::io::Cursor;
+use std::sync::Arc;
 
+use base64::Engine as _;
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
+use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::compose::url_spans;
+use super::card::{Card, esc};
+use super::compose::{CountUnit, TextLimit, url_spans};
 use super::http::{
-    Body, DeliveryError, Method, Request, Response, Template, body_excerpt, classify, endpoint,
+    Body, DeliveryError, Method, Part, Request, Response, Slots, Template, body_excerpt, classify,
+    endpoint,
 };
-use super::{Delivered, Post};
-use crate::config::Secret;
+use super::image::ImageData;
+use super::keys::{KeyError, Keys};
+use super::steps::{SendStep, Session, SessionStep, Step, Steps, UploadStep};
+use super::{
+    Capabilities, Delivered, Idempotency, Learned, Platform, Post, SecretField, SecretKind, Shape,
+    TextRule,
+};
+use crate::secret::Secret;
+use crate::units::Text;
 
 /// Blobs for images and link-card thumbnails must not be larger.
 pub const MAX_BLOB_BYTES: usize = 1_000_000;
 
-/// An authenticated session.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub access_jwt: Secret,
-    pub did: String,
+/// An account on a PDS.
+#[derive(Debug)]
+pub struct Bluesky {
+    service: Url,
+    identifier: String,
+    app_password: Secret,
 }
 
-fn xrpc(service: &Url, method: &str) -> Template {
-    Template::text(endpoint(service, &format!("xrpc/{method}")))
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlueskyKeys {
+    service: Option<String>,
+    identifier: Text,
+    app_password: Secret,
 }
 
-fn bearer(session: &Session) -> Template {
-    Template::text("Bearer ").then_secret(&session.access_jwt)
+/// Example keys: an account on a PDS at `base`.
+pub fn example(base: &str) -> serde_json::Value {
+    json!({"service": base, "identifier": "example.bsky.social", "app_password": "abcd-efgh-ijkl-mnop"})
 }
 
-pub fn session_request(service: &Url, identifier: &str, app_password: &Secret) -> Request {
-    let mut r = Request::new(
-        Method::Post,
-        xrpc(service, "com.atproto.server.createSession"),
-        Body::Json(json!({"identifier": identifier})),
-    );
-    r.json_secrets
-        .push(("password".to_string(), app_password.clone()));
-    r
+pub fn read(keys: &Keys<'_>) -> Result<Arc<dyn Platform>, KeyError> {
+    let k: BlueskyKeys = keys.read()?;
+    Ok(Arc::new(Bluesky {
+        service: keys.url(
+            "service",
+            k.service.as_deref().unwrap_or("https://bsky.social"),
+        )?,
+        identifier: keys.text("identifier", &k.identifier.0)?,
+        app_password: k.app_password,
+    }))
+}
+
+const ACCESS: &str = "<accessJwt from createSession>";
+const DID: &str = "<did from createSession>";
+
+impl Bluesky {
+    fn xrpc(&self, method: &str) -> Template {
+        Template::text(endpoint(&self.service, &format!("xrpc/{method}")))
+    }
+
+    fn bearer() -> Template {
+        Template::text("Bearer ").then_slot("access_token", ACCESS)
+    }
+
+    fn session_step(&self) -> SessionStep {
+        let login = Request::new(
+            Method::Post,
+            self.xrpc("com.atproto.server.createSession"),
+            Body::Json(json!({"identifier": self.identifier, "password": "<app password>"})),
+        )
+        .fill("/password", Part::Secret(self.app_password.clone()));
+        let refresh = Request::new(
+            Method::Post,
+            self.xrpc("com.atproto.server.refreshSession"),
+            Body::Empty,
+        )
+        .header(
+            "Authorization",
+            Template::text("Bearer ")
+                .then_slot("refresh_token", "<refreshJwt kept from an earlier session>"),
+        );
+        SessionStep {
+            login,
+            refresh: Some(refresh),
+            read: read_session,
+        }
+    }
+
+    fn upload_step(&self, image: &Url) -> UploadStep {
+        UploadStep {
+            image: image.clone(),
+            prepare: prepare_thumb,
+            request: Request::new(
+                Method::Post,
+                self.xrpc("com.atproto.repo.uploadBlob"),
+                Body::Image {
+                    note: format!("the image at {image}, re-encoded as JPEG under 1,000,000 bytes"),
+                },
+            )
+            .header("Authorization", Self::bearer()),
+            read: read_upload,
+            without: Slots::new(),
+        }
+    }
+
+    fn create_request(&self, post: &Post, rkey: &str, thumb: bool) -> Request {
+        let mut record = record(post);
+        if thumb {
+            record["embed"]["external"]["thumb"] = json!("<blob from uploadBlob>");
+        }
+        let mut request = Request::new(
+            Method::Post,
+            self.xrpc("com.atproto.repo.createRecord"),
+            Body::Json(json!({
+                "repo": DID,
+                "collection": "app.bsky.feed.post",
+                "rkey": rkey,
+                "record": record,
+            })),
+        )
+        .header("Authorization", Self::bearer())
+        .fill("/repo", Part::slot("did", DID))
+        .fill(
+            "/record/createdAt",
+            Part::slot("sent_at", "<time when sent>"),
+        );
+        if thumb {
+            request = request.fill(
+                "/record/embed/external/thumb",
+                Part::slot("thumb", "<blob from uploadBlob>"),
+            );
+        }
+        request
+    }
 }
 
 fn message(r: &Response) -> String {
@@ -69,33 +175,68 @@ fn message(r: &Response) -> String {
     }
 }
 
-pub fn parse_session(response: &Response, now: DateTime<Utc>) -> Result<Session, DeliveryError> {
-    classify(response, message, |_| None, now)?;
+/// `classify`, with an ended or refused token (`ExpiredToken`,
+/// `InvalidToken`) told apart, so the driver renews the session.
+fn classify_xrpc(response: &Response, now: DateTime<Utc>) -> Result<(), DeliveryError> {
+    let error = response
+        .json()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string));
+    match classify(response, message, |_| None, now) {
+        Err(DeliveryError::Permanent { message })
+            if matches!(response.status, 400 | 401)
+                && matches!(error.as_deref(), Some("ExpiredToken" | "InvalidToken")) =>
+        {
+            Err(DeliveryError::AuthExpired { message })
+        }
+        other => other,
+    }
+}
+
+/// The `exp` claim of a JWT, if it has one that can be read.
+fn jwt_expiry(jwt: &str) -> Option<DateTime<Utc>> {
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let exp = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()?
+        .get("exp")?
+        .as_i64()?;
+    DateTime::from_timestamp(exp, 0)
+}
+
+/// `createSession` and `refreshSession` answer `accessJwt`, `refreshJwt`
+/// and `did`.
+fn read_session(response: &Response, now: DateTime<Utc>) -> Result<Session, DeliveryError> {
+    classify_xrpc(response, now)?;
     let v = response
         .json()
-        .ok_or_else(|| DeliveryError::retryable("createSession answered without JSON"))?;
-    match (
+        .ok_or_else(|| DeliveryError::retryable("the session answer is not JSON"))?;
+    let (Some(access), Some(did)) = (
         v.get("accessJwt").and_then(|j| j.as_str()),
         v.get("did").and_then(|d| d.as_str()),
-    ) {
-        (Some(jwt), Some(did)) => Ok(Session {
-            // A runtime token: held as a secret so it never prints.
-            access_jwt: Secret::new(jwt.replace('$', "$$")),
-            did: did.to_string(),
-        }),
-        _ => Err(DeliveryError::retryable(
-            "createSession answered without accessJwt and did",
-        )),
-    }
+    ) else {
+        return Err(DeliveryError::retryable(
+            "the session answer has no accessJwt and did",
+        ));
+    };
+    let refresh = v.get("refreshJwt").and_then(|j| j.as_str());
+    Ok(Session {
+        access: access.to_string(),
+        refresh: refresh.map(str::to_string),
+        values: [("did".to_string(), did.to_string())].into(),
+        access_expires: jwt_expiry(access),
+        refresh_expires: refresh.and_then(jwt_expiry),
+    })
 }
 
 /// Decodes any supported image and encodes it as JPEG (which carries no
 /// EXIF or other metadata), scaling down until it fits `MAX_BLOB_BYTES`.
-pub fn prepare_thumb(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    let image = ::image::load_from_memory(bytes)
+pub fn prepare_thumb(fetched: &ImageData) -> Result<ImageData, String> {
+    let image = ::image::load_from_memory(&fetched.bytes)
         .map_err(|e| format!("the hero image cannot be decoded: {e}"))?;
     let mut image = image.to_rgb8();
-    // Link cards show at most ~1200 px wide; start there.
+    // Link cards show at most ~1200 px wide; start at 2000.
     let (w, h) = image.dimensions();
     let longest = w.max(h);
     if longest > 2000 {
@@ -114,7 +255,11 @@ pub fn prepare_thumb(bytes: &[u8]) -> Result<Vec<u8>, String> {
             .map_err(|e| format!("the hero image cannot be encoded: {e}"))?;
         let out = out.into_inner();
         if out.len() <= MAX_BLOB_BYTES {
-            return Ok(out);
+            return Ok(ImageData {
+                url: fetched.url.clone(),
+                content_type: "image/jpeg".to_string(),
+                bytes: Arc::new(out),
+            });
         }
         let (w, h) = image.dimensions();
         image = ::image::imageops::resize(
@@ -127,28 +272,14 @@ pub fn prepare_thumb(bytes: &[u8]) -> Result<Vec<u8>, String> {
     Err("the hero image could not be made smaller than 1,000,000 bytes".to_string())
 }
 
-pub fn upload_request(service: &Url, session: &Session, jpeg: Vec<u8>) -> Request {
-    Request::new(
-        Method::Post,
-        xrpc(service, "com.atproto.repo.uploadBlob"),
-        Body::Bytes {
-            content_type: "image/jpeg".to_string(),
-            bytes: jpeg.into(),
-        },
-    )
-    .header("Authorization", bearer(session))
-}
-
 /// The `blob` object to put in the record.
-pub fn parse_upload(
-    response: &Response,
-    now: DateTime<Utc>,
-) -> Result<serde_json::Value, DeliveryError> {
-    classify(response, message, |_| None, now)?;
-    response
+fn read_upload(response: &Response, now: DateTime<Utc>) -> Result<Slots, DeliveryError> {
+    classify_xrpc(response, now)?;
+    let blob = response
         .json()
         .and_then(|v| v.get("blob").cloned())
-        .ok_or_else(|| DeliveryError::retryable("uploadBlob answered without a blob"))
+        .ok_or_else(|| DeliveryError::retryable("uploadBlob answered without a blob"))?;
+    Ok([("thumb".to_string(), blob)].into())
 }
 
 /// Link facets for every URL in `text`, at UTF-8 byte offsets.
@@ -164,24 +295,17 @@ pub fn facets(text: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// The post record. `thumb` is the uploaded blob, if any.
-pub fn record(
-    post: &Post,
-    created_at: DateTime<Utc>,
-    thumb: Option<serde_json::Value>,
-) -> serde_json::Value {
-    let mut external = json!({
+/// The post record; `createdAt` is filled when it is sent.
+fn record(post: &Post) -> serde_json::Value {
+    let external = json!({
         "uri": post.url,
         "title": post.fields.title,
         "description": post.fields.summary,
     });
-    if let Some(thumb) = thumb {
-        external["thumb"] = thumb;
-    }
     let mut record = json!({
         "$type": "app.bsky.feed.post",
         "text": post.fitted.text,
-        "createdAt": created_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        "createdAt": "<time when sent>",
         "langs": [post.language],
         "embed": {"$type": "app.bsky.embed.external", "external": external},
     });
@@ -192,37 +316,39 @@ pub fn record(
     record
 }
 
-pub fn create_request(
-    service: &Url,
-    session: &Session,
-    rkey: &str,
-    record: serde_json::Value,
-) -> Request {
-    Request::new(
-        Method::Post,
-        xrpc(service, "com.atproto.repo.createRecord"),
-        Body::Json(json!({
-            "repo": session.did,
-            "collection": "app.bsky.feed.post",
-            "rkey": rkey,
-            "record": record,
-        })),
-    )
-    .header("Authorization", bearer(session))
+/// The time format records use.
+pub fn record_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// `{"uri": "at://…", "cid": …}`. A refusal because the record key is taken
 /// means an earlier attempt made the post: it counts as posted. (The PDS
 /// answers such a write with `InvalidSwap` or a message saying the record
 /// already exists; both are accepted.)
-pub fn parse_create(
+fn read_create(
+    response: &Response,
+    slots: &Slots,
+    now: DateTime<Utc>,
+) -> Result<Delivered, DeliveryError> {
+    let did = slots
+        .get("did")
+        .and_then(|d| d.as_str())
+        .unwrap_or_default();
+    let rkey = slots
+        .get("rkey")
+        .and_then(|d| d.as_str())
+        .unwrap_or_default();
+    parse_create(response, did, rkey, now)
+}
+
+fn parse_create(
     response: &Response,
     did: &str,
     rkey: &str,
     now: DateTime<Utc>,
 ) -> Result<Delivered, DeliveryError> {
     let web_url = format!("https://bsky.app/profile/{did}/post/{rkey}");
-    match classify(response, message, |_| None, now) {
+    match classify_xrpc(response, now) {
         Ok(()) => {}
         Err(DeliveryError::Permanent { message }) if already_exists(&message) => {
             return Ok(Delivered {
@@ -273,6 +399,75 @@ pub fn tid(published: DateTime<FixedOffset>, key: &str) -> String {
         value >>= 5;
     }
     String::from_utf8(out.to_vec()).unwrap_or_default()
+}
+
+impl Platform for Bluesky {
+    fn kind(&self) -> &'static str {
+        "bluesky"
+    }
+
+    fn secrets(&self) -> Vec<SecretField<'_>> {
+        vec![SecretField::new(
+            "app_password",
+            &self.app_password,
+            SecretKind::Text,
+        )]
+    }
+
+    /// ≤ 300 graphemes and ≤ 3000 UTF-8 bytes; a URL counts in full.
+    fn text(&self, _: &Learned) -> TextRule {
+        TextRule {
+            limit: TextLimit {
+                unit: CountUnit::Graphemes,
+                max: 300,
+                url_length: None,
+                max_bytes: Some(3000),
+            },
+            shape: Shape::Text,
+        }
+    }
+
+    /// The record key is fixed per (target, article): a resend is refused.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            idempotency: Idempotency::Key { kept_for: None },
+            ..Capabilities::default()
+        }
+    }
+
+    fn steps(&self, post: &Post, _edit: Option<&str>) -> Steps {
+        let mut steps = vec![Step::Session(self.session_step())];
+        if let Some(image) = &post.image {
+            steps.push(Step::Upload(self.upload_step(image)));
+        }
+        let rkey = tid(post.published, &post.idempotency_key);
+        steps.push(Step::Send(SendStep {
+            known: [("rkey".to_string(), json!(rkey))].into(),
+            ..SendStep::new(
+                self.create_request(post, &rkey, post.image.is_some()),
+                read_create,
+            )
+        }));
+        Steps(steps)
+    }
+
+    fn card(&self, post: &Post, c: &Card<'_>) -> String {
+        let domain = post.url.host_str().unwrap_or_default();
+        format!(
+            "{}<div>{}</div><a class=\"linkcard\" href=\"{}\" style=\"display:block;color:inherit;text-decoration:none\">{}<div class=\"lc\"><strong>{}</strong><div class=\"d\">{}</div><div class=\"d\">{}</div></div></a>",
+            c.who(&post.target),
+            c.text,
+            c.url,
+            c.hero,
+            esc(&post.fields.title),
+            esc(&post.fields.summary),
+            esc(domain)
+        )
+    }
+
+    fn card_style(&self) -> &'static str {
+        ".bluesky{background:#fff}.bluesky .bar{background:#1185fe}.bluesky .avatar{background:#1185fe}.bluesky a{color:#1185fe}"
+    }
 }
 
 #[cfg(test)]
@@ -326,6 +521,41 @@ mod tests {
     }
 
     #[test]
+    fn an_ended_token_asks_for_a_new_session() {
+        let r = Response {
+            status: 400,
+            body: br#"{"error":"ExpiredToken","message":"Token has expired"}"#.to_vec(),
+            ..Response::default()
+        };
+        assert!(matches!(
+            classify_xrpc(&r, Utc::now()),
+            Err(DeliveryError::AuthExpired { .. })
+        ));
+    }
+
+    #[test]
+    fn sessions_read_their_expiry_from_the_tokens() {
+        let claims = |exp: i64| {
+            format!(
+                "h.{}.s",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode(format!("{{\"exp\":{exp}}}"))
+            )
+        };
+        let r = Response {
+            status: 200,
+            body: json!({"accessJwt": claims(1_700_000_000), "refreshJwt": claims(1_800_000_000), "did": "did:plc:x"})
+                .to_string()
+                .into_bytes(),
+            ..Response::default()
+        };
+        let s = read_session(&r, Utc::now()).unwrap();
+        assert_eq!(s.access_expires.unwrap().timestamp(), 1_700_000_000);
+        assert_eq!(s.refresh_expires.unwrap().timestamp(), 1_800_000_000);
+        assert_eq!(s.values["did"], "did:plc:x");
+    }
+
+    #[test]
     fn thumbs_fit_and_carry_no_metadata() {
         // Noise does not compress: its JPEG is well over the limit.
         let mut img = ::image::RgbImage::new(1000, 800);
@@ -341,9 +571,15 @@ mod tests {
             png.get_ref().len() > MAX_BLOB_BYTES,
             "the input must need shrinking"
         );
-        let out = prepare_thumb(png.get_ref()).unwrap();
-        assert!(out.len() <= MAX_BLOB_BYTES);
-        assert_eq!(&out[..2], &[0xFF, 0xD8]);
-        assert!(!out.windows(4).any(|w| w == b"Exif"));
+        let fetched = ImageData {
+            url: Url::parse("https://img.example/a.png").unwrap(),
+            content_type: "image/png".to_string(),
+            bytes: Arc::new(png.into_inner()),
+        };
+        let out = prepare_thumb(&fetched).unwrap();
+        assert!(out.bytes.len() <= MAX_BLOB_BYTES);
+        assert_eq!(out.content_type, "image/jpeg");
+        assert_eq!(&out.bytes[..2], &[0xFF, 0xD8]);
+        assert!(!out.bytes.windows(4).any(|w| w == b"Exif"));
     }
 }

@@ -1,17 +1,41 @@
 //! Discord execute-webhook: one embed (title, link, description, image,
 //! footer, timestamp), `?wait=true` so the message id comes back, mentions
 //! disabled so article text cannot ping @everyone. Edits use PATCH on the
-//! message.
+//! message. No idempotency key: a resend is a second message.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::card::Card;
+use super::compose::{CountUnit, TextLimit};
 use super::http::{
-    Body, DeliveryError, Method, Request, Response, Template, body_excerpt, classify,
+    Body, DeliveryError, Method, Request, Response, Slots, Template, body_excerpt, classify,
 };
-use super::{Delivered, Post};
-use crate::config::Secret;
+use super::keys::{KeyError, Keys, WebhookUrl};
+use super::steps::{SendStep, Step, Steps};
+use super::{
+    Capabilities, Delivered, Learned, Platform, Post, SecretField, SecretKind, Shape, TextRule,
+};
+use crate::secret::Secret;
+
+/// A Discord channel webhook.
+#[derive(Debug)]
+pub struct Discord {
+    url: Secret,
+}
+
+/// Example keys: the webhook URL below `base`.
+pub fn example(base: &str) -> serde_json::Value {
+    json!({"url": format!("{base}/api/webhooks/1/token")})
+}
+
+pub fn read(keys: &Keys<'_>) -> Result<Arc<dyn Platform>, KeyError> {
+    let WebhookUrl { url } = keys.read()?;
+    Ok(Arc::new(Discord { url }))
+}
 
 fn payload(post: &Post) -> serde_json::Value {
     let mut embed = json!({
@@ -30,7 +54,7 @@ fn payload(post: &Post) -> serde_json::Value {
     json!({"embeds": [embed], "allowed_mentions": {"parse": []}})
 }
 
-pub fn request(post: &Post, url: &Secret) -> Request {
+fn request(post: &Post, url: &Secret) -> Request {
     Request::new(
         Method::Post,
         Template::secret(url),
@@ -40,7 +64,7 @@ pub fn request(post: &Post, url: &Secret) -> Request {
 }
 
 /// Edits the message `message_id` that this webhook posted.
-pub fn edit_request(post: &Post, url: &Secret, message_id: &str) -> Request {
+fn edit_request(post: &Post, url: &Secret, message_id: &str) -> Request {
     Request::new(
         Method::Patch,
         Template::secret(url),
@@ -71,10 +95,7 @@ fn body_delay(r: &Response) -> Option<Duration> {
 }
 
 /// With `wait=true`, 200 and the message (its `id`).
-pub fn parse(
-    response: &Response,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Delivered, DeliveryError> {
+fn parse(response: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
     classify(response, message, body_delay, now)?;
     let body = response.json().ok_or_else(|| {
         DeliveryError::uncertain(format!(
@@ -102,4 +123,50 @@ pub fn parse(
         remote_id: id,
         remote_url: url,
     })
+}
+
+impl Platform for Discord {
+    fn kind(&self) -> &'static str {
+        "discord"
+    }
+
+    fn secrets(&self) -> Vec<SecretField<'_>> {
+        vec![SecretField::new("url", &self.url, SecretKind::Url)]
+    }
+
+    /// Embed description ≤ 4096, title ≤ 256; all embeds ≤ 6000.
+    fn text(&self, _: &Learned) -> TextRule {
+        TextRule {
+            limit: TextLimit::new(CountUnit::CodePoints, 4096),
+            shape: Shape::Card { title_max: 256 },
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            edit: true,
+            ..Capabilities::default()
+        }
+    }
+
+    fn steps(&self, post: &Post, edit: Option<&str>) -> Steps {
+        let request = match edit {
+            Some(id) => edit_request(post, &self.url, id),
+            None => request(post, &self.url),
+        };
+        Steps(vec![Step::Send(SendStep::new(request, parse))])
+    }
+
+    fn card(&self, _post: &Post, c: &Card<'_>) -> String {
+        format!(
+            "<div class=\"embed\"><a class=\"t\" href=\"{}\">{}</a><div>{}</div>{}<div class=\"foot\">{}</div></div>",
+            c.url, c.title, c.text, c.hero, c.site
+        )
+    }
+
+    fn card_style(&self) -> &'static str {
+        ".discord{background:#313338;color:#dbdee1}.discord .bar{background:#5865f2}\n\
+         .discord .embed{background:#2b2d31;border-left:4px solid #5865f2;border-radius:4px;padding:10px 14px}\n\
+         .discord .embed a.t{color:#00a8fc;font-weight:700;text-decoration:none}.discord .foot{font-size:12px;opacity:.7;margin-top:8px}"
+    }
 }

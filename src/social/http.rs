@@ -1,30 +1,72 @@
-//! Requests as values, sending them, and reading the answer.
+//! Requests as values, resolving them for sending, and reading the answer.
 //!
-//! A `Request` keeps its secrets (webhook URLs, tokens) as `Secret`s inside
-//! `Template`s: `preview` shows them as `${NAME}`, and only `send` resolves
-//! them. `classify` is the pure decision every platform shares: done,
-//! retryable, rate-limited (with the server's delay) or permanent (with the
-//! platform's own message).
+//! A `Request` keeps its secrets (webhook URLs, tokens) as `Secret`s and the
+//! values an earlier step returns (a media id, a session token) as named
+//! slots: `preview` shows them as `${NAME}` and `<id from …>`, and only
+//! `resolve`, just before sending, fills them in. `classify` is the pure
+//! decision every platform shares: done, or which kind of failure.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
-use crate::config::{MissingEnv, Secret};
+use super::image::ImageData;
+use crate::secret::Secret;
 
-/// A piece of a URL or header value.
+/// Values earlier steps of a post returned, by name.
+pub type Slots = BTreeMap<String, serde_json::Value>;
+
+/// A piece of a URL, header value or JSON field.
 #[derive(Debug, Clone)]
 pub enum Part {
     Text(String),
     Secret(Secret),
+    /// A value an earlier step returns; `shown` is what a dry run prints.
+    Slot {
+        name: String,
+        shown: String,
+    },
 }
 
-/// Text with secret parts: resolved for sending, redacted for showing.
+impl Part {
+    pub fn slot(name: &str, shown: &str) -> Part {
+        Part::Slot {
+            name: name.to_string(),
+            shown: shown.to_string(),
+        }
+    }
+
+    fn shown(&self) -> String {
+        match self {
+            Part::Text(t) => t.clone(),
+            Part::Secret(s) => s.redacted(),
+            Part::Slot { shown, .. } => shown.clone(),
+        }
+    }
+
+    fn resolve(&self, slots: &Slots) -> Result<serde_json::Value, DeliveryError> {
+        match self {
+            Part::Text(t) => Ok(serde_json::Value::String(t.clone())),
+            Part::Secret(s) => s
+                .expose()
+                .map(serde_json::Value::String)
+                .map_err(|e| DeliveryError::unbuildable(e.to_string())),
+            Part::Slot { name, shown } => slots.get(name).cloned().ok_or_else(|| {
+                DeliveryError::unbuildable(format!(
+                    "no value for {shown}: an earlier step did not return it"
+                ))
+            }),
+        }
+    }
+}
+
+/// Text made of parts: resolved for sending, redacted for showing.
 #[derive(Debug, Clone, Default)]
 pub struct Template(pub Vec<Part>);
 
@@ -49,24 +91,25 @@ impl Template {
         self
     }
 
-    pub fn resolve(&self) -> Result<String, MissingEnv> {
+    #[must_use]
+    pub fn then_slot(mut self, name: &str, shown: &str) -> Self {
+        self.0.push(Part::slot(name, shown));
+        self
+    }
+
+    /// The real text; slots must hold strings.
+    pub fn resolve(&self, slots: &Slots) -> Result<String, DeliveryError> {
         self.0
             .iter()
-            .map(|p| match p {
-                Part::Text(t) => Ok(t.clone()),
-                Part::Secret(s) => s.expose(),
+            .map(|p| match p.resolve(slots)? {
+                serde_json::Value::String(s) => Ok(s),
+                other => Ok(other.to_string()),
             })
             .collect()
     }
 
     pub fn redacted(&self) -> String {
-        self.0
-            .iter()
-            .map(|p| match p {
-                Part::Text(t) => t.clone(),
-                Part::Secret(s) => s.redacted(),
-            })
-            .collect()
+        self.0.iter().map(Part::shown).collect()
     }
 }
 
@@ -78,6 +121,7 @@ pub enum Method {
     Post,
     Put,
     Patch,
+    Delete,
 }
 
 /// A request body.
@@ -86,9 +130,10 @@ pub enum Body {
     Empty,
     Json(serde_json::Value),
     Form(Vec<(String, String)>),
-    Bytes {
-        content_type: String,
-        bytes: Arc<Vec<u8>>,
+    /// The post's prepared hero image as the raw body; `note` says what it
+    /// will be (a dry run has no bytes).
+    Image {
+        note: String,
     },
     Multipart(Vec<(String, MultipartValue)>),
 }
@@ -97,10 +142,10 @@ pub enum Body {
 #[derive(Debug, Clone)]
 pub enum MultipartValue {
     Text(String),
-    File {
-        file_name: String,
-        content_type: String,
-        bytes: Arc<Vec<u8>>,
+    /// The post's prepared hero image, as a file named `{stem}.{extension}`.
+    Image {
+        stem: String,
+        note: String,
     },
 }
 
@@ -111,6 +156,15 @@ pub enum MultipartValue {
 pub struct Signing {
     pub id: String,
     pub secret: Option<Secret>,
+}
+
+/// A JSON field set when the request is resolved: a secret or a slot. A
+/// slot with no value removes the field (an image that could not be used).
+#[derive(Debug, Clone)]
+pub struct Fill {
+    /// A JSON pointer into the body (`/record/createdAt`).
+    pub pointer: String,
+    pub value: Part,
 }
 
 /// A request as a value.
@@ -125,8 +179,7 @@ pub struct Request {
     pub query: Vec<(String, String)>,
     pub headers: Vec<(String, Template)>,
     pub body: Body,
-    /// Top-level JSON fields whose values are secrets, filled in at send.
-    pub json_secrets: Vec<(String, Secret)>,
+    pub fills: Vec<Fill>,
     pub signing: Option<Signing>,
 }
 
@@ -139,7 +192,7 @@ impl Request {
             query: Vec::new(),
             headers: Vec::new(),
             body,
-            json_secrets: Vec::new(),
+            fills: Vec::new(),
             signing: None,
         }
     }
@@ -156,7 +209,25 @@ impl Request {
         self
     }
 
-    /// The URL with the added path and query, resolved or redacted.
+    #[must_use]
+    pub fn header(mut self, name: &str, value: Template) -> Self {
+        self.headers.push((name.to_string(), value));
+        self
+    }
+
+    /// Sets the JSON field at `pointer` when the request is resolved. The
+    /// body holds a placeholder there: a dry run shows it for a slot, and
+    /// the variables' names for a secret.
+    #[must_use]
+    pub fn fill(mut self, pointer: &str, value: Part) -> Self {
+        self.fills.push(Fill {
+            pointer: pointer.to_string(),
+            value,
+        });
+        self
+    }
+
+    /// The URL with the added path and query.
     fn full_url(&self, base: String) -> String {
         let base = if self.path_suffix.is_empty() {
             base
@@ -186,13 +257,8 @@ impl Request {
         format!("{head}{sep}{extra}{fragment}")
     }
 
-    #[must_use]
-    pub fn header(mut self, name: &str, value: Template) -> Self {
-        self.headers.push((name.to_string(), value));
-        self
-    }
-
-    /// What the dry run shows: secrets as `${NAME}`, binary bodies by size.
+    /// What the dry run shows: secrets as `${NAME}`, slots as where their
+    /// value comes from, images by what they will be.
     pub fn preview(&self) -> RequestPreview {
         let mut headers: BTreeMap<String, String> = self
             .headers
@@ -212,9 +278,15 @@ impl Request {
         let body = match &self.body {
             Body::Empty => serde_json::Value::Null,
             Body::Json(v) => {
+                // A slot's place holds the platform's own placeholder; a
+                // secret shows as its variables.
                 let mut v = v.clone();
-                for (key, secret) in &self.json_secrets {
-                    v[key.as_str()] = serde_json::Value::String(secret.redacted());
+                for fill in &self.fills {
+                    if let (Part::Secret(_), Some(slot)) =
+                        (&fill.value, v.pointer_mut(&fill.pointer))
+                    {
+                        *slot = serde_json::Value::String(fill.value.shown());
+                    }
                 }
                 v
             }
@@ -224,24 +296,14 @@ impl Request {
                     .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
                     .collect(),
             ),
-            Body::Bytes {
-                content_type,
-                bytes,
-            } => serde_json::Value::String(format!("<{} bytes of {content_type}>", bytes.len())),
+            Body::Image { note } => serde_json::Value::String(format!("<{note}>")),
             Body::Multipart(fields) => serde_json::Value::Object(
                 fields
                     .iter()
                     .map(|(k, v)| {
                         let shown = match v {
                             MultipartValue::Text(t) => t.clone(),
-                            MultipartValue::File {
-                                file_name,
-                                content_type,
-                                bytes,
-                            } => format!(
-                                "<file {file_name}: {} bytes of {content_type}>",
-                                bytes.len()
-                            ),
+                            MultipartValue::Image { note, .. } => format!("<{note}>"),
                         };
                         (k.clone(), serde_json::Value::String(shown))
                     })
@@ -255,16 +317,190 @@ impl Request {
             body,
         }
     }
+
+    /// The request as it is sent: secrets from the environment, slots from
+    /// earlier steps, the image's bytes, the signature at `now`. A request
+    /// that cannot be built is `Unbuildable`: nothing is sent, and another
+    /// attempt would fail the same way.
+    pub fn resolve(
+        &self,
+        slots: &Slots,
+        image: Option<&ImageData>,
+        now: DateTime<Utc>,
+    ) -> Result<Outgoing, DeliveryError> {
+        let url = self.full_url(self.url.resolve(slots)?);
+        if let Err(e) = url::Url::parse(&url) {
+            return Err(DeliveryError::unbuildable(format!(
+                "the URL built from {} is not valid: {e}",
+                self.url.redacted()
+            )));
+        }
+        let mut headers = Vec::with_capacity(self.headers.len() + 3);
+        for (name, value) in &self.headers {
+            let value = value.resolve(slots)?;
+            check_header(name, &value)?;
+            headers.push((name.clone(), value));
+        }
+        let image_needed = || {
+            image.ok_or_else(|| {
+                DeliveryError::unbuildable(
+                    "the request needs the hero image, which was not fetched",
+                )
+            })
+        };
+        let body = match &self.body {
+            Body::Empty => OutgoingBody::Empty,
+            Body::Json(v) => {
+                let mut v = v.clone();
+                for fill in &self.fills {
+                    match fill.value.resolve(slots) {
+                        Ok(value) => {
+                            if let Some(slot) = v.pointer_mut(&fill.pointer) {
+                                *slot = value;
+                            }
+                        }
+                        Err(_) if matches!(fill.value, Part::Slot { .. }) => {
+                            remove_pointer(&mut v, &fill.pointer);
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                let bytes = serde_json::to_vec(&v).map_err(|e| {
+                    DeliveryError::unbuildable(format!("the JSON body cannot be written: {e}"))
+                })?;
+                OutgoingBody::Bytes {
+                    content_type: "application/json".to_string(),
+                    bytes: Arc::new(bytes),
+                }
+            }
+            Body::Form(pairs) => {
+                let encoded = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(pairs)
+                    .finish();
+                OutgoingBody::Bytes {
+                    content_type: "application/x-www-form-urlencoded".to_string(),
+                    bytes: Arc::new(encoded.into_bytes()),
+                }
+            }
+            Body::Image { .. } => {
+                let image = image_needed()?;
+                OutgoingBody::Bytes {
+                    content_type: image.content_type.clone(),
+                    bytes: image.bytes.clone(),
+                }
+            }
+            Body::Multipart(fields) => {
+                let mut parts = Vec::with_capacity(fields.len());
+                for (name, value) in fields {
+                    parts.push((
+                        name.clone(),
+                        match value {
+                            MultipartValue::Text(t) => OutgoingPart::Text(t.clone()),
+                            MultipartValue::Image { stem, .. } => {
+                                let image = image_needed()?;
+                                let extension =
+                                    image.content_type.rsplit('/').next().unwrap_or("jpg");
+                                OutgoingPart::File {
+                                    file_name: format!("{stem}.{extension}"),
+                                    content_type: image.content_type.clone(),
+                                    bytes: image.bytes.clone(),
+                                }
+                            }
+                        },
+                    ));
+                }
+                OutgoingBody::Multipart(parts)
+            }
+        };
+        if let Some(signing) = &self.signing {
+            let timestamp = now.timestamp();
+            headers.push(("webhook-id".to_string(), signing.id.clone()));
+            headers.push(("webhook-timestamp".to_string(), timestamp.to_string()));
+            if let Some(secret) = &signing.secret {
+                let secret = secret
+                    .expose()
+                    .map_err(|e| DeliveryError::unbuildable(e.to_string()))?;
+                let payload = match &body {
+                    OutgoingBody::Bytes { bytes, .. } => bytes.as_slice(),
+                    _ => &[],
+                };
+                let signature = sign(&secret, &signing.id, timestamp, payload)
+                    .map_err(DeliveryError::unbuildable)?;
+                headers.push(("webhook-signature".to_string(), signature));
+            }
+        }
+        Ok(Outgoing {
+            method: self.method,
+            url,
+            headers,
+            body,
+        })
+    }
+}
+
+/// A header herald can send: the error names the header, never its value.
+fn check_header(name: &str, value: &str) -> Result<(), DeliveryError> {
+    if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(DeliveryError::unbuildable(format!(
+            "{name:?} is not a valid HTTP header name"
+        )));
+    }
+    if reqwest::header::HeaderValue::from_str(value).is_err() {
+        return Err(DeliveryError::unbuildable(format!(
+            "the value of the header {name} is not a valid header value (a line break or a control character?)"
+        )));
+    }
+    Ok(())
+}
+
+fn remove_pointer(v: &mut serde_json::Value, pointer: &str) {
+    let Some((parent, key)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    if let Some(object) = v.pointer_mut(parent).and_then(|p| p.as_object_mut()) {
+        object.remove(key);
+    }
 }
 
 /// A request as shown in a dry run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RequestPreview {
     pub method: Method,
     pub url: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
     pub body: serde_json::Value,
+}
+
+/// A request ready for the wire: nothing left to fill in.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub method: Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: OutgoingBody,
+}
+
+/// The body of an `Outgoing` request.
+#[derive(Debug, Clone)]
+pub enum OutgoingBody {
+    Empty,
+    Bytes {
+        content_type: String,
+        bytes: Arc<Vec<u8>>,
+    },
+    Multipart(Vec<(String, OutgoingPart)>),
+}
+
+/// A part of a multipart body.
+#[derive(Debug, Clone)]
+pub enum OutgoingPart {
+    Text(String),
+    File {
+        file_name: String,
+        content_type: String,
+        bytes: Arc<Vec<u8>>,
+    },
 }
 
 /// An answer as a value, headers lower-cased.
@@ -289,25 +525,41 @@ impl Response {
     }
 }
 
-/// Why a delivery did not (or may not have) happen.
+/// Why a delivery did not (or may not have) happen. What the executor may
+/// do next depends on whether the request may have been acted on.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DeliveryError {
-    /// Try again later (network error, timeout, 5xx).
+    /// Certainly not acted on (no connection, 503, 408): another attempt may
+    /// succeed.
     #[error("{message}")]
     Retryable {
         message: String,
         after: Option<Duration>,
     },
-    /// The platform asked to slow down, and said for how long.
+    /// The platform asked to slow down (429), and perhaps said how long.
     #[error("rate limited: {message}")]
     RateLimited { message: String, after: Duration },
+    /// Perhaps acted on (a timeout or a dropped connection after the request
+    /// went out; 500, 502, 504): sent again only with an idempotency key.
+    #[error("{message}")]
+    MaybeDelivered {
+        message: String,
+        after: Option<Duration>,
+    },
+    /// The session or token is no longer valid: renew it, then try again.
+    #[error("{message}")]
+    AuthExpired { message: String },
     /// The platform refused the post; resending will not help.
     #[error("{message}")]
     Permanent { message: String },
-    /// The request may have been acted on, but the answer is not what the
-    /// platform promises: resending could post twice.
+    /// The platform acted, but its answer is not what it promises: resending
+    /// could post twice.
     #[error("{message}")]
     Uncertain { message: String },
+    /// herald could not build the request (a secret that is not set or not
+    /// valid): nothing was sent.
+    #[error("{message}")]
+    Unbuildable { message: String },
 }
 
 impl DeliveryError {
@@ -330,20 +582,75 @@ impl DeliveryError {
         }
     }
 
-    /// Whether another attempt may succeed.
-    pub fn is_retryable(&self) -> bool {
+    pub fn unbuildable(message: impl Into<String>) -> Self {
+        DeliveryError::Unbuildable {
+            message: message.into(),
+        }
+    }
+
+    /// The error's text without its kind.
+    pub fn message(&self) -> &str {
+        match self {
+            DeliveryError::Retryable { message, .. }
+            | DeliveryError::RateLimited { message, .. }
+            | DeliveryError::MaybeDelivered { message, .. }
+            | DeliveryError::AuthExpired { message }
+            | DeliveryError::Permanent { message }
+            | DeliveryError::Uncertain { message }
+            | DeliveryError::Unbuildable { message } => message,
+        }
+    }
+
+    /// Whether the request certainly was not acted on, so that sending it
+    /// again cannot make a second post.
+    pub fn not_delivered(&self) -> bool {
         matches!(
             self,
-            DeliveryError::Retryable { .. } | DeliveryError::RateLimited { .. }
+            DeliveryError::Retryable { .. }
+                | DeliveryError::RateLimited { .. }
+                | DeliveryError::AuthExpired { .. }
+                | DeliveryError::Unbuildable { .. }
         )
     }
 
     /// The delay the server asked for, if it did.
     pub fn server_delay(&self) -> Option<Duration> {
         match self {
-            DeliveryError::Retryable { after, .. } => *after,
+            DeliveryError::Retryable { after, .. }
+            | DeliveryError::MaybeDelivered { after, .. } => *after,
             DeliveryError::RateLimited { after, .. } => Some(*after),
             _ => None,
+        }
+    }
+
+    /// The same kind of error with another text (for scrubbing secrets).
+    #[must_use]
+    pub fn map_message(self, f: impl FnOnce(&str) -> String) -> Self {
+        match self {
+            DeliveryError::Retryable { message, after } => DeliveryError::Retryable {
+                message: f(&message),
+                after,
+            },
+            DeliveryError::RateLimited { message, after } => DeliveryError::RateLimited {
+                message: f(&message),
+                after,
+            },
+            DeliveryError::MaybeDelivered { message, after } => DeliveryError::MaybeDelivered {
+                message: f(&message),
+                after,
+            },
+            DeliveryError::AuthExpired { message } => DeliveryError::AuthExpired {
+                message: f(&message),
+            },
+            DeliveryError::Permanent { message } => DeliveryError::Permanent {
+                message: f(&message),
+            },
+            DeliveryError::Uncertain { message } => DeliveryError::Uncertain {
+                message: f(&message),
+            },
+            DeliveryError::Unbuildable { message } => DeliveryError::Unbuildable {
+                message: f(&message),
+            },
         }
     }
 }
@@ -351,11 +658,15 @@ impl DeliveryError {
 /// Decides what a response means. `message` extracts the platform's own
 /// error text; `body_delay` reads a delay from the body (Discord's
 /// `retry_after`, Telegram's `parameters.retry_after`).
+///
+/// 503 and 408 say the server did not act; 500, 502 and 504 (and other
+/// 5xx) do not say, so the request may have been acted on. A redirect is
+/// never followed for a post: it is refused naming where it pointed.
 pub fn classify(
     response: &Response,
     message: impl Fn(&Response) -> String,
     body_delay: impl Fn(&Response) -> Option<Duration>,
-    now: chrono::DateTime<chrono::Utc>,
+    now: DateTime<Utc>,
 ) -> Result<(), DeliveryError> {
     let status = response.status;
     let delay =
@@ -370,11 +681,25 @@ pub fn classify(
     };
     match status {
         200..=299 => Ok(()),
+        300..=399 => {
+            let host = response
+                .header("location")
+                .and_then(|l| url::Url::parse(l).ok())
+                .and_then(|u| u.host_str().map(str::to_string));
+            Err(DeliveryError::permanent(format!(
+                "HTTP {status}: the server redirected the request{}; herald does not follow redirects when posting (check the target's URL)",
+                host.map(|h| format!(" to {h}")).unwrap_or_default()
+            )))
+        }
         429 => Err(DeliveryError::RateLimited {
             message: described(),
             after: delay().unwrap_or(Duration::from_secs(1)),
         }),
-        408 | 500..=599 => Err(DeliveryError::Retryable {
+        408 | 503 => Err(DeliveryError::Retryable {
+            message: described(),
+            after: delay(),
+        }),
+        500..=599 => Err(DeliveryError::MaybeDelivered {
             message: described(),
             after: delay(),
         }),
@@ -383,11 +708,11 @@ pub fn classify(
 }
 
 /// `Retry-After` as seconds (`120`, `1.5`) or an HTTP date.
-pub fn retry_after(value: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+pub fn retry_after(value: Option<&str>, now: DateTime<Utc>) -> Option<Duration> {
     let v = value?.trim();
     if let Ok(secs) = v.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0)
-            .then(|| Duration::from_secs_f64(secs.min(86_400.0)));
+            .then(|| Duration::from_secs_f64(secs.min(crate::units::MAX_SPAN.as_secs_f64())));
     }
     let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
     let delta = at.to_utc() - now;
@@ -415,162 +740,6 @@ pub fn json_message(response: &Response, pointer: &str) -> String {
                 .map(str::to_string)
         })
         .unwrap_or_else(|| body_excerpt(&response.text()))
-}
-
-/// Answers larger than this are cut: no platform's answer needs more.
-pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
-
-/// Sends `request` and reads the answer (at most `MAX_RESPONSE_BYTES`).
-/// Network failures and timeouts are retryable; a missing environment
-/// variable is permanent.
-pub async fn send(
-    client: &reqwest::Client,
-    request: &Request,
-    timeout: Duration,
-) -> Result<Response, DeliveryError> {
-    let url = request.full_url(
-        request
-            .url
-            .resolve()
-            .map_err(|e| DeliveryError::permanent(e.to_string()))?,
-    );
-    let method = match request.method {
-        Method::Get => reqwest::Method::GET,
-        Method::Post => reqwest::Method::POST,
-        Method::Put => reqwest::Method::PUT,
-        Method::Patch => reqwest::Method::PATCH,
-    };
-    let mut builder = client.request(method, &url).timeout(timeout);
-    for (name, value) in &request.headers {
-        let value = value
-            .resolve()
-            .map_err(|e| DeliveryError::permanent(e.to_string()))?;
-        builder = builder.header(name, value);
-    }
-    let body_bytes: Option<Vec<u8>> = match &request.body {
-        Body::Json(v) => {
-            let mut v = v.clone();
-            for (key, secret) in &request.json_secrets {
-                let value = secret
-                    .expose()
-                    .map_err(|e| DeliveryError::permanent(e.to_string()))?;
-                v[key.as_str()] = serde_json::Value::String(value);
-            }
-            Some(serde_json::to_vec(&v).unwrap_or_default())
-        }
-        _ => None,
-    };
-    if let Some(signing) = &request.signing {
-        let timestamp = chrono::Utc::now().timestamp();
-        builder = builder
-            .header("webhook-id", &signing.id)
-            .header("webhook-timestamp", timestamp.to_string());
-        if let Some(secret) = &signing.secret {
-            let secret = secret
-                .expose()
-                .map_err(|e| DeliveryError::permanent(e.to_string()))?;
-            let payload = body_bytes.clone().unwrap_or_default();
-            let signature = sign(&secret, &signing.id, timestamp, &payload)
-                .map_err(DeliveryError::permanent)?;
-            builder = builder.header("webhook-signature", signature);
-        }
-    }
-    builder = match &request.body {
-        Body::Empty => builder,
-        Body::Json(_) => builder
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body_bytes.unwrap_or_default()),
-        Body::Form(pairs) => builder.form(pairs),
-        Body::Bytes {
-            content_type,
-            bytes,
-        } => builder
-            .header(reqwest::header::CONTENT_TYPE, content_type)
-            .body(bytes.as_ref().clone()),
-        Body::Multipart(fields) => {
-            let mut form = reqwest::multipart::Form::new();
-            for (name, value) in fields {
-                form = match value {
-                    MultipartValue::Text(t) => form.text(name.clone(), t.clone()),
-                    MultipartValue::File {
-                        file_name,
-                        content_type,
-                        bytes,
-                    } => {
-                        let part = reqwest::multipart::Part::bytes(bytes.as_ref().clone())
-                            .file_name(file_name.clone())
-                            .mime_str(content_type)
-                            .map_err(|e| DeliveryError::permanent(e.to_string()))?;
-                        form.part(name.clone(), part)
-                    }
-                };
-            }
-            builder.multipart(form)
-        }
-    };
-    let mut response = builder.send().await.map_err(|e| network_error(&e))?;
-    let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_ascii_lowercase(),
-                v.to_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = MAX_RESPONSE_BYTES.saturating_sub(body.len());
-                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                if body.len() >= MAX_RESPONSE_BYTES {
-                    break;
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                // The status line arrived; the body broke off. A 2xx may
-                // have been acted on.
-                let message = format!("the answer broke off: {}", redact_url(&e.to_string()));
-                return Err(if (200..300).contains(&status) {
-                    DeliveryError::uncertain(message)
-                } else {
-                    DeliveryError::retryable(message)
-                });
-            }
-        }
-    }
-    Ok(Response {
-        status,
-        headers,
-        body,
-    })
-}
-
-fn network_error(e: &reqwest::Error) -> DeliveryError {
-    let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else {
-        "request failed"
-    };
-    // reqwest's messages include the URL, which may embed a token.
-    let mut source = std::error::Error::source(e);
-    let mut detail = String::new();
-    while let Some(s) = source {
-        detail = s.to_string();
-        source = s.source();
-    }
-    let detail = redact_url(&detail);
-    DeliveryError::retryable(if detail.is_empty() {
-        what.to_string()
-    } else {
-        format!("{what}: {detail}")
-    })
 }
 
 fn encode(s: &str) -> String {
@@ -631,14 +800,14 @@ mod tests {
         }
     }
 
-    fn now() -> chrono::DateTime<chrono::Utc> {
+    fn now() -> DateTime<Utc> {
         chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
             .unwrap()
             .to_utc()
     }
 
     #[test]
-    fn classifies_statuses() {
+    fn classifies_statuses_by_whether_they_may_have_been_acted_on() {
         let msg = |r: &Response| r.text();
         let none = |_: &Response| None;
         assert_eq!(classify(&response(200, &[], ""), msg, none, now()), Ok(()));
@@ -650,6 +819,14 @@ mod tests {
                 after: None
             })
         );
+        for status in [500, 502, 504] {
+            let e = classify(&response(status, &[], ""), msg, none, now()).unwrap_err();
+            assert!(
+                matches!(e, DeliveryError::MaybeDelivered { .. }),
+                "{status}: {e:?}"
+            );
+            assert!(!e.not_delivered());
+        }
         assert_eq!(
             classify(
                 &response(429, &[("retry-after", "7")], ""),
@@ -673,6 +850,15 @@ mod tests {
                 .server_delay(),
             Some(Duration::from_millis(1500))
         );
+        let moved = classify(
+            &response(302, &[("location", "https://elsewhere.example/x")], ""),
+            msg,
+            none,
+            now(),
+        )
+        .unwrap_err();
+        assert!(matches!(moved, DeliveryError::Permanent { .. }));
+        assert!(moved.message().contains("elsewhere.example"), "{moved}");
     }
 
     #[test]
@@ -727,20 +913,62 @@ mod tests {
     }
 
     #[test]
-    fn previews_redact_secrets() {
+    fn previews_redact_secrets_and_show_slots() {
         let secret = Secret::new("${HOOK_URL}");
         let req = Request::new(
             Method::Post,
             Template::secret(&secret).then("?wait=true"),
-            Body::Json(serde_json::json!({"a": 1})),
+            Body::Json(serde_json::json!({"a": 1, "id": "<id>"})),
         )
         .header(
             "Authorization",
             Template::text("Bearer ").then_secret(&Secret::new("${TOKEN}")),
-        );
+        )
+        .fill("/id", Part::slot("media", "<id from the upload>"))
+        .fill("/a", Part::Secret(Secret::new("${PASSWORD}")));
         let p = req.preview();
         assert_eq!(p.url, "${HOOK_URL}?wait=true");
         assert_eq!(p.headers["Authorization"], "Bearer ${TOKEN}");
+        assert_eq!(p.body["id"], "<id>");
+        assert_eq!(p.body["a"], "${PASSWORD}");
+    }
+
+    #[test]
+    fn resolving_fills_slots_and_removes_absent_ones() {
+        let req = Request::new(
+            Method::Post,
+            Template::text("https://x.example/a/").then_slot("id", "<id>"),
+            Body::Json(serde_json::json!({"media": "<m>", "thumb": "<t>"})),
+        )
+        .fill("/media", Part::slot("media", "<m>"))
+        .fill("/thumb", Part::slot("thumb", "<t>"));
+        let mut slots = Slots::new();
+        slots.insert("id".into(), serde_json::json!("7"));
+        slots.insert("media".into(), serde_json::json!(["7"]));
+        let out = req.resolve(&slots, None, now()).unwrap();
+        assert_eq!(out.url, "https://x.example/a/7");
+        let OutgoingBody::Bytes { bytes, .. } = out.body else {
+            panic!("json body")
+        };
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&bytes).unwrap(),
+            serde_json::json!({"media": ["7"]})
+        );
+    }
+
+    #[test]
+    fn a_header_that_cannot_be_sent_is_unbuildable_and_named() {
+        let secret = Secret::literal("bad\nvalue-xyz");
+        let req = Request::new(
+            Method::Post,
+            Template::text("https://x.example/"),
+            Body::Empty,
+        )
+        .header("X-Key", Template::secret(&secret));
+        let e = req.resolve(&Slots::new(), None, now()).unwrap_err();
+        assert!(matches!(e, DeliveryError::Unbuildable { .. }), "{e:?}");
+        assert!(e.message().contains("X-Key"), "{e}");
+        assert!(!e.message().contains("xyz"), "{e}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use tokio::sync::{Mutex, OnceCell};
 use url::Url;
 
@@ -17,7 +18,7 @@ use url::Url;
 pub const MAX_IMAGE_BYTES: usize = 10 * 1024 * 1024;
 
 /// A fetched image.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ImageData {
     pub url: Url,
     pub content_type: String,
@@ -34,7 +35,7 @@ pub struct ImageFetcher {
 }
 
 impl ImageFetcher {
-    pub fn new(allow_private: bool, timeout: Duration) -> Result<Self, String> {
+    pub fn new(allow_private: bool, timeout: Duration) -> Result<Self, reqwest::Error> {
         Self::build(allow_private, timeout, HashMap::new())
     }
 
@@ -46,7 +47,7 @@ impl ImageFetcher {
     pub fn with_public_hosts(
         timeout: Duration,
         hosts: HashMap<String, SocketAddr>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, reqwest::Error> {
         Self::build(false, timeout, hosts)
     }
 
@@ -54,7 +55,7 @@ impl ImageFetcher {
         allow_private: bool,
         timeout: Duration,
         hosts: HashMap<String, SocketAddr>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, reqwest::Error> {
         let hosts = Arc::new(hosts);
         let trusted = hosts.clone();
         let mut builder = reqwest::Client::builder()
@@ -76,7 +77,7 @@ impl ImageFetcher {
         if !allow_private {
             builder = builder.dns_resolver(Arc::new(PublicOnly { hosts }));
         }
-        let client = builder.build().map_err(|e| e.to_string())?;
+        let client = builder.build()?;
         Ok(ImageFetcher {
             client,
             allow_private,
@@ -156,6 +157,18 @@ impl ImageFetcher {
             content_type,
             bytes: Arc::new(bytes),
         }))
+    }
+}
+
+/// Where the driver gets hero images: `ImageFetcher` in a real run, a
+/// stand-in in tests.
+pub trait Images: Send + Sync {
+    fn image<'a>(&'a self, url: &'a Url) -> BoxFuture<'a, Result<Arc<ImageData>, String>>;
+}
+
+impl Images for ImageFetcher {
+    fn image<'a>(&'a self, url: &'a Url) -> BoxFuture<'a, Result<Arc<ImageData>, String>> {
+        Box::pin(self.get(url))
     }
 }
 

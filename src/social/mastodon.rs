@@ -1,19 +1,32 @@
-//! Mastodon: the instance's real limits (`/api/v2/instance`), the hero image
-//! uploaded with its alt text (`/api/v2/media`, polled while the server
-//! processes it), then the status with `media_ids`, `language` and an
-//! `Idempotency-Key`, which Mastodon honours for an hour: a resend with the
-//! same key returns the first status instead of a second one.
+//! Mastodon: the instance's real text limit (`/api/v2/instance`, learned
+//! before composing and kept a day), the hero image uploaded with its alt
+//! text (`/api/v2/media`, polled while the server processes it), then the
+//! status with `media_ids`, `language` and an `Idempotency-Key`, which
+//! Mastodon honours for an hour: a resend with the same key returns the
+//! first status instead of a second one. Edits use PUT on the status.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde_json::json;
 use url::Url;
 
+use super::card::Card;
+use super::compose::{CountUnit, TextLimit};
 use super::http::{
-    Body, DeliveryError, Method, MultipartValue, Request, Response, Template, body_excerpt,
-    classify, endpoint, json_message,
+    Body, DeliveryError, Method, MultipartValue, Part, Request, Response, Slots, Template,
+    body_excerpt, classify, endpoint, json_message,
 };
 use super::image::ImageData;
-use super::{Delivered, Post};
-use crate::config::Secret;
+use super::keys::{KeyError, Keys};
+use super::steps::{PollStep, Polled, SendStep, Step, Steps, UploadStep};
+use super::{
+    Capabilities, Delivered, Idempotency, Learned, Learning, Platform, Post, SecretField,
+    SecretKind, Shape, TextRule,
+};
+use crate::secret::Secret;
 
 /// A stock instance's limit, used until the instance has been asked.
 pub const DEFAULT_MAX_CHARACTERS: usize = 500;
@@ -21,73 +34,139 @@ pub const DEFAULT_MAX_CHARACTERS: usize = 500;
 pub const URL_LENGTH: usize = 23;
 /// Alt text longer than this is refused.
 pub const MAX_ALT: usize = 1500;
+/// Mastodon keeps an `Idempotency-Key` for an hour.
+pub const KEY_LIFETIME: Duration = Duration::from_secs(3600);
+/// The learned key of the instance's text limit.
+pub const MAX_CHARACTERS: &str = "max_characters";
+/// How long a learned limit is trusted before the instance is asked again.
+const LIMIT_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(1);
+/// The longest herald waits for an uploaded image to be processed.
+const PROCESSING_LIMIT: Duration = Duration::from_secs(60);
 
-fn bearer(token: &Secret) -> Template {
-    Template::text("Bearer ").then_secret(token)
+/// An account on a Mastodon instance.
+#[derive(Debug)]
+pub struct Mastodon {
+    instance: Url,
+    token: Secret,
 }
 
-pub fn instance_request(instance: &Url) -> Request {
-    Request::new(
-        Method::Get,
-        Template::text(endpoint(instance, "api/v2/instance")),
-        Body::Empty,
-    )
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MastodonKeys {
+    instance: String,
+    token: Secret,
 }
 
-/// `configuration.statuses.max_characters` of the instance.
-pub fn parse_instance(
-    response: &Response,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<usize, DeliveryError> {
-    classify(response, message, |_| None, now)?;
+/// Example keys: an account on an instance at `base`.
+pub fn example(base: &str) -> serde_json::Value {
+    json!({"instance": base, "token": "example-token"})
+}
+
+pub fn read(keys: &Keys<'_>) -> Result<Arc<dyn Platform>, KeyError> {
+    let k: MastodonKeys = keys.read()?;
+    Ok(Arc::new(Mastodon {
+        instance: keys.url("instance", &k.instance)?,
+        token: k.token,
+    }))
+}
+
+impl Mastodon {
+    fn bearer(&self) -> Template {
+        Template::text("Bearer ").then_secret(&self.token)
+    }
+
+    fn api(&self, path: &str) -> Template {
+        Template::text(endpoint(&self.instance, path))
+    }
+
+    fn media_step(&self, post: &Post, image: &Url) -> UploadStep {
+        let request = Request::new(
+            Method::Post,
+            self.api("api/v2/media"),
+            Body::Multipart(vec![
+                (
+                    "file".to_string(),
+                    MultipartValue::Image {
+                        stem: "hero".to_string(),
+                        note: format!("the image at {image}, fetched when sent"),
+                    },
+                ),
+                (
+                    "description".to_string(),
+                    MultipartValue::Text(super::truncate_words(&post.image_alt, MAX_ALT)),
+                ),
+            ]),
+        )
+        .header("Authorization", self.bearer());
+        let mut without = Slots::new();
+        without.insert("media_ids".into(), json!([]));
+        UploadStep {
+            image: image.clone(),
+            prepare: as_fetched,
+            request,
+            read: read_upload,
+            without,
+        }
+    }
+
+    fn poll_step(&self) -> PollStep {
+        PollStep {
+            request: Request::new(
+                Method::Get,
+                self.api("api/v1/media/")
+                    .then_slot("media_id", "<id from /api/v2/media>"),
+                Body::Empty,
+            )
+            .header("Authorization", self.bearer()),
+            when: "media_processing".to_string(),
+            read: read_poll,
+            limit: PROCESSING_LIMIT,
+        }
+    }
+
+    fn status_request(&self, post: &Post, edit: Option<&str>, media: bool) -> Request {
+        let body = json!({
+            "status": post.fitted.text,
+            "media_ids": if media { json!(["<id from /api/v2/media>"]) } else { json!([]) },
+            "visibility": "public",
+            "language": post.language,
+        });
+        let mut request = match edit {
+            Some(id) => Request::new(
+                Method::Put,
+                self.api(&format!("api/v1/statuses/{id}")),
+                Body::Json(body),
+            )
+            .header("Authorization", self.bearer()),
+            None => Request::new(Method::Post, self.api("api/v1/statuses"), Body::Json(body))
+                .header("Authorization", self.bearer())
+                .header(
+                    "Idempotency-Key",
+                    Template::text(post.idempotency_key.clone()),
+                ),
+        };
+        if media {
+            request = request.fill(
+                "/media_ids",
+                Part::slot("media_ids", "<id from /api/v2/media>"),
+            );
+        }
+        request
+    }
+}
+
+/// Mastodon takes the image as it is; the fetch already checked its type
+/// and size.
+fn as_fetched(image: &ImageData) -> Result<ImageData, String> {
+    Ok(image.clone())
+}
+
+fn message(r: &Response) -> String {
+    json_message(r, "/error")
+}
+
+fn media_id(response: &Response) -> Result<String, DeliveryError> {
     response
-        .json()
-        .and_then(|v| {
-            v.pointer("/configuration/statuses/max_characters")
-                .and_then(|m| m.as_u64())
-        })
-        .map(|m| m as usize)
-        .ok_or_else(|| DeliveryError::permanent("the instance did not say its max_characters"))
-}
-
-pub fn media_request(instance: &Url, token: &Secret, image: &ImageData, alt: &str) -> Request {
-    let extension = image.content_type.rsplit('/').next().unwrap_or("jpg");
-    Request::new(
-        Method::Post,
-        Template::text(endpoint(instance, "api/v2/media")),
-        Body::Multipart(vec![
-            (
-                "file".to_string(),
-                MultipartValue::File {
-                    file_name: format!("hero.{extension}"),
-                    content_type: image.content_type.clone(),
-                    bytes: image.bytes.clone(),
-                },
-            ),
-            (
-                "description".to_string(),
-                MultipartValue::Text(super::truncate_words(alt, MAX_ALT)),
-            ),
-        ]),
-    )
-    .header("Authorization", bearer(token))
-}
-
-/// An uploaded attachment: usable now, or still being processed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Media {
-    Ready(String),
-    Processing(String),
-}
-
-/// `POST /api/v2/media`: 200 ready, 202 processing; `GET /api/v1/media/:id`:
-/// 200 ready, 206 processing.
-pub fn parse_media(
-    response: &Response,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Media, DeliveryError> {
-    classify(response, message, |_| None, now)?;
-    let id = response
         .json()
         .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_string))
         .ok_or_else(|| {
@@ -95,73 +174,54 @@ pub fn parse_media(
                 "the media answer has no id: {}",
                 body_excerpt(&response.text())
             ))
-        })?;
-    Ok(match response.status {
-        202 | 206 => Media::Processing(id),
-        _ => Media::Ready(id),
-    })
+        })
 }
 
-pub fn media_status_request(instance: &Url, token: &Secret, id: &str) -> Request {
-    Request::new(
-        Method::Get,
-        Template::text(endpoint(instance, &format!("api/v1/media/{id}"))),
-        Body::Empty,
-    )
-    .header("Authorization", bearer(token))
+/// `POST /api/v2/media`: 200 ready, 202 still processing.
+fn read_upload(response: &Response, now: DateTime<Utc>) -> Result<Slots, DeliveryError> {
+    classify(response, message, |_| None, now)?;
+    let id = media_id(response)?;
+    let mut slots = Slots::new();
+    slots.insert("media_processing".into(), json!(response.status == 202));
+    slots.insert("media_ids".into(), json!([id]));
+    slots.insert("media_id".into(), json!(id));
+    Ok(slots)
 }
 
-fn status_body(post: &Post, media_ids: &[String]) -> serde_json::Value {
-    json!({
-        "status": post.fitted.text,
-        "media_ids": media_ids,
-        "visibility": "public",
-        "language": post.language,
-    })
+/// `GET /api/v1/media/:id`: 200 ready, 206 still processing.
+fn read_poll(response: &Response, now: DateTime<Utc>) -> Result<Polled, DeliveryError> {
+    classify(response, message, |_| None, now)?;
+    let id = media_id(response)?;
+    if response.status == 206 {
+        return Ok(Polled::Pending);
+    }
+    let mut slots = Slots::new();
+    slots.insert("media_processing".into(), json!(false));
+    slots.insert("media_ids".into(), json!([id]));
+    Ok(Polled::Ready(slots))
 }
 
-pub fn status_request(
-    post: &Post,
-    instance: &Url,
-    token: &Secret,
-    media_ids: &[String],
-) -> Request {
-    Request::new(
-        Method::Post,
-        Template::text(endpoint(instance, "api/v1/statuses")),
-        Body::Json(status_body(post, media_ids)),
-    )
-    .header("Authorization", bearer(token))
-    .header(
-        "Idempotency-Key",
-        Template::text(post.idempotency_key.clone()),
-    )
-}
-
-/// Edits an existing status (for `on_edit: update`).
-pub fn edit_request(
-    post: &Post,
-    instance: &Url,
-    token: &Secret,
-    status_id: &str,
-    media_ids: &[String],
-) -> Request {
-    Request::new(
-        Method::Put,
-        Template::text(endpoint(instance, &format!("api/v1/statuses/{status_id}"))),
-        Body::Json(status_body(post, media_ids)),
-    )
-    .header("Authorization", bearer(token))
-}
-
-fn message(r: &Response) -> String {
-    json_message(r, "/error")
+/// `configuration.statuses.max_characters` of the instance.
+fn read_instance(
+    response: &Response,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, String)>, DeliveryError> {
+    classify(response, message, |_| None, now)?;
+    response
+        .json()
+        .and_then(|v| {
+            v.pointer("/configuration/statuses/max_characters")
+                .and_then(|m| m.as_u64())
+        })
+        .map(|m| vec![(MAX_CHARACTERS.to_string(), m.to_string())])
+        .ok_or_else(|| DeliveryError::permanent("the instance did not say its max_characters"))
 }
 
 /// 200 with the Status (`id`, `url`).
-pub fn parse_status(
+fn read_status(
     response: &Response,
-    now: chrono::DateTime<chrono::Utc>,
+    _: &Slots,
+    now: DateTime<Utc>,
 ) -> Result<Delivered, DeliveryError> {
     classify(response, message, |_| None, now)?;
     let body = response.json().ok_or_else(|| {
@@ -182,4 +242,76 @@ pub fn parse_status(
         remote_id: id,
         remote_url: body.get("url").and_then(|u| u.as_str()).map(str::to_string),
     })
+}
+
+impl Platform for Mastodon {
+    fn kind(&self) -> &'static str {
+        "mastodon"
+    }
+
+    fn secrets(&self) -> Vec<SecretField<'_>> {
+        vec![SecretField::new("token", &self.token, SecretKind::Token)]
+    }
+
+    /// Graphemes, every URL 23, up to the instance's limit (500 until the
+    /// instance has been asked).
+    fn text(&self, learned: &Learned) -> TextRule {
+        TextRule {
+            limit: TextLimit {
+                unit: CountUnit::Graphemes,
+                max: learned
+                    .get(MAX_CHARACTERS)
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(DEFAULT_MAX_CHARACTERS),
+                url_length: Some(URL_LENGTH),
+                max_bytes: None,
+            },
+            shape: Shape::Text,
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            edit: true,
+            idempotency: Idempotency::Key {
+                kept_for: Some(KEY_LIFETIME),
+            },
+        }
+    }
+
+    fn learn(&self, learned: &Learned, now: DateTime<Utc>) -> Option<Learning> {
+        learned
+            .stale(MAX_CHARACTERS, now, LIMIT_KEPT)
+            .then(|| Learning {
+                request: Request::new(Method::Get, self.api("api/v2/instance"), Body::Empty),
+                read: read_instance,
+                what: "the instance's text limit",
+            })
+    }
+
+    fn steps(&self, post: &Post, edit: Option<&str>) -> Steps {
+        let mut steps = Vec::new();
+        if let Some(image) = &post.image {
+            steps.push(Step::Upload(self.media_step(post, image)));
+            steps.push(Step::Poll(self.poll_step()));
+        }
+        steps.push(Step::Send(SendStep::new(
+            self.status_request(post, edit, post.image.is_some()),
+            read_status,
+        )));
+        Steps(steps)
+    }
+
+    fn card(&self, post: &Post, c: &Card<'_>) -> String {
+        format!(
+            "{}<div>{}</div>{}",
+            c.who(&format!("@{}", post.target)),
+            c.text,
+            c.hero
+        )
+    }
+
+    fn card_style(&self) -> &'static str {
+        ".mastodon{background:#191b22;color:#fff}.mastodon .bar{background:#6364ff}.mastodon .avatar{background:#6364ff}.mastodon a{color:#8c8dff}"
+    }
 }

@@ -1,35 +1,406 @@
-//! Social posts: composing the call-to-action post for each target
-//! (`compose`), the request each platform needs (one file per platform, each
-//! a pure request builder and response parser), and classifying a response
-//! as done, retryable, rate-limited or failed (`http`).
+//! Posting: one module per platform, and what they share.
 //!
-//! `Post` is the domain value; platform payloads are built from it and never
-//! leak back. Requests keep secrets as `Secret`s until `http::send` resolves
-//! them, so the dry run prints the very request that would be sent, redacted.
+//! A platform module owns everything herald knows about its platform: the
+//! keys of its targets and their secrets, its text limit, counting rule and
+//! shape, what it can do (edit, idempotency), what herald learns about a
+//! target before composing, the steps of a post, and how the preview page
+//! draws it. `PLATFORMS` lists them; nothing outside this folder matches on
+//! a platform. Adding one is a file, a line in `PLATFORMS`, and its tests.
+//!
+//! Shared here: the `Platform` trait, composing a `Post` (`compose`), the
+//! request values (`http`), the steps (`steps`) and the one driver that runs
+//! them (`driver`) over a `Transport`.
 
 pub mod bluesky;
+pub mod card;
 pub mod compose;
 pub mod discord;
+pub mod driver;
 pub mod google_chat;
 pub mod http;
 pub mod image;
+pub mod keys;
 pub mod mastodon;
 pub mod mattermost;
 pub mod slack;
+pub mod steps;
 pub mod teams;
 pub mod telegram;
+pub mod transport;
 pub mod webhook;
 
-use chrono::{DateTime, FixedOffset};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::article::Article;
-use crate::config::{Platform, Site, Target};
-use compose::{ComposeError, Composer, CountUnit, Fitted, PostFields, TextLimit};
+use crate::secret::Secret;
+use compose::{ComposeError, Composer, Fitted, PostFields, TextLimit};
+use http::{DeliveryError, Request, Response};
+use keys::{KeyError, Keys};
+use steps::Steps;
 
-pub use http::{Body, DeliveryError, Part, Request, Template};
+pub use card::Card;
+
+/// A platform herald can post to: its `type` word in the config, how a
+/// target of that type reads its keys, and an example of those keys.
+pub struct Entry {
+    pub kind: &'static str,
+    pub read: fn(&Keys<'_>) -> Result<Arc<dyn Platform>, KeyError>,
+    /// The keys of a target whose every address is below `base` (a local
+    /// stand-in in tests; docs show them with the platform's own host).
+    pub example: fn(base: &str) -> serde_json::Value,
+}
+
+/// Every platform, in the order the docs list them.
+pub static PLATFORMS: &[Entry] = &[
+    Entry {
+        kind: "slack",
+        read: slack::read,
+        example: slack::example,
+    },
+    Entry {
+        kind: "discord",
+        read: discord::read,
+        example: discord::example,
+    },
+    Entry {
+        kind: "teams",
+        read: teams::read,
+        example: teams::example,
+    },
+    Entry {
+        kind: "google_chat",
+        read: google_chat::read,
+        example: google_chat::example,
+    },
+    Entry {
+        kind: "mattermost",
+        read: mattermost::read,
+        example: mattermost::example,
+    },
+    Entry {
+        kind: "telegram",
+        read: telegram::read,
+        example: telegram::example,
+    },
+    Entry {
+        kind: "mastodon",
+        read: mastodon::read,
+        example: mastodon::example,
+    },
+    Entry {
+        kind: "bluesky",
+        read: bluesky::read,
+        example: bluesky::example,
+    },
+    Entry {
+        kind: "webhook",
+        read: webhook::read,
+        example: webhook::example,
+    },
+];
+
+/// The platform whose `type` word is `kind`.
+pub fn entry(kind: &str) -> Option<&'static Entry> {
+    PLATFORMS.iter().find(|e| e.kind == kind)
+}
+
+/// Everything herald knows about one platform, for one target's settings.
+pub trait Platform: fmt::Debug + Send + Sync {
+    /// The `type` word of the config.
+    fn kind(&self) -> &'static str;
+
+    /// The target's secrets, each with its key and what its value must be.
+    fn secrets(&self) -> Vec<SecretField<'_>>;
+
+    /// How long a post may be, counted how, and how it is shown, given
+    /// what herald learned about the target.
+    fn text(&self, learned: &Learned) -> TextRule;
+
+    /// What the platform can do.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+
+    /// A question to ask the target before composing (an instance's text
+    /// limit), when what was learned is missing or old.
+    fn learn(&self, _learned: &Learned, _now: DateTime<Utc>) -> Option<Learning> {
+        None
+    }
+
+    /// The steps that make the post, or edit the post `edit` names.
+    fn steps(&self, post: &Post, edit: Option<&str>) -> Steps;
+
+    /// The post as the preview page draws it (inside the platform's frame).
+    fn card(&self, post: &Post, card: &Card<'_>) -> String;
+
+    /// CSS for this platform's cards, scoped by its `kind` as a class.
+    fn card_style(&self) -> &'static str;
+}
+
+/// A secret of a target: where it is set, and what its value must be.
+pub struct SecretField<'a> {
+    pub key: String,
+    pub secret: &'a Secret,
+    pub kind: SecretKind,
+}
+
+impl<'a> SecretField<'a> {
+    pub fn new(key: impl Into<String>, secret: &'a Secret, kind: SecretKind) -> Self {
+        SecretField {
+            key: key.into(),
+            secret,
+            kind,
+        }
+    }
+}
+
+/// What a secret's value must be for a request to be built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretKind {
+    /// An absolute http(s) URL (a webhook URL).
+    Url,
+    /// A token sent in a header or a URL path: no white space or control
+    /// characters.
+    Token,
+    /// A header's value.
+    HeaderValue,
+    /// Any text (a password sent in a JSON body, a signing key).
+    Text,
+}
+
+/// A secret that would stop a request from being built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretProblem {
+    pub key: String,
+    /// The environment variables the value comes from.
+    pub variables: Vec<String>,
+    /// A variable is not set (rather than set to something unusable).
+    pub missing: bool,
+    pub message: String,
+}
+
+/// Checks every secret of `platform` whose variables are set (and names
+/// those that are not): the same check `check`, the dry run and the
+/// executor make, so a mistake in the config is found before anything is
+/// sent, and never retried as if the network had failed.
+pub fn secret_problems(platform: &dyn Platform) -> Vec<SecretProblem> {
+    let mut out = Vec::new();
+    for field in platform.secrets() {
+        let variables = field.secret.variables();
+        let shown = field.secret.redacted();
+        match field.secret.expose() {
+            Err(e) => out.push(SecretProblem {
+                key: field.key,
+                variables,
+                missing: true,
+                message: e.to_string(),
+            }),
+            Ok(value) => {
+                let wrong = match field.kind {
+                    SecretKind::Url => keys::http_url(&value)
+                        .err()
+                        .map(|_| format!("{shown} is not an absolute http(s) URL")),
+                    SecretKind::Token => (value.is_empty()
+                        || value.chars().any(|c| c.is_whitespace() || c.is_control()))
+                    .then(|| format!("{shown} is empty or holds white space or control characters")),
+                    SecretKind::HeaderValue => reqwest::header::HeaderValue::from_str(&value)
+                        .is_err()
+                        .then(|| format!("{shown} is not a valid header value (a line break or a control character?)")),
+                    SecretKind::Text => None,
+                };
+                if let Some(message) = wrong {
+                    out.push(SecretProblem {
+                        key: field.key,
+                        variables,
+                        missing: false,
+                        message,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The target's secret values, and the parts of them that may appear on
+/// their own in an answer (a URL's path and query), in every encoding a
+/// URL may give them: for scrubbing texts herald records or prints.
+pub fn secret_values(platform: &dyn Platform) -> Vec<String> {
+    let mut out = Vec::new();
+    for field in platform.secrets() {
+        let Ok(value) = field.secret.expose() else {
+            continue;
+        };
+        if let Ok(u) = Url::parse(&value) {
+            if u.path().len() > 8 {
+                out.push(u.path().to_string());
+            }
+            if let Some(q) = u.query() {
+                out.push(q.to_string());
+            }
+        }
+        out.push(value);
+    }
+    out
+}
+
+/// Removes URLs and the given secret values (as written, and
+/// percent-encoded either way) from a text: a platform's error message may
+/// echo what it was sent, and that text goes to the ledger and the terminal.
+pub fn scrub(text: &str, secrets: &[String]) -> String {
+    let mut out = http::redact_url(text);
+    let mut forms: Vec<String> = Vec::new();
+    for s in secrets.iter().filter(|s| s.len() >= 6) {
+        forms.push(s.clone());
+        forms.push(url::form_urlencoded::byte_serialize(s.as_bytes()).collect());
+        forms.push(percent_encode_all(s, false));
+        forms.push(percent_encode_all(s, true));
+    }
+    forms.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    forms.dedup();
+    for s in &forms {
+        out = out.replace(s.as_str(), "[redacted]");
+    }
+    out
+}
+
+/// Every byte outside RFC 3986's unreserved set as `%XX`.
+fn percent_encode_all(s: &str, lower: bool) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else if lower {
+            out.push_str(&format!("%{b:02x}"));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A platform's text limit and shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextRule {
+    pub limit: TextLimit,
+    pub shape: Shape,
+}
+
+/// How a platform presents a post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// The text is the post (Mastodon, Bluesky, Telegram, webhook).
+    Text,
+    /// A card with title, image and link; the text is its body.
+    Card { title_max: usize },
+}
+
+impl Shape {
+    /// The built-in template for this shape.
+    pub fn default_template(self) -> &'static str {
+        match self {
+            Shape::Text => compose::DEFAULT_TEMPLATE,
+            Shape::Card { .. } => CARD_TEMPLATE,
+        }
+    }
+}
+
+/// What a platform can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Capabilities {
+    /// Edits a post in place (`on_edit: update`).
+    pub edit: bool,
+    pub idempotency: Idempotency,
+}
+
+/// Whether a resend can be told apart from a new post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Idempotency {
+    /// A resend makes a second post.
+    #[default]
+    None,
+    /// The platform drops a resend that carries the same key; `kept_for`
+    /// is how long it remembers one (None: for good).
+    Key { kept_for: Option<Duration> },
+}
+
+impl Idempotency {
+    /// Whether a resend made `since` after the first attempt is dropped.
+    pub fn covers(self, since: chrono::TimeDelta) -> bool {
+        match self {
+            Idempotency::None => false,
+            Idempotency::Key { kept_for: None } => true,
+            Idempotency::Key {
+                kept_for: Some(kept),
+            } => chrono::TimeDelta::from_std(kept).is_ok_and(|kept| since < kept),
+        }
+    }
+}
+
+/// What herald learned about a target (an instance's limit, a session),
+/// kept in the ledger per target and read by dry runs. Never printed.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Learned(BTreeMap<String, Fact>);
+
+/// One learned value and when it was learned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fact {
+    pub value: String,
+    pub at: DateTime<Utc>,
+}
+
+impl Learned {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(|f| f.value.as_str())
+    }
+
+    pub fn fact(&self, key: &str) -> Option<&Fact> {
+        self.0.get(key)
+    }
+
+    pub fn set(&mut self, key: &str, value: String, at: DateTime<Utc>) {
+        self.0.insert(key.to_string(), Fact { value, at });
+    }
+
+    pub fn remove(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Fact)> {
+        self.0.iter()
+    }
+
+    /// Whether `key` is missing or was learned more than `max_age` before
+    /// `now`.
+    pub fn stale(&self, key: &str, now: DateTime<Utc>, max_age: chrono::TimeDelta) -> bool {
+        self.fact(key).is_none_or(|f| now - f.at > max_age)
+    }
+}
+
+impl fmt::Debug for Learned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+/// Reads a learning answer into values by key.
+pub type ReadLearned = fn(&Response, DateTime<Utc>) -> Result<Vec<(String, String)>, DeliveryError>;
+
+/// A question for the target, asked before composing.
+pub struct Learning {
+    pub request: Request,
+    /// The learned values, by key.
+    pub read: ReadLearned,
+    /// What is asked, for warnings ("the instance's text limit").
+    pub what: &'static str,
+}
 
 /// One announcement of one article on one target, fitted to its platform.
 #[derive(Debug, Clone, Serialize)]
@@ -48,8 +419,38 @@ pub struct Post {
     pub published: DateTime<FixedOffset>,
     /// Stable for (target, article): a resend carries the same key.
     pub idempotency_key: String,
-    /// What was posted, to notice edits.
+    /// A fingerprint of the article's facts the post shows (title, summary,
+    /// call to action, link, image and its alt text): a change here is an
+    /// edit; a change of template or limit is not.
     pub content_hash: String,
+}
+
+/// What composing a post needs from its article.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub article_id: String,
+    pub url: Url,
+    pub published: DateTime<FixedOffset>,
+    pub image: Option<Url>,
+    pub image_alt: String,
+    pub language: String,
+    pub fields: PostFields,
+}
+
+impl Draft {
+    /// The fingerprint of what a post of this article shows.
+    pub fn fingerprint(&self) -> String {
+        let f = &self.fields;
+        let facts = [
+            f.title.as_str(),
+            f.summary.as_str(),
+            f.cta.as_deref().unwrap_or_default(),
+            self.url.as_str(),
+            self.image.as_ref().map_or("", Url::as_str),
+            &self.image_alt,
+        ];
+        hex(&Sha256::digest(facts.join("\u{1f}").as_bytes()))[..32].to_string()
+    }
 }
 
 /// What a platform said it made: its id and, where it has one, a URL.
@@ -67,142 +468,45 @@ pub const READ_LABEL: &str = "Read the article";
 /// the image and the link, so the text is the summary and the CTA.
 pub const CARD_TEMPLATE: &str = "{{ summary }}{% if cta %}\n\n{{ cta }}{% endif %}";
 
-/// How a platform presents a post.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
-    /// The text is the post (Mastodon, Bluesky, Telegram, webhook).
-    Text,
-    /// A card with title, image and link; the text is its body.
-    Card { title_max: usize },
+/// The template a target's posts use: its own, else the global one, else
+/// its platform's default.
+pub fn template_for<'a>(
+    own: Option<&'a str>,
+    global: Option<&'a str>,
+    platform: &dyn Platform,
+) -> &'a str {
+    own.or(global)
+        .unwrap_or(platform.text(&Learned::default()).shape.default_template())
 }
 
-/// The limit and shape of each platform's text.
-pub fn platform_text(platform: &Platform, mastodon_limit: Option<usize>) -> (TextLimit, Shape) {
-    use CountUnit::*;
-    match platform {
-        // Section text ≤ 3000; a line for the link goes below it.
-        Platform::Slack { .. } => (
-            TextLimit::new(CodePoints, 2900),
-            Shape::Card { title_max: 150 },
-        ),
-        // Embed description ≤ 4096, title ≤ 256; all embeds ≤ 6000.
-        Platform::Discord { .. } => (
-            TextLimit::new(CodePoints, 4096),
-            Shape::Card { title_max: 256 },
-        ),
-        // A card must stay under 28 KB; 4000 characters of body is ample.
-        Platform::Teams { .. } => (
-            TextLimit::new(CodePoints, 4000),
-            Shape::Card { title_max: 256 },
-        ),
-        // A message ≤ 32,000 bytes.
-        Platform::GoogleChat { .. } => (
-            TextLimit::new(CodePoints, 4000),
-            Shape::Card { title_max: 256 },
-        ),
-        // 16,383 characters per post; longer text is split into several posts.
-        Platform::Mattermost { .. } => (
-            TextLimit::new(CodePoints, 4000),
-            Shape::Card { title_max: 256 },
-        ),
-        // Captions ≤ 1024 after entity parsing; counted in UTF-16 to be safe.
-        Platform::Telegram { .. } => (TextLimit::new(Utf16, 1024), Shape::Text),
-        Platform::Mastodon { .. } => (
-            TextLimit {
-                unit: Graphemes,
-                max: mastodon_limit.unwrap_or(mastodon::DEFAULT_MAX_CHARACTERS),
-                url_length: Some(mastodon::URL_LENGTH),
-                max_bytes: None,
-            },
-            Shape::Text,
-        ),
-        Platform::Bluesky { .. } => (
-            TextLimit {
-                unit: Graphemes,
-                max: 300,
-                url_length: None,
-                max_bytes: Some(3000),
-            },
-            Shape::Text,
-        ),
-        // Receivers are ours to define: a generous cap keeps payloads small.
-        Platform::Webhook { .. } => (TextLimit::new(CodePoints, 10_000), Shape::Text),
-    }
-}
-
-/// The article fields every template sees.
-pub fn post_fields(article: &Article, summary: &str, site: &Site) -> PostFields {
-    PostFields {
-        title: article.title.clone(),
-        subtitle: article.subtitle.clone(),
-        summary: summary.to_string(),
-        cta: article.cta.clone(),
-        url: article.permalink.to_string(),
-        author: article.author.clone(),
-        tags: article.tags.clone(),
-        hero_image: article.hero_image.as_ref().map(Url::to_string),
-        hero_alt: article.alt_text().to_string(),
-        read_time: article.read_time.clone(),
-        published: article.published.to_rfc3339(),
-        site: site.title.clone(),
-    }
-}
-
-/// The template a target's posts use: its own, else the global one
-/// (`social.template`), else its platform's default.
-pub fn template_for<'a>(target: &'a Target, global_template: Option<&'a str>) -> &'a str {
-    let default = match platform_text(&target.platform, None).1 {
-        Shape::Text => compose::DEFAULT_TEMPLATE,
-        Shape::Card { .. } => CARD_TEMPLATE,
-    };
-    target
-        .template
-        .as_deref()
-        .or(global_template)
-        .unwrap_or(default)
-}
-
-/// Composes the post of `article` for `target` with the target's compiled
-/// template (see `template_for`).
+/// Composes the post of `draft` for the target `target` with its compiled
+/// template, by the rule its platform gives for what was learned.
 pub fn compose(
-    article: &Article,
-    summary: &str,
-    target: &Target,
-    site: &Site,
+    draft: &Draft,
+    target: &str,
+    platform: &dyn Platform,
     composer: &Composer,
-    mastodon_limit: Option<usize>,
+    learned: &Learned,
 ) -> Result<Post, ComposeError> {
-    let (limit, shape) = platform_text(&target.platform, mastodon_limit);
-    let fields = post_fields(article, summary, site);
-    let fitted = composer.fit(&fields, limit)?;
-    let card_title = match shape {
-        Shape::Card { title_max } => truncate_words(&article.title, title_max),
+    let rule = platform.text(learned);
+    let fitted = composer.fit(&draft.fields, rule.limit)?;
+    let card_title = match rule.shape {
+        Shape::Card { title_max } => truncate_words(&draft.fields.title, title_max),
         Shape::Text => fitted.title.clone(),
     };
-    let content_hash = hex(&Sha256::digest(
-        [
-            fitted.text.as_str(),
-            &card_title,
-            fields.hero_image.as_deref().unwrap_or_default(),
-            &fields.hero_alt,
-        ]
-        .join("\u{1f}")
-        .as_bytes(),
-    ))[..32]
-        .to_string();
     Ok(Post {
-        target: target.name.clone(),
-        platform: target.platform.type_name(),
-        article_id: article.id().to_string(),
-        url: article.permalink.clone(),
+        target: target.to_string(),
+        platform: platform.kind(),
+        article_id: draft.article_id.clone(),
+        url: draft.url.clone(),
         card_title,
-        image: article.hero_image.clone(),
-        image_alt: article.alt_text().to_string(),
-        language: site.language.clone(),
-        published: article.published,
-        idempotency_key: idempotency_key(&target.name, article.id()),
-        content_hash,
-        fields,
+        image: draft.image.clone(),
+        image_alt: draft.image_alt.clone(),
+        language: draft.language.clone(),
+        published: draft.published,
+        idempotency_key: idempotency_key(target, &draft.article_id),
+        content_hash: draft.fingerprint(),
+        fields: draft.fields.clone(),
         fitted,
     })
 }
@@ -240,9 +544,32 @@ pub fn truncate_words(text: &str, max: usize) -> String {
     format!("{}…", text[..cut].trim_end())
 }
 
+/// Every platform, built from its example keys with addresses below `base`.
+#[cfg(test)]
+pub(crate) fn examples(base: &str) -> Vec<Arc<dyn Platform>> {
+    PLATFORMS
+        .iter()
+        .map(|e| {
+            let serde_json::Value::Object(keys) = (e.example)(base) else {
+                panic!("{}: example keys are not a map", e.kind)
+            };
+            (e.read)(&Keys::new(keys, &|_| None))
+                .unwrap_or_else(|err| panic!("{}: example keys refused: {err:?}", e.kind))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_example_reads_back_as_its_own_platform_with_usable_secrets() {
+        for (entry, platform) in PLATFORMS.iter().zip(examples("https://x.example")) {
+            assert_eq!(platform.kind(), entry.kind);
+            assert_eq!(secret_problems(platform.as_ref()), vec![], "{}", entry.kind);
+        }
+    }
 
     #[test]
     fn keys_are_stable_and_distinct() {
@@ -258,5 +585,41 @@ mod tests {
         assert_eq!(truncate_words("one two three four", 12), "one two…");
         assert_eq!(truncate_words("abcdefghijkl", 5), "abcd…");
         assert!(truncate_words(&"word ".repeat(100), 150).chars().count() <= 150);
+    }
+
+    #[test]
+    fn the_registry_names_each_platform_once_and_each_module_answers_to_its_name() {
+        let mut kinds: Vec<&str> = PLATFORMS.iter().map(|e| e.kind).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        assert_eq!(kinds.len(), PLATFORMS.len());
+        for e in PLATFORMS {
+            assert!(std::ptr::eq(entry(e.kind).unwrap(), e));
+        }
+    }
+
+    #[test]
+    fn scrub_removes_secrets_in_every_encoding() {
+        let secrets = vec!["tok/en+value=1".to_string()];
+        for shown in [
+            "tok/en+value=1",
+            "tok%2Fen%2Bvalue%3D1",
+            "tok%2fen%2bvalue%3d1",
+            "tok%2Fen%2Bvalue%3D1",
+        ] {
+            let out = scrub(&format!("the server said: {shown} is wrong"), &secrets);
+            assert_eq!(out, "the server said: [redacted] is wrong", "{shown}");
+        }
+    }
+
+    #[test]
+    fn idempotency_keys_are_covered_for_their_lifetime() {
+        let hour = Idempotency::Key {
+            kept_for: Some(Duration::from_secs(3600)),
+        };
+        assert!(hour.covers(chrono::TimeDelta::minutes(59)));
+        assert!(!hour.covers(chrono::TimeDelta::minutes(61)));
+        assert!(Idempotency::Key { kept_for: None }.covers(chrono::TimeDelta::days(400)));
+        assert!(!Idempotency::None.covers(chrono::TimeDelta::zero()));
     }
 }

@@ -1,13 +1,39 @@
 //! Slack incoming webhook: Block Kit header, section, image and context, with
 //! a `text` fallback for notifications. The webhook URL is the secret.
+//! No idempotency key: a resend is a second message.
 
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::card::Card;
+use super::compose::{CountUnit, TextLimit};
 use super::http::{
-    Body, DeliveryError, Method, Request, Response, Template, body_excerpt, classify,
+    Body, DeliveryError, Method, Request, Response, Slots, Template, body_excerpt, classify,
 };
-use super::{Delivered, Post, READ_LABEL};
-use crate::config::Secret;
+use super::keys::{KeyError, Keys, WebhookUrl};
+use super::steps::{SendStep, Step, Steps};
+use super::{
+    Delivered, Learned, Platform, Post, READ_LABEL, SecretField, SecretKind, Shape, TextRule,
+};
+use crate::secret::Secret;
+
+/// A Slack incoming webhook.
+#[derive(Debug)]
+pub struct Slack {
+    url: Secret,
+}
+
+/// Example keys: the webhook URL below `base`.
+pub fn example(base: &str) -> serde_json::Value {
+    json!({"url": format!("{base}/services/T000/B000/XXXX")})
+}
+
+pub fn read(keys: &Keys<'_>) -> Result<Arc<dyn Platform>, KeyError> {
+    let WebhookUrl { url } = keys.read()?;
+    Ok(Arc::new(Slack { url }))
+}
 
 /// Slack's mrkdwn treats `&`, `<` and `>` as markup.
 fn escape(text: &str) -> String {
@@ -16,7 +42,7 @@ fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-pub fn request(post: &Post, url: &Secret) -> Request {
+fn request(post: &Post, url: &Secret) -> Request {
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": post.card_title, "emoji": true}}),
         json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
@@ -44,10 +70,44 @@ pub fn request(post: &Post, url: &Secret) -> Request {
 
 /// 200 is success (the body is `ok`); errors are plain text such as
 /// `invalid_blocks`.
-pub fn parse(
-    response: &Response,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Delivered, DeliveryError> {
+fn parse(response: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
     classify(response, |r| body_excerpt(&r.text()), |_| None, now)?;
     Ok(Delivered::default())
+}
+
+impl Platform for Slack {
+    fn kind(&self) -> &'static str {
+        "slack"
+    }
+
+    fn secrets(&self) -> Vec<SecretField<'_>> {
+        vec![SecretField::new("url", &self.url, SecretKind::Url)]
+    }
+
+    /// Section text ≤ 3000; a line for the link goes below it. Header ≤ 150.
+    fn text(&self, _: &Learned) -> TextRule {
+        TextRule {
+            limit: TextLimit::new(CountUnit::CodePoints, 2900),
+            shape: Shape::Card { title_max: 150 },
+        }
+    }
+
+    fn steps(&self, post: &Post, _edit: Option<&str>) -> Steps {
+        Steps(vec![Step::Send(SendStep::new(
+            request(post, &self.url),
+            parse,
+        ))])
+    }
+
+    fn card(&self, _post: &Post, c: &Card<'_>) -> String {
+        format!(
+            "<div class=\"card\"><h3>{}</h3><div>{}</div><a href=\"{}\">{READ_LABEL}</a>{}<div class=\"meta\">{}</div></div>",
+            c.title, c.text, c.url, c.hero, c.site
+        )
+    }
+
+    fn card_style(&self) -> &'static str {
+        ".slack{background:#fff}.slack .bar{background:#4a154b}.slack .card{border-left:4px solid #ddd;padding-left:10px}\n\
+         .slack h3{margin:0 0 6px;font-size:16px}.slack a{color:#1264a3}"
+    }
 }

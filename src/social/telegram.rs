@@ -1,19 +1,64 @@
 //! Telegram Bot API: `sendPhoto` with the hero image URL and an HTML caption
 //! (escaped, at most 1024 characters after entity parsing), or `sendMessage`
-//! with a large link preview when there is no image. A button opens the
-//! article. The bot token sits in the URL path and is the secret.
+//! with a large link preview when there is no image, or when Telegram
+//! cannot use the image. A button opens the article. The bot token sits in
+//! the URL path and is the secret. No idempotency key: a resend is a second
+//! message.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde_json::json;
 use url::Url;
 
+use super::card::Card;
+use super::compose::{CountUnit, TextLimit};
 use super::http::{
-    Body, DeliveryError, Method, Request, Response, Template, body_excerpt, classify, endpoint,
-    json_message,
+    Body, DeliveryError, Method, Request, Response, Slots, Template, body_excerpt, classify,
+    endpoint, json_message,
 };
-use super::{Delivered, Post, READ_LABEL};
-use crate::config::Secret;
+use super::keys::{KeyError, Keys};
+use super::steps::{Fallback, SendStep, Step, Steps};
+use super::{
+    Delivered, Learned, Platform, Post, READ_LABEL, SecretField, SecretKind, Shape, TextRule,
+};
+use crate::secret::Secret;
+use crate::units::Text;
+
+/// A chat a bot posts to.
+#[derive(Debug)]
+pub struct Telegram {
+    bot_token: Secret,
+    chat_id: String,
+    api_url: Url,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TelegramKeys {
+    bot_token: Secret,
+    chat_id: Text,
+    api_url: Option<String>,
+}
+
+/// Example keys: a bot and a channel, the API below `base`.
+pub fn example(base: &str) -> serde_json::Value {
+    json!({"bot_token": "123456:ABC-token", "chat_id": "@example_channel", "api_url": base})
+}
+
+pub fn read(keys: &Keys<'_>) -> Result<Arc<dyn Platform>, KeyError> {
+    let k: TelegramKeys = keys.read()?;
+    Ok(Arc::new(Telegram {
+        bot_token: k.bot_token,
+        chat_id: keys.text("chat_id", &k.chat_id.0)?,
+        api_url: keys.url(
+            "api_url",
+            k.api_url.as_deref().unwrap_or("https://api.telegram.org"),
+        )?,
+    }))
+}
 
 /// Telegram's HTML mode needs `<`, `>` and `&` escaped.
 pub fn escape(text: &str) -> String {
@@ -36,64 +81,51 @@ pub fn caption(post: &Post) -> String {
     escape(text)
 }
 
-fn method_url(api_url: &Url, bot_token: &Secret, method: &str) -> Template {
-    // `{api_url}/bot{token}/{method}`, keeping any path prefix and query.
-    let base = endpoint(api_url, "bot");
-    let (head, query) = match base.split_once('?') {
-        Some((h, q)) => (h.to_string(), format!("?{q}")),
-        None => (base, String::new()),
-    };
-    Template::text(head)
-        .then_secret(bot_token)
-        .then(format!("/{method}{query}"))
-}
+impl Telegram {
+    fn method_url(&self, method: &str) -> Template {
+        // `{api_url}/bot{token}/{method}`, keeping any path prefix and query.
+        let base = endpoint(&self.api_url, "bot");
+        let (head, query) = match base.split_once('?') {
+            Some((h, q)) => (h.to_string(), format!("?{q}")),
+            None => (base, String::new()),
+        };
+        Template::text(head)
+            .then_secret(&self.bot_token)
+            .then(format!("/{method}{query}"))
+    }
 
-/// `sendPhoto` when the post has an image, else `sendMessage`.
-pub fn request(post: &Post, api_url: &Url, bot_token: &Secret, chat_id: &str) -> Request {
-    match &post.image {
-        Some(image) => photo_request(post, image, api_url, bot_token, chat_id),
-        None => message_request(post, api_url, bot_token, chat_id),
+    fn photo_request(&self, post: &Post, image: &Url) -> Request {
+        Request::new(
+            Method::Post,
+            self.method_url("sendPhoto"),
+            Body::Json(json!({
+                "chat_id": self.chat_id,
+                "photo": image,
+                "caption": caption(post),
+                "parse_mode": "HTML",
+                "reply_markup": keyboard(post),
+            })),
+        )
+    }
+
+    /// `sendMessage` with the article's link preview.
+    fn message_request(&self, post: &Post) -> Request {
+        Request::new(
+            Method::Post,
+            self.method_url("sendMessage"),
+            Body::Json(json!({
+                "chat_id": self.chat_id,
+                "text": caption(post),
+                "parse_mode": "HTML",
+                "link_preview_options": {"url": post.url, "prefer_large_media": true},
+                "reply_markup": keyboard(post),
+            })),
+        )
     }
 }
 
 fn keyboard(post: &Post) -> serde_json::Value {
     json!({"inline_keyboard": [[{"text": READ_LABEL, "url": post.url}]]})
-}
-
-fn photo_request(
-    post: &Post,
-    image: &Url,
-    api_url: &Url,
-    bot_token: &Secret,
-    chat_id: &str,
-) -> Request {
-    Request::new(
-        Method::Post,
-        method_url(api_url, bot_token, "sendPhoto"),
-        Body::Json(json!({
-            "chat_id": chat_id,
-            "photo": image,
-            "caption": caption(post),
-            "parse_mode": "HTML",
-            "reply_markup": keyboard(post),
-        })),
-    )
-}
-
-/// `sendMessage` with the article's link preview; also the fallback when
-/// Telegram cannot fetch the hero image.
-pub fn message_request(post: &Post, api_url: &Url, bot_token: &Secret, chat_id: &str) -> Request {
-    Request::new(
-        Method::Post,
-        method_url(api_url, bot_token, "sendMessage"),
-        Body::Json(json!({
-            "chat_id": chat_id,
-            "text": caption(post),
-            "parse_mode": "HTML",
-            "link_preview_options": {"url": post.url, "prefer_large_media": true},
-            "reply_markup": keyboard(post),
-        })),
-    )
 }
 
 fn message(r: &Response) -> String {
@@ -120,10 +152,7 @@ pub fn is_photo_problem(error: &DeliveryError) -> bool {
 }
 
 /// `{"ok":true,"result":{"message_id":…,"chat":{…}}}`.
-pub fn parse(
-    response: &Response,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Delivered, DeliveryError> {
+fn parse(response: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
     classify(response, message, body_delay, now)?;
     let body = response
         .json()
@@ -146,4 +175,57 @@ pub fn parse(
             _ => None,
         },
     })
+}
+
+impl Platform for Telegram {
+    fn kind(&self) -> &'static str {
+        "telegram"
+    }
+
+    fn secrets(&self) -> Vec<SecretField<'_>> {
+        vec![SecretField::new(
+            "bot_token",
+            &self.bot_token,
+            SecretKind::Token,
+        )]
+    }
+
+    /// Captions ≤ 1024 after entity parsing; counted in UTF-16 to be safe.
+    fn text(&self, _: &Learned) -> TextRule {
+        TextRule {
+            limit: TextLimit::new(CountUnit::Utf16, 1024),
+            shape: Shape::Text,
+        }
+    }
+
+    fn steps(&self, post: &Post, _edit: Option<&str>) -> Steps {
+        let send = match &post.image {
+            Some(image) => SendStep {
+                fallback: Some(Fallback {
+                    when: is_photo_problem,
+                    request: self.message_request(post),
+                    note: "if Telegram cannot use the hero image, the text goes with a link preview instead".to_string(),
+                    warning: "Telegram could not use the hero image, so the text went with a link preview instead".to_string(),
+                }),
+                ..SendStep::new(self.photo_request(post, image), parse)
+            },
+            None => SendStep::new(self.message_request(post), parse),
+        };
+        Steps(vec![Step::Send(send)])
+    }
+
+    fn card(&self, post: &Post, c: &Card<'_>) -> String {
+        format!(
+            "<div class=\"bubble\">{}<div class=\"cap\">{}</div><a class=\"btn\" href=\"{}\">{READ_LABEL}</a></div>",
+            c.hero
+                .replace("class=\"hero\"", "class=\"hero\" style=\"margin-top:0\""),
+            caption(post).replace('\n', "<br>"),
+            c.url
+        )
+    }
+
+    fn card_style(&self) -> &'static str {
+        ".telegram{background:#dfe7cf}.telegram .bar{background:#229ed9}.telegram .bubble{background:#fff;border-radius:12px;padding:6px;max-width:360px}\n\
+         .telegram .bubble .cap{padding:4px 6px}.telegram .btn{display:block;text-align:center;background:rgba(0,0,0,.06);color:#168acd;margin:6px 0 0}"
+    }
 }

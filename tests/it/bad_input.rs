@@ -279,7 +279,7 @@ fn config_with_an_unknown_key() {
 fn config_with_a_relative_site_url() {
     let err = config_error(&BASE_CONFIG.replace("https://news.example/", "/news/"));
     assert!(
-        err.starts_with("config/herald.yaml:3:3: error: site.url: \"/news/\" is not a valid URL"),
+        err.starts_with("config/herald.yaml:3:8: error: site.url: \"/news/\" is not a valid URL"),
         "{err}"
     );
     assert!(err.contains("it must be absolute"), "{err}");

@@ -578,7 +578,11 @@ fn request_bodies_for_awkward_articles_per_platform() {
             .filter(|p| p["target"] == target)
             .map(|p| {
                 assert!(p["count"].as_u64() <= p["limit"].as_u64(), "{target}: over the limit");
-                json!({"article": p["article_id"], "count": p["count"], "limit": p["limit"], "notes": p["notes"], "requests": p["requests"]})
+                let requests: Vec<&Value> = p["steps"]
+                    .as_array()
+                    .map(|steps| steps.iter().map(|s| &s["request"]).collect())
+                    .unwrap_or_default();
+                json!({"article": p["article_id"], "count": p["count"], "limit": p["limit"], "notes": p["notes"], "requests": requests})
             })
             .collect();
         let text = serde_json::to_string_pretty(&mine)

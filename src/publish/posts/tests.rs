@@ -2,6 +2,8 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
+use std::collections::HashMap;
+
 use super::*;
 use crate::article::{ParseContext, parse};
 use crate::config;
@@ -60,6 +62,7 @@ fn record(
         remote_id: Some("r".to_string()),
         remote_url: None,
         posted_at: (status == Status::Posted).then_some(last),
+        edited_at: None,
         updated_at: last,
     }
 }
@@ -74,6 +77,10 @@ fn snapshot(records: Vec<Record>) -> Snapshot {
             .insert((r.target.clone(), r.article_id.clone()), r);
     }
     s
+}
+
+fn no_edits() -> HashMap<String, String> {
+    HashMap::new()
 }
 
 fn summary(decisions: &[Decision<'_>], target: &str) -> Vec<(String, Action)> {
@@ -94,6 +101,7 @@ fn due_posts_go_oldest_first_and_max_per_run_queues_the_rest() {
         &Snapshot::default(),
         at("2024-03-10T00:00:00Z"),
         &PostOptions::default(),
+        &no_edits(),
     );
     assert_eq!(
         summary(&d, "hook"),
@@ -117,6 +125,7 @@ fn old_articles_are_left_out_and_counted_per_target() {
         &Snapshot::default(),
         at("2024-03-10T00:00:00Z"),
         &PostOptions::default(),
+        &no_edits(),
     );
     assert_eq!(summary(&d, "masto"), [("Day 9".to_string(), Action::Send)]);
     assert_eq!(
@@ -143,6 +152,7 @@ fn min_interval_counts_from_the_last_post() {
         &snap,
         at("2024-03-10T00:59:00Z"),
         &opts,
+        &no_edits(),
     );
     assert_eq!(summary(&d, "hook"), [("Day 2".to_string(), Action::Queue)]);
     let (d, _) = decide(
@@ -151,6 +161,7 @@ fn min_interval_counts_from_the_last_post() {
         &snap,
         at("2024-03-10T01:00:01Z"),
         &opts,
+        &no_edits(),
     );
     assert_eq!(summary(&d, "hook"), [("Day 2".to_string(), Action::Send)]);
 }
@@ -172,6 +183,7 @@ fn pending_records_are_resent_only_where_a_key_protects_them() {
         &snap,
         at("2024-03-10T00:10:00Z"),
         &PostOptions::default(),
+        &no_edits(),
     );
     assert_eq!(
         summary(&d, "masto"),
@@ -189,6 +201,7 @@ fn pending_records_are_resent_only_where_a_key_protects_them() {
         &snap,
         at("2024-03-10T02:00:00Z"),
         &PostOptions::default(),
+        &no_edits(),
     );
     assert_eq!(
         summary(&d, "masto"),
@@ -208,13 +221,20 @@ fn uncertain_posts_wait_for_retry_uncertain() {
         at("2024-03-10T00:00:00Z"),
     )]);
     let now = at("2024-03-10T01:00:00Z");
-    let (d, _) = decide(&c, &newest_first(&a), &snap, now, &PostOptions::default());
+    let (d, _) = decide(
+        &c,
+        &newest_first(&a),
+        &snap,
+        now,
+        &PostOptions::default(),
+        &no_edits(),
+    );
     assert!(summary(&d, "disc").is_empty());
     let retry = PostOptions {
         retry_uncertain: true,
         ..PostOptions::default()
     };
-    let (d, _) = decide(&c, &newest_first(&a), &snap, now, &retry);
+    let (d, _) = decide(&c, &newest_first(&a), &snap, now, &retry, &no_edits());
     assert_eq!(summary(&d, "disc"), [("Day 1".to_string(), Action::Resend)]);
 }
 
@@ -231,7 +251,14 @@ fn failures_are_retried_until_max_attempts() {
             attempts,
             at("2024-03-10T00:00:00Z"),
         )]);
-        let (d, _) = decide(&c, &newest_first(&a), &snap, now, &PostOptions::default());
+        let (d, _) = decide(
+            &c,
+            &newest_first(&a),
+            &snap,
+            now,
+            &PostOptions::default(),
+            &no_edits(),
+        );
         assert_eq!(!summary(&d, "hook").is_empty(), due, "{attempts}");
     }
 }
@@ -252,6 +279,7 @@ fn filters_and_mark_seen() {
         &Snapshot::default(),
         at("2024-06-01T00:00:00Z"),
         &opts,
+        &no_edits(),
     );
     let all: Vec<_> = d
         .iter()
@@ -304,7 +332,7 @@ proptest::proptest! {
             _ => PostOptions { mark_seen: true, ..PostOptions::default() },
         };
         let now = when + chrono::Duration::minutes(minutes);
-        let (d, _) = decide(&c, &newest_first(&a), &snap, now, &opts);
+        let (d, _) = decide(&c, &newest_first(&a), &snap, now, &opts, &no_edits());
         for decision in d.iter().filter(|d| d.action.sends() || d.action == Action::MarkSeen) {
             let status = snap.get(&decision.target.name, decision.article.id()).map(|r| r.status);
             proptest::prop_assert!(

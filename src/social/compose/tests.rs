@@ -14,38 +14,10 @@ fn fields(summary: &str) -> PostFields {
 }
 
 fn limits() -> Vec<(&'static str, TextLimit)> {
-    use crate::config::{Platform, Secret};
-    let s = || Secret::new("x");
-    let u = || url::Url::parse("https://x.example/").unwrap();
-    let mut all: Vec<(&'static str, TextLimit)> = [
-        Platform::Slack { url: s() },
-        Platform::Discord { url: s() },
-        Platform::Teams { url: s() },
-        Platform::GoogleChat { url: s() },
-        Platform::Mattermost { url: s() },
-        Platform::Telegram {
-            bot_token: s(),
-            chat_id: "c".into(),
-            api_url: u(),
-        },
-        Platform::Mastodon {
-            instance: u(),
-            token: s(),
-        },
-        Platform::Bluesky {
-            service: u(),
-            identifier: "i".into(),
-            app_password: s(),
-        },
-        Platform::Webhook {
-            url: s(),
-            secret: None,
-            headers: Default::default(),
-        },
-    ]
-    .iter()
-    .map(|p| (p.type_name(), crate::social::platform_text(p, None).0))
-    .collect();
+    let mut all: Vec<(&'static str, TextLimit)> = crate::social::examples("https://x.example")
+        .iter()
+        .map(|p| (p.kind(), p.text(&crate::social::Learned::default()).limit))
+        .collect();
     all.extend(vec![
         (
             "mastodon",

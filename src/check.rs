@@ -1,0 +1,125 @@
+//! `herald check`: every problem in the config (templates, secrets) and in
+//! every article (bodies included), as diagnostics placed at their line.
+//! Nothing is written and nothing is sent.
+
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use crate::article::{self, CacheUse};
+use crate::config::{self, Config};
+use crate::diagnostic::Diagnostic;
+use crate::social;
+use crate::social::compose::Composer;
+
+/// What `check` found.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    /// Article files read.
+    pub files: usize,
+    /// Articles without an error.
+    pub articles: usize,
+    /// Sorted by file, line and column.
+    pub problems: Vec<Diagnostic>,
+}
+
+impl CheckReport {
+    pub fn errors(&self) -> usize {
+        self.problems.iter().filter(|d| d.is_error()).count()
+    }
+}
+
+/// Checks the config at `path` and, if it loads, every article.
+pub fn check(path: &Path) -> CheckReport {
+    let mut report = CheckReport::default();
+    match config::load(path) {
+        Err(e) => report.problems.push(
+            Diagnostic::error(
+                &e.path,
+                if e.key.is_empty() {
+                    e.message.clone()
+                } else {
+                    format!("{}: {}", e.key, e.message)
+                },
+            )
+            .at(e.line.unwrap_or(0), e.column.unwrap_or(0)),
+        ),
+        Ok(config) => {
+            report.problems.extend(config_problems(&config));
+            match article::load_with(&config, CacheUse::Read) {
+                Err(e) => report.problems.push(Diagnostic::error(&e.dir, e.reason)),
+                Ok(corpus) => {
+                    report.files = corpus.files;
+                    report.articles = corpus.articles.len();
+                    report.problems.extend(corpus.diagnostics);
+                    // Every body is read, so a bad byte anywhere is found
+                    // now rather than when the article reaches a feed.
+                    let body_problems: Vec<Diagnostic> = corpus
+                        .articles
+                        .par_iter()
+                        .filter_map(|a| article::read_body(a).err())
+                        .collect();
+                    report.articles -= body_problems.len();
+                    report.problems.extend(body_problems);
+                }
+            }
+        }
+    }
+    report
+        .problems
+        .sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+    report
+}
+
+/// Problems in a loaded config that only show when posting: templates that
+/// do not compile, and secrets that cannot make a request. A secret whose
+/// variable is not set is a warning (`check` may run where the production
+/// environment is not); one that is set to something unusable is an error.
+pub fn config_problems(config: &Config) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let place = |d: Diagnostic, key: &str| {
+        let (line, column) = config.locate(key).unwrap_or((0, 0));
+        d.at(line, column)
+    };
+    let mut template = |key: String, source: &str| {
+        if let Err(e) = Composer::new(Some(source)) {
+            out.push(place(
+                Diagnostic::error(&config.file, format!("{key}: {e}")),
+                &key,
+            ));
+        }
+    };
+    if let Some(t) = &config.social.template {
+        template("social.template".to_string(), t);
+    }
+    for target in &config.social.targets {
+        if let Some(t) = &target.template {
+            template(target.key("template"), t);
+        }
+    }
+    for target in config.social.targets.iter().filter(|t| t.enabled) {
+        for problem in social::secret_problems(target.platform.as_ref()) {
+            let key = target.key(&problem.key);
+            let top = target.key(problem.key.split('.').next().unwrap_or_default());
+            let d = if problem.missing {
+                Diagnostic::warning(
+                    &config.file,
+                    format!(
+                        "{key}: {}; posts to {:?} will fail until it is",
+                        problem.message, target.name
+                    ),
+                )
+            } else {
+                Diagnostic::error(
+                    &config.file,
+                    format!(
+                        "{key}: {}; posts to {:?} would fail",
+                        problem.message, target.name
+                    ),
+                )
+            };
+            out.push(place(d, &top));
+        }
+    }
+    out
+}

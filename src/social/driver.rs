@@ -1,0 +1,365 @@
+//! The one driver that runs a post's `Steps`, for every platform: it
+//! resolves each request (secrets, slots, the image), sends it over the
+//! `Transport`, reads the answer with the step's own reader, and hands the
+//! values it returns to the steps after it.
+//!
+//! Sessions are kept per target: one kept from an earlier run is used while
+//! its token lasts, refreshed when it ends, and a login is tried at most once
+//! per target per run; a refused login stops the target for the run. A
+//! token the platform rejects as ended is renewed once and the steps tried
+//! again. Uploads done in one attempt are kept for the next attempt of the
+//! same post. Polling is bounded and ends at once on a stop request.
+//!
+//! Attempts, retries and the ledger are the caller's (`publish::deliver`).
+//! Waits follow the run's `Clock` (tokio's, which tests pause); what goes on
+//! the wire (a signature's timestamp, a record's `createdAt`) and the reading
+//! of a server's `Retry-After` date use the real time.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::{SecondsFormat, Utc};
+use tokio::sync::Notify;
+
+use super::Delivered;
+use super::http::{DeliveryError, Request, Response, Slots};
+use super::image::{ImageData, Images};
+use super::steps::{PollStep, Polled, SendStep, Session, SessionStep, Step, Steps, UploadStep};
+use super::transport::Transport;
+use crate::clock::Clock;
+
+/// The learned key a target's session is kept under.
+pub const SESSION_KEY: &str = "session";
+
+/// A request to stop: no new post starts, a poll ends at once, and the
+/// post in flight is recorded.
+#[derive(Debug, Default)]
+pub struct Stop {
+    requested: AtomicBool,
+    notify: Notify,
+}
+
+impl Stop {
+    pub fn request(&self) {
+        self.requested.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub fn is_requested(&self) -> bool {
+        self.requested.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once a stop is requested.
+    pub async fn requested(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.is_requested() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// What the driver needs from the run.
+pub struct Driver<'a> {
+    pub transport: &'a dyn Transport,
+    pub images: &'a dyn Images,
+    pub clock: &'a Clock,
+    pub stop: &'a Stop,
+    /// Each request's time limit (the target's `timeout`).
+    pub timeout: Duration,
+}
+
+/// What one target carries from post to post within a run.
+#[derive(Debug, Default)]
+pub struct TargetRun {
+    session: Option<Session>,
+    /// A session kept from an earlier run, not yet tried in this one.
+    kept: Option<Session>,
+    login_tried: bool,
+    /// Why the target makes no more posts in this run.
+    pub blocked: Option<DeliveryError>,
+    /// Learned values to keep (`Some`) or forget (`None`), by key.
+    pub learned: Vec<(String, Option<String>)>,
+    /// Token values obtained in this run, to scrub from texts.
+    pub secrets: Vec<String>,
+}
+
+impl TargetRun {
+    /// Starts a target's run with the session kept from an earlier one.
+    pub fn new(kept_session: Option<&str>) -> Self {
+        let kept: Option<Session> = kept_session.and_then(|v| serde_json::from_str(v).ok());
+        TargetRun {
+            secrets: kept.as_ref().map(Session::secrets).unwrap_or_default(),
+            kept,
+            ..TargetRun::default()
+        }
+    }
+
+    fn keep(&mut self, session: &Session) {
+        self.secrets.extend(session.secrets());
+        self.learned
+            .push((SESSION_KEY.to_string(), serde_json::to_string(session).ok()));
+        self.session = Some(session.clone());
+    }
+
+    fn forget_session(&mut self) {
+        if self.session.take().is_some() || self.kept.take().is_some() {
+            self.learned.push((SESSION_KEY.to_string(), None));
+        }
+    }
+}
+
+/// What one post carries from attempt to attempt within a run.
+#[derive(Debug, Default)]
+pub struct PostRun {
+    /// Values returned by steps done (an upload's id), kept for the next
+    /// attempt.
+    pub slots: Slots,
+    /// Steps done, by index, that need not be done again.
+    done: Vec<usize>,
+    /// What gave way (an image left out), for the run's warnings.
+    pub warnings: Vec<String>,
+}
+
+/// The slot holding the time a request is sent (RFC 3339, UTC, ms).
+pub const SENT_AT: &str = "sent_at";
+
+impl Driver<'_> {
+    /// One attempt at `steps`: every step in order, with one renewal of the
+    /// session if the platform says its token ended.
+    pub async fn run(
+        &self,
+        steps: &Steps,
+        target: &mut TargetRun,
+        post: &mut PostRun,
+    ) -> Result<Delivered, DeliveryError> {
+        if let Some(e) = &target.blocked {
+            return Err(e.clone());
+        }
+        let mut renewed = false;
+        loop {
+            match self.pass(steps, target, post).await {
+                Err(DeliveryError::AuthExpired { message }) if !renewed => {
+                    renewed = true;
+                    tracing::debug!(%message, "the session ended; renewing it");
+                    target.forget_session();
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn pass(
+        &self,
+        steps: &Steps,
+        target: &mut TargetRun,
+        post: &mut PostRun,
+    ) -> Result<Delivered, DeliveryError> {
+        let mut session = Slots::new();
+        for (index, step) in steps.0.iter().enumerate() {
+            match step {
+                Step::Session(s) => session = self.session(s, target).await?.slots(),
+                Step::Upload(u) if !post.done.contains(&index) => {
+                    self.upload(u, &session, post).await?;
+                    post.done.push(index);
+                }
+                Step::Poll(p) if !post.done.contains(&index) => {
+                    self.poll(p, &session, post).await?;
+                    post.done.push(index);
+                }
+                Step::Upload(_) | Step::Poll(_) => {}
+                Step::Send(s) => return self.send(s, &session, post).await,
+            }
+        }
+        Err(DeliveryError::unbuildable(
+            "the platform gave no request that makes the post",
+        ))
+    }
+
+    async fn call(
+        &self,
+        request: &Request,
+        slots: &Slots,
+        image: Option<&ImageData>,
+    ) -> Result<Response, DeliveryError> {
+        // What goes on the wire carries the real time (a signature's
+        // timestamp), whatever the run's clock says.
+        let outgoing = request.resolve(slots, image, Utc::now())?;
+        self.transport.send(outgoing, self.timeout).await
+    }
+
+    async fn session(
+        &self,
+        step: &SessionStep,
+        target: &mut TargetRun,
+    ) -> Result<Session, DeliveryError> {
+        if let Some(s) = &target.session {
+            return Ok(s.clone());
+        }
+        let now = Utc::now();
+        if let Some(kept) = target.kept.take() {
+            if kept.access_usable(now) {
+                target.session = Some(kept.clone());
+                return Ok(kept);
+            }
+            if let Some(refresh) = step.refresh.as_ref().filter(|_| kept.refresh_usable(now)) {
+                let renewed = self
+                    .call(refresh, &kept.slots(), None)
+                    .await
+                    .and_then(|r| (step.read)(&r, Utc::now()));
+                match renewed {
+                    Ok(s) => {
+                        target.keep(&s);
+                        return Ok(s);
+                    }
+                    // The network failed, not the token: keep it for later.
+                    Err(
+                        e
+                        @ (DeliveryError::Retryable { .. } | DeliveryError::MaybeDelivered { .. }),
+                    ) => {
+                        target.kept = Some(kept);
+                        return Err(e);
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "the kept session could not be refreshed; logging in")
+                    }
+                }
+            }
+            target.learned.push((SESSION_KEY.to_string(), None));
+        }
+        if target.login_tried {
+            return Err(target.blocked.clone().unwrap_or_else(|| {
+                DeliveryError::permanent("the session ended again after a new login in this run")
+            }));
+        }
+        target.login_tried = true;
+        let login = self
+            .call(&step.login, &Slots::new(), None)
+            .await
+            .and_then(|r| (step.read)(&r, Utc::now()));
+        match login {
+            Ok(s) => {
+                target.keep(&s);
+                Ok(s)
+            }
+            Err(e) => {
+                let blocked = DeliveryError::permanent(format!(
+                    "could not log in ({e}); no other login is tried in this run"
+                ));
+                target.blocked = Some(blocked.clone());
+                Err(blocked)
+            }
+        }
+    }
+
+    async fn upload(
+        &self,
+        step: &UploadStep,
+        session: &Slots,
+        post: &mut PostRun,
+    ) -> Result<(), DeliveryError> {
+        let prepared = match self.images.image(&step.image).await {
+            Ok(fetched) => (step.prepare)(&fetched),
+            Err(e) => Err(e),
+        };
+        let image = match prepared {
+            Ok(image) => image,
+            Err(e) => {
+                post.warnings.push(format!("{e}; posted without the image"));
+                post.slots.extend(step.without.clone());
+                return Ok(());
+            }
+        };
+        let answer = self
+            .call(&step.request, session, Some(&image))
+            .await
+            .and_then(|r| (step.read)(&r, Utc::now()));
+        match answer {
+            Ok(values) => {
+                post.slots.extend(values);
+                Ok(())
+            }
+            Err(DeliveryError::Permanent { message }) => {
+                post.warnings.push(format!(
+                    "the platform refused the image ({message}); posted without it"
+                ));
+                post.slots.extend(step.without.clone());
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn poll(
+        &self,
+        step: &PollStep,
+        session: &Slots,
+        post: &mut PostRun,
+    ) -> Result<(), DeliveryError> {
+        if post.slots.get(&step.when) != Some(&serde_json::Value::Bool(true)) {
+            return Ok(());
+        }
+        let started = self.clock.elapsed();
+        let mut delay = Duration::from_millis(500);
+        loop {
+            let waited = self.clock.elapsed().saturating_sub(started);
+            if waited + delay > step.limit {
+                return Err(DeliveryError::retryable(format!(
+                    "the platform was still processing the image after {}s",
+                    step.limit.as_secs()
+                )));
+            }
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = self.stop.requested() => {
+                    return Err(DeliveryError::retryable(
+                        "stopped while the platform was processing the image; the post was not made",
+                    ));
+                }
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+            let mut slots = post.slots.clone();
+            slots.extend(session.clone());
+            let answer = self
+                .call(&step.request, &slots, None)
+                .await
+                .and_then(|r| (step.read)(&r, Utc::now()))?;
+            if let Polled::Ready(values) = answer {
+                post.slots.extend(values);
+                return Ok(());
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        step: &SendStep,
+        session: &Slots,
+        post: &mut PostRun,
+    ) -> Result<Delivered, DeliveryError> {
+        let mut slots = post.slots.clone();
+        slots.extend(session.clone());
+        slots.extend(step.known.clone());
+        slots.insert(
+            SENT_AT.to_string(),
+            Utc::now()
+                .to_rfc3339_opts(SecondsFormat::Millis, true)
+                .into(),
+        );
+        let first = self
+            .call(&step.request, &slots, None)
+            .await
+            .and_then(|r| (step.read)(&r, &slots, Utc::now()));
+        match (&step.fallback, first) {
+            (Some(fallback), Err(e)) if (fallback.when)(&e) => {
+                post.warnings.push(format!("{} ({e})", fallback.warning));
+                self.call(&fallback.request, &slots, None)
+                    .await
+                    .and_then(|r| (step.read)(&r, &slots, Utc::now()))
+            }
+            (_, result) => result,
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! The steps one post takes on its platform, as data: a session, an image
+//! upload whose answer the next request uses, polling until the upload is
+//! ready, and the request that makes (or edits) the post.
+//!
+//! A platform module builds the `Steps` of a post; the plan holds them; the
+//! dry run prints them (`preview`); the driver runs that same value, filling
+//! the slots each answer provides. So what a dry run shows is, step by step,
+//! what a real run sends.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::Delivered;
+use super::http::{DeliveryError, Request, RequestPreview, Response, Slots};
+use super::image::ImageData;
+
+/// Reads a login's answer.
+pub type ReadSession = fn(&Response, DateTime<Utc>) -> Result<Session, DeliveryError>;
+/// Reads an upload's answer into slots for the steps after it.
+pub type ReadValues = fn(&Response, DateTime<Utc>) -> Result<Slots, DeliveryError>;
+/// Reads one poll's answer.
+pub type ReadPoll = fn(&Response, DateTime<Utc>) -> Result<Polled, DeliveryError>;
+/// Reads the answer to the post itself.
+pub type ReadDelivered = fn(&Response, &Slots, DateTime<Utc>) -> Result<Delivered, DeliveryError>;
+/// Turns the fetched hero image into what the platform takes.
+pub type Prepare = fn(&ImageData) -> Result<ImageData, String>;
+
+/// The steps of one post, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Steps(pub Vec<Step>);
+
+/// One step.
+#[derive(Debug, Clone)]
+pub enum Step {
+    Session(SessionStep),
+    Upload(UploadStep),
+    Poll(PollStep),
+    Send(SendStep),
+}
+
+/// Log in, unless a session kept from an earlier run (or made earlier in
+/// this one) is still good; a kept session past its time is refreshed.
+#[derive(Debug, Clone)]
+pub struct SessionStep {
+    pub login: Request,
+    /// Renews a kept session; its requests use the slot `refresh_token`.
+    pub refresh: Option<Request>,
+    pub read: ReadSession,
+}
+
+/// Fetch the hero image, prepare it and upload it. When the image cannot
+/// be fetched or prepared, or the platform refuses it, the post goes
+/// without it: the slots take the values in `without` (or stay empty).
+#[derive(Debug, Clone)]
+pub struct UploadStep {
+    pub image: Url,
+    pub prepare: Prepare,
+    pub request: Request,
+    pub read: ReadValues,
+    pub without: Slots,
+}
+
+/// Ask again, while the slot `when` is true, until the resource is ready;
+/// at most `limit` in all.
+#[derive(Debug, Clone)]
+pub struct PollStep {
+    pub request: Request,
+    pub when: String,
+    pub read: ReadPoll,
+    pub limit: Duration,
+}
+
+/// Make (or edit) the post. If the platform refuses it in a way `fallback`
+/// recognises, send the fallback request instead.
+#[derive(Debug, Clone)]
+pub struct SendStep {
+    pub request: Request,
+    pub read: ReadDelivered,
+    pub fallback: Option<Fallback>,
+    /// Values known when the step is built that reading the answer needs
+    /// (Bluesky's record key).
+    pub known: Slots,
+}
+
+impl SendStep {
+    pub fn new(request: Request, read: ReadDelivered) -> Self {
+        SendStep {
+            request,
+            read,
+            fallback: None,
+            known: Slots::new(),
+        }
+    }
+}
+
+/// A second way to make the post.
+#[derive(Debug, Clone)]
+pub struct Fallback {
+    pub when: fn(&DeliveryError) -> bool,
+    pub request: Request,
+    /// When it is used, for the dry run.
+    pub note: String,
+    /// What gave way when it was used, for the run's warnings.
+    pub warning: String,
+}
+
+/// What one poll found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Polled {
+    Ready(Slots),
+    Pending,
+}
+
+/// A logged-in session: kept in the ledger between runs, never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub access: String,
+    #[serde(default)]
+    pub refresh: Option<String>,
+    /// Other values the login returned (Bluesky's `did`).
+    #[serde(default)]
+    pub values: BTreeMap<String, String>,
+    #[serde(default)]
+    pub access_expires: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub refresh_expires: Option<DateTime<Utc>>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("access", &"[redacted]")
+            .field("refresh", &self.refresh.as_ref().map(|_| "[redacted]"))
+            .field("values", &self.values)
+            .field("access_expires", &self.access_expires)
+            .finish()
+    }
+}
+
+/// A token within this long of its end is treated as ended.
+const EXPIRY_MARGIN: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
+
+impl Session {
+    /// The slots later requests use: `access_token`, `refresh_token` and
+    /// each of `values`.
+    pub fn slots(&self) -> Slots {
+        let mut slots: Slots = self
+            .values
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        slots.insert("access_token".into(), self.access.clone().into());
+        if let Some(r) = &self.refresh {
+            slots.insert("refresh_token".into(), r.clone().into());
+        }
+        slots
+    }
+
+    /// The token values, to scrub from any text herald prints.
+    pub fn secrets(&self) -> Vec<String> {
+        std::iter::once(self.access.clone())
+            .chain(self.refresh.clone())
+            .collect()
+    }
+
+    pub fn access_usable(&self, now: DateTime<Utc>) -> bool {
+        self.access_expires
+            .is_none_or(|at| at - EXPIRY_MARGIN > now)
+    }
+
+    pub fn refresh_usable(&self, now: DateTime<Utc>) -> bool {
+        self.refresh.is_some()
+            && self
+                .refresh_expires
+                .is_none_or(|at| at - EXPIRY_MARGIN > now)
+    }
+}
+
+/// A step as the dry run shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepPreview {
+    pub step: &'static str,
+    pub note: String,
+    pub request: RequestPreview,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otherwise: Option<RequestPreview>,
+}
+
+impl Steps {
+    /// What a dry run prints: each step's request, and when it is sent.
+    pub fn preview(&self) -> Vec<StepPreview> {
+        self.0
+            .iter()
+            .map(|step| match step {
+                Step::Session(s) => StepPreview {
+                    step: "session",
+                    note: if s.refresh.is_some() {
+                        "only when no session kept from an earlier run is valid (a kept one is refreshed first)".to_string()
+                    } else {
+                        "only when no session kept from an earlier run is valid".to_string()
+                    },
+                    request: s.login.preview(),
+                    otherwise: s.refresh.as_ref().map(Request::preview),
+                },
+                Step::Upload(u) => StepPreview {
+                    step: "upload",
+                    note: format!(
+                        "the hero image {}, fetched when sent; if it cannot be used the post goes without it",
+                        u.image
+                    ),
+                    request: u.request.preview(),
+                    otherwise: None,
+                },
+                Step::Poll(p) => StepPreview {
+                    step: "poll",
+                    note: format!(
+                        "only while the upload is still being processed, at most {}s in all",
+                        p.limit.as_secs()
+                    ),
+                    request: p.request.preview(),
+                    otherwise: None,
+                },
+                Step::Send(s) => StepPreview {
+                    step: "send",
+                    note: match &s.fallback {
+                        Some(f) => format!("the post; {}", f.note),
+                        None => "the post".to_string(),
+                    },
+                    request: s.request.preview(),
+                    otherwise: s.fallback.as_ref().map(|f| f.request.preview()),
+                },
+            })
+            .collect()
+    }
+
+    /// The request that makes the post.
+    pub fn send(&self) -> Option<&SendStep> {
+        self.0.iter().find_map(|s| match s {
+            Step::Send(s) => Some(s),
+            _ => None,
+        })
+    }
+}
+
+impl Serialize for Steps {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.preview().serialize(serializer)
+    }
+}
