@@ -184,6 +184,19 @@ fn posts_text(out: &mut String, plan: &Plan, palette: Palette, config: &Config) 
         if let Some(n) = note {
             let _ = writeln!(out, "  {} ({}): {n}", target.name, target.platform.kind());
         }
+        for l in plan.learning.iter().filter(|l| l.target == target.name) {
+            let _ = writeln!(
+                out,
+                "  {} ({}): {}",
+                target.name,
+                target.platform.kind(),
+                palette.dim(&format!(
+                    "a real run first asks {} (this plan uses what is known now):",
+                    l.what
+                ))
+            );
+            request_text(out, &l.request);
+        }
         for p in mine {
             let _ = writeln!(
                 out,

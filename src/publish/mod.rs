@@ -222,6 +222,7 @@ pub async fn run(
     let mut planned_posts = Vec::new();
     let mut post_notes = Vec::new();
     let mut learned = snapshot.learned.clone();
+    let mut pending_learning = Vec::new();
     if posting {
         let options = &request.options;
         let candidates =
@@ -246,18 +247,33 @@ pub async fn run(
             .filter(|a| !drafts.contains_key(a.id()))
             .collect();
         drafts.extend(self::drafts(&config.site, &decided, &bodies, &mut problems));
-        if let Some(ledger) = &ledger {
-            let sending: Vec<&crate::config::Target> = config
-                .social
-                .targets
-                .iter()
-                .filter(|t| {
-                    decisions
-                        .iter()
-                        .any(|d| d.target.name == t.name && d.action.sends())
-                })
-                .collect();
-            warnings.extend(learn(&sending, &mut learned, &clock, services, ledger).await?);
+        let sending: Vec<&crate::config::Target> = config
+            .social
+            .targets
+            .iter()
+            .filter(|t| {
+                decisions
+                    .iter()
+                    .any(|d| d.target.name == t.name && d.action.sends())
+            })
+            .collect();
+        match &ledger {
+            Some(ledger) => {
+                warnings.extend(learn(&sending, &mut learned, &clock, services, ledger).await?);
+            }
+            // A dry run asks nothing: it says what a real run would ask.
+            None => {
+                for t in &sending {
+                    let known = learned.get(&t.name).cloned().unwrap_or_default();
+                    if let Some(q) = t.platform.learn(&known, now) {
+                        pending_learning.push(plan::PlannedLearning {
+                            target: t.name.clone(),
+                            what: q.what,
+                            request: q.request.preview(),
+                        });
+                    }
+                }
+            }
         }
         planned_posts = posts::compose(&config, decisions, &drafts, &snapshot, &learned);
     }
@@ -296,6 +312,7 @@ pub async fn run(
     });
     plan.posts = planned_posts;
     plan.post_notes = post_notes;
+    plan.learning = pending_learning;
 
     if let Some(path) = &request.preview {
         crate::fsio::write_atomic(path, crate::preview::html(&plan, &config).as_bytes()).map_err(

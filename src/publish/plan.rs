@@ -39,6 +39,18 @@ pub struct Plan {
     pub posts: Vec<super::posts::PlannedPost>,
     /// What was left out of posting and why, in a line per target.
     pub post_notes: Vec<String>,
+    /// What a dry run would first ask a target that posts (a real run asks
+    /// before composing, so its plan never holds any).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub learning: Vec<PlannedLearning>,
+}
+
+/// A question a run asks a target before composing its posts.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedLearning {
+    pub target: String,
+    pub what: &'static str,
+    pub request: crate::social::http::RequestPreview,
 }
 
 /// An article as the plan shows it.
@@ -247,6 +259,7 @@ pub fn build(
         published: selection.published.len(),
         posts: Vec::new(),
         post_notes: Vec::new(),
+        learning: Vec::new(),
     }
 }
 

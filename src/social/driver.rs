@@ -104,9 +104,12 @@ impl TargetRun {
         self.session = Some(session.clone());
     }
 
-    fn forget_session(&mut self) {
-        if self.session.take().is_some() || self.kept.take().is_some() {
-            self.learned.push((SESSION_KEY.to_string(), None));
+    /// The platform said the session's access token ended: keep the
+    /// session only for its refresh token.
+    fn access_ended(&mut self) {
+        if let Some(mut s) = self.session.take().or_else(|| self.kept.take()) {
+            s.access_expires = Some(chrono::DateTime::UNIX_EPOCH);
+            self.kept = Some(s);
         }
     }
 }
@@ -119,6 +122,8 @@ pub struct PostRun {
     pub slots: Slots,
     /// Steps done, by index, that need not be done again.
     done: Vec<usize>,
+    /// Time spent polling, over all attempts: one bound for the post.
+    polled: Duration,
     /// What gave way (an image left out), for the run's warnings.
     pub warnings: Vec<String>,
 }
@@ -144,7 +149,7 @@ impl Driver<'_> {
                 Err(DeliveryError::AuthExpired { message }) if !renewed => {
                     renewed = true;
                     tracing::debug!(%message, "the session ended; renewing it");
-                    target.forget_session();
+                    target.access_ended();
                 }
                 other => return other,
             }
@@ -301,16 +306,15 @@ impl Driver<'_> {
         if post.slots.get(&step.when) != Some(&serde_json::Value::Bool(true)) {
             return Ok(());
         }
-        let started = self.clock.elapsed();
         let mut delay = Duration::from_millis(500);
         loop {
-            let waited = self.clock.elapsed().saturating_sub(started);
-            if waited + delay > step.limit {
+            if post.polled + delay > step.limit {
                 return Err(DeliveryError::retryable(format!(
                     "the platform was still processing the image after {}s",
                     step.limit.as_secs()
                 )));
             }
+            post.polled += delay;
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
                 () = self.stop.requested() => {

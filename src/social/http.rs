@@ -227,8 +227,10 @@ impl Request {
         self
     }
 
-    /// The URL with the added path and query.
-    fn full_url(&self, base: String) -> String {
+    /// The URL with the added path and query. `base_has_query` says
+    /// whether the URL as sent has a query of its own, which a redacted
+    /// one cannot show.
+    fn full_url(&self, base: String, base_has_query: bool) -> String {
         let base = if self.path_suffix.is_empty() {
             base
         } else {
@@ -253,7 +255,11 @@ impl Request {
             Some((h, f)) => (h.to_string(), format!("#{f}")),
             None => (base, String::new()),
         };
-        let sep = if head.contains('?') { '&' } else { '?' };
+        let sep = if base_has_query || head.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
         format!("{head}{sep}{extra}{fragment}")
     }
 
@@ -310,9 +316,15 @@ impl Request {
                     .collect(),
             ),
         };
+        // Whether the secret URL has a query of its own decides how the
+        // added query joins it; nothing else of its value is shown.
+        let secret_query = self
+            .url
+            .resolve(&Slots::new())
+            .is_ok_and(|u| u.contains('?'));
         RequestPreview {
             method: self.method,
-            url: self.full_url(self.url.redacted()),
+            url: self.full_url(self.url.redacted(), secret_query),
             headers,
             body,
         }
@@ -328,7 +340,7 @@ impl Request {
         image: Option<&ImageData>,
         now: DateTime<Utc>,
     ) -> Result<Outgoing, DeliveryError> {
-        let url = self.full_url(self.url.resolve(slots)?);
+        let url = self.full_url(self.url.resolve(slots)?, false);
         if let Err(e) = url::Url::parse(&url) {
             return Err(DeliveryError::unbuildable(format!(
                 "the URL built from {} is not valid: {e}",

@@ -1,7 +1,7 @@
-//! Delivery guarantees: exactly once across runs, retries that honour the
-//! server, failures that stay put, a killed run that neither loses nor
-//! duplicates, one run at a time, and the due decisions (future dates,
-//! max_per_run, min_interval, max_age, --mark-seen).
+//! Delivery guarantees: exactly once across runs, retries (their waits are
+//! tested in `retries`, on a paused clock), failures that stay put, a killed
+//! run that neither loses nor duplicates, one run at a time, and the due
+//! decisions (future dates, max_per_run, min_interval, max_age, --mark-seen).
 
 use std::time::{Duration, Instant};
 
@@ -10,14 +10,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::posting::{NOW, secrets, seed_site};
-use crate::support::{BASE_CONFIG, Site, answer, output, publish_at};
-
-fn site_with(targets: &str, social_extra: &str) -> Site {
-    let config = format!(
-        "{BASE_CONFIG}social:\n  allow_private_network: true\n  retry_base: 10ms\n{social_extra}  targets:\n{targets}state:\n  path: ../state/herald.db\n"
-    );
-    Site::with_config(&config)
-}
+use crate::support::{Site, answer, output, posting_site, publish_at};
 
 fn discord(base: &str) -> String {
     format!("    - {{ name: discord, type: discord, url: \"{base}/discord\" }}\n")
@@ -55,7 +48,7 @@ async fn two_runs_in_a_row_post_once() {
         .expect(2)
         .mount(&server)
         .await;
-    let site = site_with(&discord(&server.uri()), "");
+    let site = posting_site("", &discord(&server.uri()));
     site.simple("a", "2024-02-10").simple("b", "2024-02-09");
     let first = publish_at(&site, NOW).success();
     assert!(output(&first).0.contains("posted 2 (discord 2)"));
@@ -83,7 +76,7 @@ async fn server_errors_are_retried_until_they_pass() {
         ResponseTemplate::new(200).set_body_json(json!({"id": "9"})),
     )
     .await;
-    let site = site_with(&discord(&server.uri()), "");
+    let site = posting_site("", &discord(&server.uri()));
     site.simple("a", "2024-02-10");
     publish_at(&site, NOW).success();
     assert_eq!(count(&server, "/discord").await, 3);
@@ -94,64 +87,15 @@ async fn server_errors_are_retried_until_they_pass() {
 }
 
 #[tokio::test]
-async fn a_429_waits_at_least_retry_after() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/hook"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    answer(&server, "POST", "/hook", ResponseTemplate::new(200)).await;
-    let site = site_with(&hook(&server.uri()), "");
-    site.simple("a", "2024-02-10");
-    let started = Instant::now();
-    publish_at(&site, NOW).success();
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "waited {:?}",
-        started.elapsed()
-    );
-    assert_eq!(count(&server, "/hook").await, 2);
-    assert_eq!(status_json(&site)[0]["status"], "posted");
-}
-
-#[tokio::test]
-async fn discords_retry_after_in_the_body_is_honoured() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/discord"))
-        .respond_with(ResponseTemplate::new(429).set_body_json(
-            json!({"message": "You are being rate limited.", "retry_after": 0.6, "global": false}),
-        ))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    answer(
-        &server,
-        "POST",
-        "/discord",
-        ResponseTemplate::new(200).set_body_json(json!({"id": "1"})),
-    )
-    .await;
-    let site = site_with(&discord(&server.uri()), "");
-    site.simple("a", "2024-02-10");
-    let started = Instant::now();
-    publish_at(&site, NOW).success();
-    assert!(started.elapsed() >= Duration::from_millis(600));
-    assert_eq!(count(&server, "/discord").await, 2);
-}
-
-#[tokio::test]
 async fn a_400_fails_at_once_with_the_platforms_message_and_spares_other_targets() {
     let server = MockServer::start().await;
     answer(&server, "POST", "/discord", ResponseTemplate::new(400).set_body_json(
             json!({"code": 50035, "message": "Invalid Form Body", "errors": {"embeds": {"0": {"description": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH"}]}}}}}),
         )).await;
     answer(&server, "POST", "/hook", ResponseTemplate::new(200)).await;
-    let site = site_with(
-        &format!("{}{}", discord(&server.uri()), hook(&server.uri())),
+    let site = posting_site(
         "",
+        &format!("{}{}", discord(&server.uri()), hook(&server.uri())),
     );
     site.simple("a", "2024-02-10");
     let assert = publish_at(&site, NOW).code(2);
@@ -184,7 +128,7 @@ async fn failures_stop_after_max_attempts_over_all_runs() {
         ResponseTemplate::new(500).set_body_string("boom"),
     )
     .await;
-    let site = site_with(&hook(&server.uri()), "  max_attempts: 4\n");
+    let site = posting_site("  max_attempts: 4\n", &hook(&server.uri()));
     site.simple("a", "2024-02-10");
     publish_at(&site, NOW).code(2);
     assert_eq!(
@@ -228,9 +172,9 @@ async fn a_killed_run_is_neither_lost_nor_duplicated() {
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    let site = site_with(
-        &format!("{}{}", discord(&server.uri()), hook(&server.uri())),
+    let site = posting_site(
         "",
+        &format!("{}{}", discord(&server.uri()), hook(&server.uri())),
     );
     site.simple("a", "2024-02-10");
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("herald"))
@@ -318,7 +262,7 @@ async fn two_runs_started_together_post_once_and_one_exits_3() {
         ResponseTemplate::new(200).set_delay(Duration::from_millis(1500)),
     )
     .await;
-    let site = site_with(&hook(&server.uri()), "");
+    let site = posting_site("", &hook(&server.uri()));
     site.simple("a", "2024-02-10").simple("b", "2024-02-09");
     let spawn = || {
         std::process::Command::new(assert_cmd::cargo::cargo_bin("herald"))
@@ -354,7 +298,7 @@ async fn wait_lets_a_second_run_queue_behind_the_first() {
         ResponseTemplate::new(200).set_delay(Duration::from_millis(800)),
     )
     .await;
-    let site = site_with(&hook(&server.uri()), "");
+    let site = posting_site("", &hook(&server.uri()));
     site.simple("a", "2024-02-10");
     let spawn = |extra: &'static [&'static str]| {
         let site_root = site.root().to_path_buf();
@@ -367,9 +311,18 @@ async fn wait_lets_a_second_run_queue_behind_the_first() {
                 .unwrap()
         }
     };
+    let lock = site.root().join("state/herald.db.lock");
     let (one, two) = std::thread::scope(|s| {
         let a = s.spawn(spawn(&[]));
-        std::thread::sleep(Duration::from_millis(200));
+        // The first run writes its pid once it holds the lock.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::fs::read_to_string(&lock).map_or(true, |pid| pid.trim().is_empty()) {
+            assert!(
+                Instant::now() < deadline,
+                "the first run never took the lock"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let b = s.spawn(spawn(&["--wait", "10"]));
         (a.join().unwrap(), b.join().unwrap())
     });
@@ -384,7 +337,7 @@ async fn a_future_article_waits_for_its_time() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
-    let site = site_with(&hook(&server.uri()), "");
+    let site = posting_site("", &hook(&server.uri()));
     site.article(
         "later.md",
         "---\ntitle: Later\npublish_date: 2024-03-01T12:00:00+01:00\n---\nBody\n",
@@ -415,7 +368,7 @@ async fn max_per_run_sends_the_oldest_first_and_queues_the_rest() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
-    let site = site_with(&hook(&server.uri()), "  max_per_run: 5\n  max_age: 30d\n");
+    let site = posting_site("  max_per_run: 5\n  max_age: 30d\n", &hook(&server.uri()));
     for day in 1..=20 {
         site.simple(&format!("a{day:02}"), &format!("2024-02-{day:02}"));
     }
@@ -457,7 +410,7 @@ async fn min_interval_allows_one_post_per_interval() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
-    let site = site_with(&hook(&server.uri()), "  min_interval: 1h\n  max_age: 30d\n");
+    let site = posting_site("  min_interval: 1h\n  max_age: 30d\n", &hook(&server.uri()));
     for day in 1..=3 {
         site.simple(&format!("a{day}"), &format!("2024-02-0{day}"));
     }
@@ -490,7 +443,7 @@ async fn a_first_run_on_an_old_archive_posts_nothing_and_mark_seen_adopts_it() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
-    let site = site_with(&hook(&server.uri()), "  max_age: 7d\n");
+    let site = posting_site("  max_age: 7d\n", &hook(&server.uri()));
     for i in 0..200 {
         let date = chrono::NaiveDate::from_ymd_opt(2023, 1, 1).unwrap() + chrono::Duration::days(i);
         site.simple(&format!("old{i:03}"), &date.to_string());
@@ -523,9 +476,9 @@ async fn a_dry_run_writes_no_ledger_row_and_sends_nothing() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
-    let site = site_with(
-        &format!("{}{}", discord(&server.uri()), hook(&server.uri())),
+    let site = posting_site(
         "",
+        &format!("{}{}", discord(&server.uri()), hook(&server.uri())),
     );
     site.simple("a", "2024-02-10");
     // With an existing ledger, too.
@@ -555,7 +508,7 @@ async fn a_corrupt_ledger_is_reported_and_nothing_is_sent() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
-    let site = site_with(&hook(&server.uri()), "");
+    let site = posting_site("", &hook(&server.uri()));
     site.simple("a", "2024-02-10");
     std::fs::create_dir_all(site.root().join("state")).unwrap();
     let junk = "not a ledger, but a text file someone put here by mistake, long enough to look like a header";
@@ -581,7 +534,7 @@ async fn a_read_only_ledger_is_reported_and_nothing_is_sent() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
-    let site = site_with(&hook(&server.uri()), "");
+    let site = posting_site("", &hook(&server.uri()));
     site.simple("a", "2024-02-10");
     publish_at(&site, "2024-01-01T00:00:00Z").success();
     let ledger = site.root().join("state/herald.db");
@@ -605,10 +558,7 @@ async fn the_ledger_file_is_private() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
-    let site = seed_site(
-        &server.uri(),
-        &format!("  targets:\n{}", hook(&server.uri())),
-    );
+    let site = seed_site(&server.uri(), &hook(&server.uri()));
     let mut cmd = site.herald();
     secrets(&mut cmd)
         .args(["publish", "--now", NOW])
@@ -668,7 +618,7 @@ async fn on_edit_update_edits_the_post_in_place() {
         "{}    - {{ name: masto, type: mastodon, instance: \"{base}/masto\", token: t }}\n",
         discord(&base)
     );
-    let site = site_with(&targets, "  on_edit: update\n");
+    let site = posting_site("  on_edit: update\n", &targets);
     site.simple("a", "2024-02-10");
     publish_at(&site, NOW).success();
     // Unchanged: nothing to update.
@@ -702,7 +652,7 @@ async fn a_ledger_that_cannot_grow_stops_the_run_before_anything_is_sent() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
-    let site = site_with(&hook(&server.uri()), "");
+    let site = posting_site("", &hook(&server.uri()));
     site.simple("a", "2024-02-10");
     publish_at(&site, "2024-02-10T12:00:00Z").success();
     assert_eq!(count(&server, "/hook").await, 1);
@@ -732,7 +682,7 @@ async fn a_ledger_that_cannot_grow_stops_the_run_before_anything_is_sent() {
 async fn on_edit_repost_posts_again_under_a_new_key() {
     let server = MockServer::start().await;
     answer(&server, "POST", "/hook", ResponseTemplate::new(200)).await;
-    let site = site_with(&hook(&server.uri()), "  on_edit: repost\n");
+    let site = posting_site("  on_edit: repost\n", &hook(&server.uri()));
     site.simple("a", "2024-02-10");
     publish_at(&site, NOW).success();
     publish_at(&site, NOW).success();
@@ -786,9 +736,9 @@ async fn mastodons_instance_limit_is_used_and_remembered_for_dry_runs() {
     )
     .await;
     let base = server.uri();
-    let site = site_with(
-        &format!("    - {{ name: masto, type: mastodon, instance: \"{base}/masto\", token: t }}\n"),
+    let site = posting_site(
         "",
+        &format!("    - {{ name: masto, type: mastodon, instance: \"{base}/masto\", token: t }}\n"),
     );
     // A summary of about 700 characters: cut at 500, whole at 1000.
     let summary = "Seven hundred characters of summary text. ".repeat(17);

@@ -3,11 +3,16 @@
 mod bad_input;
 mod cli;
 mod delivery;
+mod edits;
 mod example;
 mod feeds;
 mod hostile;
+mod mistakes;
+mod platforms;
 mod posting;
+mod retries;
 mod scheduler;
 mod secrets;
+mod sessions;
 mod support;
 mod websub;

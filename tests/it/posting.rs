@@ -10,7 +10,7 @@ use unicode_segmentation::UnicodeSegmentation;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::support::{Site, output, repo};
+use crate::support::{Site, output, posting_site, repo};
 
 pub const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -27,8 +27,7 @@ pub fn jpeg() -> Vec<u8> {
 /// The config's `social.targets` for all nine platforms on `base`.
 pub fn all_targets(base: &str) -> String {
     format!(
-        "  targets:
-    - {{ name: slack, type: slack, url: \"{base}/slack/services/T0/B0/XXXX\" }}
+        "    - {{ name: slack, type: slack, url: \"{base}/slack/services/T0/B0/XXXX\" }}
     - {{ name: discord, type: discord, url: \"{base}/discord/api/webhooks/1/tok\" }}
     - {{ name: teams, type: teams, url: \"{base}/teams/workflows/run?sig=SIGSECRET\" }}
     - {{ name: chat, type: google_chat, url: \"{base}/chat/v1/spaces/S/messages?key=K&token=T\" }}
@@ -43,11 +42,7 @@ pub fn all_targets(base: &str) -> String {
 
 /// A site with the seed article (its hero image on `base`) and `targets`.
 pub fn seed_site(base: &str, targets: &str) -> Site {
-    let config = format!(
-        "{}social:\n  allow_private_network: true\n  retry_base: 10ms\n{targets}state:\n  path: ../state/herald.db\n",
-        crate::support::BASE_CONFIG
-    );
-    let site = Site::with_config(&config);
+    let site = posting_site("", targets);
     let seed = std::fs::read_to_string(repo().join("content/deepseek-paradigm-shift.md")).unwrap();
     let seed = seed.replace(
         "https://media.magick.ai/ai-competition-abstract.jpg",
@@ -502,13 +497,9 @@ async fn telegram_escapes_html_and_sends_a_message_without_an_image() {
     mount_all(&server).await;
     let base = server.uri();
     let targets = format!(
-        "  targets:\n    - {{ name: tg, type: telegram, bot_token: \"${{TG_TOKEN}}\", chat_id: \"-100123\", api_url: \"{base}/tg\" }}\n"
+        "    - {{ name: tg, type: telegram, bot_token: \"${{TG_TOKEN}}\", chat_id: \"-100123\", api_url: \"{base}/tg\" }}\n"
     );
-    let config = format!(
-        "{}social:\n  allow_private_network: true\n{targets}state:\n  path: ../state/herald.db\n",
-        crate::support::BASE_CONFIG
-    );
-    let site = Site::with_config(&config);
+    let site = posting_site("", &targets);
     site.article(
         "tags.md",
         "---\ntitle: \"Use <b> & <i> tags\"\ndescription: \"Why a < b && c > d matters\"\npublish_date: 2024-02-10\n---\nBody\n",

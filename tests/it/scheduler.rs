@@ -7,13 +7,14 @@ use std::time::{Duration, Instant};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{BASE_CONFIG, Site, output};
+use crate::support::{Site, output, posting_config};
 
 fn site(base: &str) -> Site {
-    let config = format!(
-        "{BASE_CONFIG}social:\n  allow_private_network: true\n  retry_base: 10ms\n  max_age: 36500d\n  targets:\n    - {{ name: hooks, type: webhook, url: \"{base}/hook\" }}\nschedule:\n  cron: \"0 3 * * *\"\nstate:\n  path: ../state/herald.db\n"
-    );
-    let site = Site::with_config(&config);
+    let site = Site::with_config(&posting_config(
+        "  max_age: 36500d\n",
+        &format!("    - {{ name: hooks, type: webhook, url: \"{base}/hook\" }}\n"),
+        "schedule:\n  cron: \"0 3 * * *\"\n",
+    ));
     site.simple("a", "2024-02-10");
     site
 }
@@ -75,39 +76,47 @@ async fn run_survives_a_failed_publish_and_stops_on_sigterm_after_recording_the_
 
 #[tokio::test]
 async fn run_goes_on_after_a_failed_publish_and_names_the_next_time() {
+    use std::io::BufRead;
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(400).set_body_string("bad"))
         .mount(&server)
         .await;
     let site = site(&server.uri());
-    let child = spawn_run(&site);
-    wait_for_requests(&server, 1).await;
-    // Give it time to finish the failed run and start waiting.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let status = site
-            .herald()
-            .args(["status", "--format", "json"])
-            .assert()
-            .success();
-        let records: serde_json::Value = serde_json::from_str(&output(&status).0).unwrap();
-        if records[0]["status"] == "failed" {
-            break;
+    let mut child = spawn_run(&site);
+    // stderr, line by line, as the scheduler writes it.
+    let (lines, seen) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
         }
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    });
+    // Ready when, after the failed publish, it says when it runs next.
+    let mut stderr = Vec::new();
+    while !stderr
+        .iter()
+        .any(|l: &String| l.contains("herald run: next publish at "))
+    {
+        let line = seen
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the scheduler names its next time");
+        stderr.push(line);
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
     terminate(child.id());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    stderr.extend(seen.try_iter());
+    let stderr = stderr.join("\n");
+    assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(
         stderr.contains("this publish ended with exit status 2"),
         "{stderr}"
     );
-    assert!(stderr.contains("herald run: next publish at "), "{stderr}");
+    assert!(stderr.contains("herald run: stopped"), "{stderr}");
     assert!(
         stderr.contains(" 03:00:00 UTC"),
         "the next fire time is in content.timezone: {stderr}"

@@ -144,3 +144,212 @@ pub async fn answer(
 pub fn feeds_at(site: &Site, now: &str) -> assert_cmd::assert::Assert {
     site.herald().args(["feeds", "--now", now]).assert()
 }
+
+/// A site that posts: `social` holds extra lines under `social:` (each
+/// indented two spaces), `targets` the lines under `targets:`. Images may be
+/// on loopback, retries start at 10 ms, the ledger is `state/herald.db`.
+pub fn posting_site(social: &str, targets: &str) -> Site {
+    Site::with_config(&posting_config(social, targets, ""))
+}
+
+/// The config of `posting_site`, with `more` top-level sections.
+pub fn posting_config(social: &str, targets: &str, more: &str) -> String {
+    let targets = if targets.is_empty() {
+        " []\n".to_string()
+    } else {
+        format!("\n{targets}")
+    };
+    let retry_base = if social.contains("retry_base:") {
+        ""
+    } else {
+        "  retry_base: 10ms\n"
+    };
+    format!(
+        "{BASE_CONFIG}social:\n  allow_private_network: true\n{retry_base}{social}  targets:{targets}{more}state:\n  path: ../state/herald.db\n"
+    )
+}
+
+/// A request the scripted transport received, and when on tokio's clock.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub at: tokio::time::Instant,
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Sent {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the scripted transport answers.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// A status, headers and a body.
+    Http(u16, Vec<(&'static str, String)>, String),
+    /// A timeout after the request went out.
+    Timeout,
+}
+
+impl Answer {
+    pub fn json(status: u16, body: serde_json::Value) -> Answer {
+        Answer::Http(status, Vec::new(), body.to_string())
+    }
+}
+
+/// A transport that answers from a script, without sockets, so a test can
+/// run a whole publish on tokio's paused clock. Each rule answers requests
+/// whose URL path ends with its suffix, in turn; its last answer repeats.
+#[derive(Default)]
+pub struct Scripted {
+    rules: std::sync::Mutex<Vec<(String, std::collections::VecDeque<Answer>)>>,
+    pub sent: std::sync::Mutex<Vec<Sent>>,
+}
+
+impl Scripted {
+    pub fn new() -> std::sync::Arc<Scripted> {
+        std::sync::Arc::new(Scripted::default())
+    }
+
+    /// Answers requests to a path ending in `suffix` with `answers`, in turn.
+    pub fn on(&self, suffix: &str, answers: Vec<Answer>) {
+        self.rules
+            .lock()
+            .unwrap()
+            .push((suffix.to_string(), answers.into()));
+    }
+
+    pub fn sent(&self) -> Vec<Sent> {
+        self.sent.lock().unwrap().clone()
+    }
+
+    fn answer(&self, path: &str) -> Answer {
+        let mut rules = self.rules.lock().unwrap();
+        let Some((_, answers)) = rules.iter_mut().find(|(s, _)| path.ends_with(s.as_str())) else {
+            return Answer::Http(404, Vec::new(), format!("no rule for {path}"));
+        };
+        if answers.len() > 1 {
+            answers.pop_front().unwrap()
+        } else {
+            answers
+                .front()
+                .cloned()
+                .unwrap_or(Answer::Http(500, Vec::new(), String::new()))
+        }
+    }
+}
+
+impl herald::social::transport::Transport for Scripted {
+    fn send(
+        &self,
+        request: herald::social::http::Outgoing,
+        _timeout: std::time::Duration,
+    ) -> futures_util::future::BoxFuture<
+        '_,
+        Result<herald::social::http::Response, herald::social::http::DeliveryError>,
+    > {
+        use herald::social::http::{DeliveryError, OutgoingBody, Response};
+        let body = match &request.body {
+            OutgoingBody::Bytes { bytes, .. } => bytes.as_ref().clone(),
+            _ => Vec::new(),
+        };
+        let path = url::Url::parse(&request.url)
+            .map_or_else(|_| request.url.clone(), |u| u.path().to_string());
+        self.sent.lock().unwrap().push(Sent {
+            at: tokio::time::Instant::now(),
+            method: format!("{:?}", request.method).to_uppercase(),
+            url: request.url.clone(),
+            headers: request.headers.clone(),
+            body,
+        });
+        let answer = self.answer(&path);
+        Box::pin(async move {
+            match answer {
+                Answer::Timeout => Err(DeliveryError::MaybeDelivered {
+                    message: "timed out waiting for the answer".to_string(),
+                    after: None,
+                }),
+                Answer::Http(status, headers, body) => Ok(Response {
+                    status,
+                    headers: headers
+                        .into_iter()
+                        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                        .collect(),
+                    body: body.into_bytes(),
+                }),
+            }
+        })
+    }
+}
+
+/// Hero images for in-process runs: a small JPEG for any `.jpg` URL, and
+/// a failed fetch for anything else.
+pub struct StubImages;
+
+impl herald::social::image::Images for StubImages {
+    fn image<'a>(
+        &'a self,
+        url: &'a url::Url,
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Result<std::sync::Arc<herald::social::image::ImageData>, String>,
+    > {
+        Box::pin(async move {
+            if !url.path().ends_with(".jpg") {
+                return Err(format!("hero image {url} answered HTTP 404"));
+            }
+            Ok(std::sync::Arc::new(herald::social::image::ImageData {
+                url: url.clone(),
+                content_type: "image/jpeg".to_string(),
+                bytes: std::sync::Arc::new(crate::posting::jpeg()),
+            }))
+        })
+    }
+}
+
+/// `herald publish --now NOW` run in this process over `transport`, on
+/// whatever clock the test runs (tokio's paused one, mostly).
+pub async fn publish_in_process(
+    site: &Site,
+    now: &str,
+    transport: std::sync::Arc<Scripted>,
+) -> herald::publish::RunReport {
+    let stop = std::sync::Arc::new(herald::social::driver::Stop::default());
+    publish_in_process_with_stop(site, now, transport, stop).await
+}
+
+/// `publish_in_process`, with a stop the test can request.
+pub async fn publish_in_process_with_stop(
+    site: &Site,
+    now: &str,
+    transport: std::sync::Arc<Scripted>,
+    stop: std::sync::Arc<herald::social::driver::Stop>,
+) -> herald::publish::RunReport {
+    let config = herald::config::load(&site.root().join("config/herald.yaml")).expect("config");
+    let services = herald::publish::Services {
+        transport,
+        images: std::sync::Arc::new(StubImages),
+        stop,
+        progress: None,
+    };
+    let request = herald::publish::RunRequest {
+        mode: herald::publish::Mode::Publish,
+        now: Some(chrono::DateTime::parse_from_rfc3339(now).unwrap().to_utc()),
+        options: herald::publish::PostOptions::default(),
+        preview: None,
+        wait: None,
+    };
+    herald::publish::run(std::sync::Arc::new(config), request, &services)
+        .await
+        .expect("the run")
+}

@@ -1,0 +1,152 @@
+//! Mistakes in the config are found by `check` and the dry run, named by
+//! key, variable and line, and never taken for network trouble: nothing is
+//! sent and no attempt is used.
+
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::posting::NOW;
+use crate::support::{output, posting_config, posting_site, publish_at};
+
+fn status(site: &crate::support::Site) -> serde_json::Value {
+    let assert = site
+        .herald()
+        .args(["status", "--format", "json"])
+        .assert()
+        .success();
+    serde_json::from_str(&output(&assert).0).unwrap()
+}
+
+/// Bug: a header value that is not valid, or a secret URL that is not a
+/// URL, failed while the request was built, was classified as a network
+/// error and burned `max_attempts`; `check` said nothing though the
+/// variable was set.
+#[tokio::test]
+async fn secrets_that_cannot_make_a_request_are_named_and_cost_nothing() {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let site = posting_site(
+        "",
+        &format!(
+            "    - name: hooks\n      type: webhook\n      url: \"{}/hook\"\n      headers:\n        X-Key: \"${{HOOK_KEY}}\"\n    - name: slack\n      type: slack\n      url: \"${{SLACK_URL}}\"\n",
+            server.uri()
+        ),
+    );
+    site.simple("a", "2024-02-10");
+    let with_env = |cmd: &mut assert_cmd::Command| {
+        cmd.env("HOOK_KEY", "first line\nsecond line")
+            .env("SLACK_URL", "hooks.slack.com/services/T/B/X");
+    };
+
+    let mut check = site.herald();
+    with_env(&mut check);
+    let checked = check.arg("check").assert().code(1);
+    let stdout = output(&checked).0;
+    assert!(
+        stdout.contains("config/herald.yaml:19:7: error: social.targets[0].headers.X-Key: ${HOOK_KEY} is not a valid header value"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("config/herald.yaml:23:7: error: social.targets[1].url: ${SLACK_URL} is not an absolute http(s) URL"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("second line"),
+        "values never print: {stdout}"
+    );
+
+    let mut dry = site.herald();
+    with_env(&mut dry);
+    let planned = dry
+        .args(["publish", "--dry-run", "--now", NOW])
+        .assert()
+        .success();
+    let plan = output(&planned).0;
+    assert!(
+        plan.contains(
+            "error: would fail: social.targets[1].url: ${SLACK_URL} is not an absolute http(s) URL"
+        ),
+        "{plan}"
+    );
+
+    for _ in 0..3 {
+        let mut run = site.herald();
+        with_env(&mut run);
+        let ran = run.args(["publish", "--now", NOW]).assert().code(2);
+        let stderr = output(&ran).1;
+        assert!(
+            stderr.contains("social.targets[0].headers.X-Key (${HOOK_KEY})"),
+            "{stderr}"
+        );
+    }
+    assert!(
+        server.received_requests().await.unwrap().is_empty(),
+        "nothing is sent"
+    );
+    for record in status(&site).as_array().unwrap() {
+        assert_eq!(record["status"], "failed");
+        assert_eq!(record["attempts"], 0, "no attempt used: {record}");
+        assert!(
+            record["last_error"]
+                .as_str()
+                .unwrap()
+                .contains("nothing was sent"),
+            "{record}"
+        );
+    }
+
+    // Fixed, it posts at once: no attempt was spent on the mistake.
+    let mut fixed = site.herald();
+    fixed
+        .env("HOOK_KEY", "key")
+        .env("SLACK_URL", format!("{}/slack", server.uri()));
+    fixed.args(["publish", "--now", NOW]).assert().success();
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+/// Bug: `check` accepted a cron expression that `run` then rejected.
+#[test]
+fn a_cron_expression_run_cannot_use_fails_check_too() {
+    for cron in ["0 0 30 2 *", "61 * * * *"] {
+        let site = crate::support::Site::with_config(&posting_config(
+            "",
+            "",
+            &format!("schedule:\n  cron: \"{cron}\"\n"),
+        ));
+        let checked = site.herald().arg("check").assert().code(1);
+        let stdout = output(&checked).0;
+        assert!(
+            stdout.contains("config/herald.yaml:17:9: error: schedule.cron:"),
+            "{cron}: {stdout}"
+        );
+        site.herald().arg("run").assert().code(1);
+    }
+}
+
+/// Bug: `min_interval: 100000000d` panicked on date overflow, and spans
+/// past what a date can hold silently became zero.
+#[test]
+fn a_span_too_long_for_the_calendar_is_an_error_not_a_panic() {
+    for (social, line) in [
+        ("  min_interval: 100000000d\n", 15),
+        ("  max_age: 99999999999999999999s\n", 15),
+    ] {
+        let site = posting_site(
+            social,
+            "    - { name: s, type: slack, url: \"http://127.0.0.1:9/s\" }\n",
+        );
+        site.simple("a", "2024-02-10");
+        let checked = site.herald().arg("check").assert().code(1);
+        let stdout = output(&checked).0;
+        assert!(
+            stdout.contains(&format!("config/herald.yaml:{line}:"))
+                && stdout.contains("longer than herald allows"),
+            "{stdout}"
+        );
+        let ran = publish_at(&site, NOW).code(1);
+        assert!(output(&ran).1.contains("longer than herald allows"));
+    }
+}

@@ -1,0 +1,321 @@
+//! Every platform in the registry, from its own example keys: the requests a
+//! real run sends to a local stand-in are, step by step, the requests the
+//! dry run printed for the same plan (secrets, ids from earlier steps and
+//! send-time values aside, which the dry run names instead of showing).
+
+use regex::Regex;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::posting::{NOW, jpeg, seed_site};
+use crate::support::output;
+
+/// One answer every platform's reader accepts: each takes what it needs.
+fn universal_answer() -> Value {
+    json!({
+        "ok": true,
+        "id": "100",
+        "url": "https://remote.example/100",
+        "channel_id": "2",
+        "guild_id": "3",
+        "name": "spaces/S/messages/1",
+        "uri": "at://did:plc:stand-in/app.bsky.feed.post/3k",
+        "cid": "bafyc",
+        "accessJwt": "access-jwt",
+        "refreshJwt": "refresh-jwt",
+        "did": "did:plc:stand-in",
+        "blob": {"$type": "blob", "ref": {"$link": "bafkrei"}, "mimeType": "image/jpeg", "size": 1},
+        "result": {"message_id": 7, "chat": {"id": -100, "username": "stand_in"}},
+        "configuration": {"statuses": {"max_characters": 500, "characters_reserved_per_url": 23}},
+    })
+}
+
+/// A pattern for a printed text: placeholders (`<…>`, `${…}`) match any
+/// text, `[redacted]` matches one of the target's configured values.
+fn pattern(printed: &str, secrets: &[String]) -> Regex {
+    let token = Regex::new(r"<[^<>]*>|\$\{[^}]*\}|\[redacted\]").unwrap();
+    let mut out = String::from("^");
+    let mut last = 0;
+    for m in token.find_iter(printed) {
+        out.push_str(&regex::escape(&printed[last..m.start()]));
+        if m.as_str() == "[redacted]" {
+            let any: Vec<String> = secrets.iter().map(|s| regex::escape(s)).collect();
+            out.push_str(&format!("(?:{})", any.join("|")));
+        } else {
+            out.push_str(".+?");
+        }
+        last = m.end();
+    }
+    out.push_str(&regex::escape(&printed[last..]));
+    out.push('$');
+    Regex::new(&out).unwrap()
+}
+
+fn is_placeholder(s: &str) -> bool {
+    Regex::new(r"^(<[^<>]*>|\$\{[^}]*\}|\[redacted\])$")
+        .unwrap()
+        .is_match(s)
+}
+
+/// Whether the sent JSON is the printed JSON, placeholders aside.
+fn same_json(printed: &Value, sent: &Value, secrets: &[String], at: &str) -> Result<(), String> {
+    match (printed, sent) {
+        (Value::String(p), _) if is_placeholder(p) => Ok(()),
+        (Value::String(p), Value::String(s)) => {
+            if pattern(p, secrets).is_match(s) {
+                Ok(())
+            } else {
+                Err(format!("{at}: printed {p:?}, sent {s:?}"))
+            }
+        }
+        (Value::Object(p), Value::Object(s)) => {
+            let pk: Vec<&String> = p.keys().collect();
+            let sk: Vec<&String> = s.keys().collect();
+            if pk != sk {
+                return Err(format!("{at}: printed keys {pk:?}, sent keys {sk:?}"));
+            }
+            for (k, v) in p {
+                same_json(v, &s[k], secrets, &format!("{at}/{k}"))?;
+            }
+            Ok(())
+        }
+        (Value::Array(p), Value::Array(s)) if p.len() == s.len() => {
+            for (i, (a, b)) in p.iter().zip(s).enumerate() {
+                same_json(a, b, secrets, &format!("{at}/{i}"))?;
+            }
+            Ok(())
+        }
+        _ if printed == sent => Ok(()),
+        _ => Err(format!("{at}: printed {printed}, sent {sent}")),
+    }
+}
+
+/// Whether `sent` (received by the stand-in at `origin`) is the printed
+/// request.
+fn same_request(
+    printed: &Value,
+    sent: &Request,
+    origin: &str,
+    secrets: &[String],
+) -> Result<(), String> {
+    let method = printed["method"].as_str().unwrap_or_default();
+    if method != sent.method.as_str() {
+        return Err(format!("method: printed {method}, sent {}", sent.method));
+    }
+    let url = printed["url"].as_str().unwrap_or_default();
+    let sent_url = format!(
+        "{origin}{}{}",
+        sent.url.path(),
+        sent.url
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default()
+    );
+    if !pattern(url, secrets).is_match(&sent_url) {
+        return Err(format!("url: printed {url}, sent {sent_url}"));
+    }
+    for (name, value) in printed["headers"].as_object().into_iter().flatten() {
+        let value = value.as_str().unwrap_or_default();
+        let got = sent
+            .headers
+            .get(name.as_str())
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| format!("header {name}: printed, not sent"))?;
+        if !pattern(value, secrets).is_match(got) {
+            return Err(format!("header {name}: printed {value:?}, sent {got:?}"));
+        }
+    }
+    let content_type = sent
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let body = &printed["body"];
+    if content_type.starts_with("application/json") {
+        let sent: Value = serde_json::from_slice(&sent.body).map_err(|e| e.to_string())?;
+        same_json(body, &sent, secrets, "body")
+    } else if content_type.starts_with("multipart/form-data") {
+        // Each printed field is a part, a text part with the printed value.
+        let text = String::from_utf8_lossy(&sent.body);
+        for (field, value) in body.as_object().into_iter().flatten() {
+            let value = value.as_str().unwrap_or_default();
+            if !text.contains(&format!("name=\"{field}\"")) {
+                return Err(format!("multipart field {field}: printed, not sent"));
+            }
+            if !is_placeholder(value) && !text.contains(value) {
+                return Err(format!("multipart field {field}: {value:?} not sent"));
+            }
+        }
+        Ok(())
+    } else if content_type.starts_with("image/") {
+        match body.as_str() {
+            Some(p) if is_placeholder(p) && sent.body.starts_with(&[0xFF, 0xD8]) => Ok(()),
+            _ => Err(format!("an image body: printed {body}")),
+        }
+    } else if body.is_null() && sent.body.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "body: printed {body}, sent {} bytes of {content_type:?}",
+            sent.body.len()
+        ))
+    }
+}
+
+/// The string values of the example keys: what `[redacted]` stands for.
+fn values(keys: &Value) -> Vec<String> {
+    match keys {
+        Value::String(s) => vec![s.clone()],
+        Value::Object(m) => m.values().flat_map(values).collect(),
+        Value::Array(a) => a.iter().flat_map(values).collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn every_platform_sends_step_by_step_what_its_dry_run_printed() {
+    for entry in herald::social::PLATFORMS {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/img/hero.jpg"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", "image/jpeg")
+                    .set_body_bytes(jpeg()),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(wiremock::matchers::any())
+            .respond_with(ResponseTemplate::new(200).set_body_json(universal_answer()))
+            .mount(&server)
+            .await;
+        let base = format!("{}/{}", server.uri(), entry.kind);
+        let keys = (entry.example)(&base);
+        let mut target = json!({"name": entry.kind, "type": entry.kind});
+        for (k, v) in keys.as_object().unwrap() {
+            target[k] = v.clone();
+        }
+        // A JSON object is a YAML flow mapping.
+        let site = seed_site(&server.uri(), &format!("    - {target}\n"));
+
+        let dry = site
+            .herald()
+            .args(["publish", "--dry-run", "--format", "json", "--now", NOW])
+            .assert()
+            .success();
+        let plan: Value = serde_json::from_str(&output(&dry).0).unwrap();
+        let posts = plan["posts"].as_array().unwrap();
+        assert_eq!(posts.len(), 1, "{}: one post planned", entry.kind);
+        let mut printed: Vec<(String, Value)> = plan["learning"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| ("learn".to_string(), l["request"].clone()))
+            .collect();
+        for step in posts[0]["steps"].as_array().unwrap() {
+            printed.push((
+                step["step"].as_str().unwrap().to_string(),
+                step["request"].clone(),
+            ));
+        }
+
+        site.herald()
+            .args(["publish", "--now", NOW])
+            .assert()
+            .success();
+        let sent: Vec<Request> = server
+            .received_requests()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.url.path() != "/img/hero.jpg")
+            .collect();
+
+        // Each printed step was sent, in order; a poll is sent only while
+        // the platform is still processing (the stand-in never is).
+        let secrets = values(&keys);
+        let mut sent_iter = sent.iter().peekable();
+        for (step, request) in &printed {
+            match sent_iter.peek() {
+                Some(s) if same_request(request, s, &server.uri(), &secrets).is_ok() => {
+                    sent_iter.next();
+                }
+                Some(s) if step == "poll" => {
+                    let _ = s;
+                }
+                Some(s) => panic!(
+                    "{}: the {step} step differs: {}",
+                    entry.kind,
+                    same_request(request, s, &server.uri(), &secrets).unwrap_err()
+                ),
+                None if step == "poll" => {}
+                None => panic!("{}: the {step} step was printed but not sent", entry.kind),
+            }
+        }
+        let rest: Vec<String> = sent_iter
+            .map(|r| format!("{} {}", r.method, r.url))
+            .collect();
+        assert!(
+            rest.is_empty(),
+            "{}: sent but not printed: {rest:?}",
+            entry.kind
+        );
+        assert!(!sent.is_empty(), "{}: nothing sent", entry.kind);
+    }
+}
+
+#[tokio::test]
+async fn ten_cron_runs_with_nothing_due_make_no_request_at_all() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/img/hero.jpg"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "image/jpeg")
+                .set_body_bytes(jpeg()),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_json(universal_answer()))
+        .mount(&server)
+        .await;
+    let mut targets = String::new();
+    for entry in herald::social::PLATFORMS {
+        let mut target = json!({"name": entry.kind, "type": entry.kind});
+        let keys = (entry.example)(&format!("{}/{}", server.uri(), entry.kind));
+        for (k, v) in keys.as_object().unwrap() {
+            target[k] = v.clone();
+        }
+        targets.push_str(&format!("    - {target}\n"));
+    }
+    let site = seed_site(&server.uri(), &targets);
+    let first = site
+        .herald()
+        .args(["publish", "--now", NOW])
+        .assert()
+        .success();
+    assert!(
+        output(&first)
+            .0
+            .contains(&format!("posted {}", herald::social::PLATFORMS.len())),
+        "{}",
+        output(&first).0
+    );
+    let after_first = server.received_requests().await.unwrap().len();
+    for minutes in 1..=10 {
+        let now = format!("2024-02-11T00:{:02}:00Z", minutes * 5);
+        let ran = site
+            .herald()
+            .args(["publish", "--now", &now])
+            .assert()
+            .success();
+        assert_eq!(output(&ran), (String::new(), String::new()), "a quiet run");
+    }
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        after_first,
+        "no request of any kind: no session, no question, no image"
+    );
+}
