@@ -678,6 +678,50 @@ mod tests {
     }
 
     #[test]
+    fn a_first_version_ledger_moves_its_limits_and_adopts_new_fingerprints() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(&format!(
+            "{}\nPRAGMA user_version = 1;\n\
+             INSERT INTO meta VALUES ('mastodon.max_characters.masto', '1000');\n\
+             INSERT INTO posts (target, article_id, status, attempts, content_hash, idempotency_key, updated_at)\n\
+             VALUES ('masto', 'https://x/a/', 'posted', 1, 'old-text-hash', 'k', '2024-01-01T00:00:00.000Z');",
+            MIGRATIONS[0]
+        ))
+        .unwrap();
+        drop(old);
+        let snap = Ledger::open(&path).unwrap().snapshot().unwrap();
+        let learned = snap.learned("masto");
+        assert_eq!(learned.get("max_characters"), Some("1000"));
+        // Dated long ago, so the instance is asked again.
+        assert!(learned.stale("max_characters", now(), chrono::TimeDelta::days(1)));
+        assert!(snap.meta.is_empty());
+        let r = snap.get("masto", "https://x/a/").unwrap();
+        assert_eq!(
+            (r.status, r.content_hash.as_deref()),
+            (Status::Posted, None)
+        );
+    }
+
+    #[test]
+    fn learned_values_are_kept_and_forgotten_per_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("state.db")).unwrap();
+        ledger
+            .set_learned("a", "session", Some("{}"), now())
+            .unwrap();
+        ledger
+            .set_learned("b", "session", Some("other"), now())
+            .unwrap();
+        ledger.set_learned("a", "session", None, now()).unwrap();
+        let snap = ledger.snapshot().unwrap();
+        assert_eq!(snap.learned("a").get("session"), None);
+        assert_eq!(snap.learned("b").get("session"), Some("other"));
+        assert_eq!(snap.learned("b").fact("session").unwrap().at, now());
+    }
+
+    #[test]
     fn refuses_a_newer_ledger_and_a_foreign_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.db");

@@ -2,7 +2,6 @@
 
 use proptest::prelude::*;
 
-use crate::social::bluesky::facets;
 use crate::social::compose::{Composer, CountUnit, PostFields, TextLimit};
 
 const URL: &str = "https://news.example/articles/a-permalink/";
@@ -49,25 +48,6 @@ proptest! {
         }
     }
 
-    /// Bluesky link facets slice exactly their URL out of the UTF-8 text.
-    #[test]
-    fn facets_slice_exactly_their_urls(before in "\\PC{0,80}", after in "\\PC{0,80}", path in "[a-z0-9/_-]{0,40}") {
-        let url = format!("https://x.example/{path}");
-        let text = format!("{before} {url} {after}");
-        let f = facets(&text);
-        let mut found = false;
-        for facet in &f {
-            let start = facet["index"]["byteStart"].as_u64().unwrap() as usize;
-            let end = facet["index"]["byteEnd"].as_u64().unwrap() as usize;
-            let slice = text.get(start..end);
-            prop_assert!(slice.is_some(), "facet not on char boundaries");
-            let slice = slice.unwrap();
-            prop_assert_eq!(slice, facet["features"][0]["uri"].as_str().unwrap());
-            prop_assert!(slice.starts_with("http"));
-            found |= slice.starts_with(url.trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '"', '\'']));
-        }
-        prop_assert!(found, "the URL has a facet: {:?}", f);
-    }
 }
 
 mod feeds {

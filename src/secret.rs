@@ -63,7 +63,7 @@ impl fmt::Display for Secret {
     }
 }
 
-/// A secret is written as any scalar: a Telegram bot token or a numeric id
+/// A secret is written as any scalar: a bot token or a numeric id
 /// may be read by YAML as a number.
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

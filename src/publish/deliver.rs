@@ -6,8 +6,8 @@
 //!
 //! What is retried depends on whether the request may have been acted on:
 //! what certainly was not (no connection, 503, 429) is retried with backoff,
-//! the server's delay first (`Retry-After`, Discord's and Telegram's body
-//! fields), else exponential backoff with full jitter; what may have been
+//! the server's delay first (`Retry-After`, or a delay the platform gives
+//! in its answer's body), else exponential backoff with full jitter; what may have been
 //! (a timeout or a drop after sending; 500, 502, 504) is retried only where
 //! the platform recognises a resend, and is `uncertain` elsewhere. At most 3
 //! attempts per run and `max_attempts` over all runs. A delay longer than

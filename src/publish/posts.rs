@@ -169,7 +169,7 @@ pub fn decide<'a>(
             .last_posted
             .get(&target.name)
             .filter(|_| !min_interval.is_zero())
-            .map(|last| *last + min_interval.delta());
+            .map(|last| later(*last, min_interval));
         let mut sending = 0usize;
         let mut too_old = 0usize;
         let mut edits_waiting = 0usize;
@@ -295,7 +295,7 @@ pub fn decide<'a>(
             } else {
                 sending += 1;
                 if !min_interval.is_zero() {
-                    next_allowed = Some(now + min_interval.delta());
+                    next_allowed = Some(later(now, min_interval));
                 }
             }
             decisions.push(decided(action, reason));
@@ -323,6 +323,12 @@ pub fn decide<'a>(
         }
     }
     (decisions, notes)
+}
+
+/// `at` moved on by `span`, or the end of time if that is past it.
+fn later(at: DateTime<Utc>, span: TimeSpan) -> DateTime<Utc> {
+    at.checked_add_signed(span.delta())
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// What an edit check found.

@@ -555,6 +555,29 @@ mod tests {
         assert_eq!(s.values["did"], "did:plc:x");
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+    /// Link facets slice exactly their URL out of the UTF-8 text.
+    #[test]
+    fn facets_slice_exactly_their_urls(before in "\\PC{0,80}", after in "\\PC{0,80}", path in "[a-z0-9/_-]{0,40}") {
+        let url = format!("https://x.example/{path}");
+        let text = format!("{before} {url} {after}");
+        let f = facets(&text);
+        let mut found = false;
+        for facet in &f {
+            let start = facet["index"]["byteStart"].as_u64().unwrap() as usize;
+            let end = facet["index"]["byteEnd"].as_u64().unwrap() as usize;
+            let slice = text.get(start..end);
+            proptest::prop_assert!(slice.is_some(), "facet not on char boundaries");
+            let slice = slice.unwrap();
+            proptest::prop_assert_eq!(slice, facet["features"][0]["uri"].as_str().unwrap());
+            proptest::prop_assert!(slice.starts_with("http"));
+            found |= slice.starts_with(url.trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '"', '\'']));
+        }
+        proptest::prop_assert!(found, "the URL has a facet: {:?}", f);
+    }
+    }
+
     #[test]
     fn thumbs_fit_and_carry_no_metadata() {
         // Noise does not compress: its JPEG is well over the limit.

@@ -169,15 +169,22 @@ impl Session {
     }
 
     pub fn access_usable(&self, now: DateTime<Utc>) -> bool {
-        self.access_expires
-            .is_none_or(|at| at - EXPIRY_MARGIN > now)
+        lasts(self.access_expires, now)
     }
 
     pub fn refresh_usable(&self, now: DateTime<Utc>) -> bool {
-        self.refresh.is_some()
-            && self
-                .refresh_expires
-                .is_none_or(|at| at - EXPIRY_MARGIN > now)
+        self.refresh.is_some() && lasts(self.refresh_expires, now)
+    }
+}
+
+/// Whether a token ending at `end` (never, if `None`) lasts past `now` by
+/// the margin. Any date a token may carry is compared without overflow.
+fn lasts(end: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    match end {
+        None => true,
+        Some(at) => at
+            .checked_sub_signed(EXPIRY_MARGIN)
+            .is_some_and(|margin| margin > now),
     }
 }
 
@@ -250,5 +257,22 @@ impl Steps {
 impl Serialize for Steps {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.preview().serialize(serializer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_ends_at_the_edges_of_the_calendar_are_compared_without_overflow() {
+        let now = Utc::now();
+        assert!(!lasts(Some(DateTime::<Utc>::MIN_UTC), now));
+        assert!(lasts(Some(DateTime::<Utc>::MAX_UTC), now));
+        assert!(lasts(None, now));
+        assert!(
+            !lasts(Some(now + chrono::TimeDelta::minutes(1)), now),
+            "within the margin"
+        );
     }
 }

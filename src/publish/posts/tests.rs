@@ -194,7 +194,7 @@ fn pending_records_are_resent_only_where_a_key_protects_them() {
         [("Day 1".to_string(), Action::MarkUncertain)]
     );
     assert_eq!(summary(&d, "hook"), [("Day 1".to_string(), Action::Resend)]);
-    // Mastodon forgets its key after an hour: then a resend could duplicate.
+    // A key kept for an hour is forgotten after it: then a resend could duplicate.
     let (d, _) = decide(
         &c,
         &newest_first(&a),
@@ -345,4 +345,103 @@ proptest::proptest! {
             );
         }
     }
+}
+
+fn fingerprints(pairs: &[(&Article, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(a, h)| (a.id().to_string(), h.to_string()))
+        .collect()
+}
+
+#[test]
+fn edits_follow_the_facts_not_the_template_and_are_paced() {
+    let c = config("  on_edit: update\n  max_age: 30d\n  max_per_run: 1\n");
+    let a = articles(&c, &[1, 2, 3]);
+    let when = at("2024-03-05T00:00:00Z");
+    let snap = snapshot(
+        a.iter()
+            .map(|x| record("masto", x, Status::Posted, 1, when))
+            .collect(),
+    );
+    let opts = PostOptions {
+        targets: vec!["masto".to_string()],
+        ..PostOptions::default()
+    };
+    let now = at("2024-03-10T00:00:00Z");
+    // The records hold fingerprint "h": the same facts are no edit.
+    let same = fingerprints(&[(&a[0], "h"), (&a[1], "h"), (&a[2], "h")]);
+    let (d, _) = decide(&c, &newest_first(&a), &snap, now, &opts, &same);
+    assert!(d.is_empty(), "{:?}", summary(&d, "masto"));
+    // All three changed: one edit this run, the others wait and are counted.
+    let changed = fingerprints(&[(&a[0], "x"), (&a[1], "x"), (&a[2], "x")]);
+    let (d, notes) = decide(&c, &newest_first(&a), &snap, now, &opts, &changed);
+    assert_eq!(
+        summary(&d, "masto"),
+        [(
+            "Day 1".to_string(),
+            Action::Update {
+                remote_id: "r".to_string()
+            }
+        )]
+    );
+    assert_eq!(
+        notes,
+        ["masto: 2 edits wait for a later run (max_per_run or min_interval)"]
+    );
+    // Too old to edit: nothing.
+    let (d, _) = decide(
+        &c,
+        &newest_first(&a),
+        &snap,
+        at("2024-06-01T00:00:00Z"),
+        &opts,
+        &changed,
+    );
+    assert!(d.is_empty());
+}
+
+#[test]
+fn posts_made_before_fingerprints_adopt_the_current_one() {
+    let c = config("  on_edit: repost\n  max_age: 30d\n");
+    let a = articles(&c, &[1]);
+    let mut r = record("hook", &a[0], Status::Posted, 1, at("2024-03-05T00:00:00Z"));
+    r.content_hash = None;
+    let snap = snapshot(vec![r]);
+    let opts = PostOptions {
+        targets: vec!["hook".to_string()],
+        ..PostOptions::default()
+    };
+    let (d, _) = decide(
+        &c,
+        &newest_first(&a),
+        &snap,
+        at("2024-03-10T00:00:00Z"),
+        &opts,
+        &fingerprints(&[(&a[0], "x")]),
+    );
+    assert_eq!(summary(&d, "hook"), [("Day 1".to_string(), Action::Adopt)]);
+    assert!(!d[0].action.sends());
+}
+
+#[test]
+fn a_last_post_far_in_the_future_with_the_longest_interval_does_not_overflow() {
+    let c = config("  min_interval: 365000d\n  max_age: 365000d\n");
+    let a = articles(&c, &[1, 2]);
+    let snap = snapshot(vec![record(
+        "hook",
+        &a[0],
+        Status::Posted,
+        1,
+        at("9999-12-31T00:00:00Z"),
+    )]);
+    let (d, _) = decide(
+        &c,
+        &newest_first(&a),
+        &snap,
+        at("2024-03-10T00:00:00Z"),
+        &PostOptions::default(),
+        &no_edits(),
+    );
+    assert_eq!(summary(&d, "hook"), [("Day 2".to_string(), Action::Queue)]);
 }
