@@ -13,7 +13,6 @@ pub mod fsio;
 pub mod ledger;
 pub mod lock;
 pub mod paths;
-pub mod preview;
 #[cfg(test)]
 mod properties;
 pub mod publish;

@@ -274,38 +274,11 @@ pub fn outcome_line(plan: &Plan, outcome: &Outcome, results: &[PostResult]) -> O
             names.join(", ")
         ));
     }
-    let summary = results_summary(results);
+    let summary = crate::publish::deliver::summary(results);
     if !summary.is_empty() {
         parts.push(summary);
     }
     (!parts.is_empty()).then(|| format!("herald: {}", parts.join("; ")))
-}
-
-/// `posted 3 (mastodon 2, discord 1), 1 failed, 2 queued`.
-pub fn results_summary(results: &[PostResult]) -> String {
-    let mut parts = Vec::new();
-    for status in [
-        Status::Posted,
-        Status::Failed,
-        Status::Uncertain,
-        Status::Queued,
-        Status::Seen,
-    ] {
-        let mine: Vec<&PostResult> = results.iter().filter(|r| r.status == status).collect();
-        if mine.is_empty() {
-            continue;
-        }
-        let mut per_target: Vec<(String, usize)> = Vec::new();
-        for r in &mine {
-            match per_target.iter_mut().find(|(t, _)| *t == r.target) {
-                Some((_, n)) => *n += 1,
-                None => per_target.push((r.target.clone(), 1)),
-            }
-        }
-        let detail: Vec<String> = per_target.iter().map(|(t, n)| format!("{t} {n}")).collect();
-        parts.push(format!("{} {} ({})", status, mine.len(), detail.join(", ")));
-    }
-    parts.join(", ")
 }
 
 /// `herald status` as a table.
@@ -385,47 +358,6 @@ pub fn status_table(records: &[Record], site: &str, palette: Palette) -> String 
             line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]])
         );
     }
-    out
-}
-
-#[derive(Serialize)]
-struct Syndicated<'a> {
-    target: &'a str,
-    platform: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    url: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a str>,
-    posted_at: Option<String>,
-}
-
-/// `syndication.json`: for each article, where it was posted, so the site
-/// can link to the discussion. Sorted, so the same ledger gives the same
-/// bytes.
-pub fn syndication_json(records: &[Record], config: &Config) -> String {
-    let mut by_article: std::collections::BTreeMap<&str, Vec<Syndicated<'_>>> = Default::default();
-    for r in records.iter().filter(|r| r.status == Status::Posted) {
-        let platform = config
-            .social
-            .targets
-            .iter()
-            .find(|t| t.name == r.target)
-            .map_or("", |t| t.platform.kind());
-        by_article
-            .entry(&r.article_id)
-            .or_default()
-            .push(Syndicated {
-                target: &r.target,
-                platform,
-                url: r.remote_url.as_deref(),
-                id: r.remote_id.as_deref(),
-                posted_at: r
-                    .posted_at
-                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-            });
-    }
-    let mut out = serde_json::to_string_pretty(&by_article).unwrap_or_else(|_| "{}".to_string());
-    out.push('\n');
     out
 }
 

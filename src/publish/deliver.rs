@@ -454,6 +454,33 @@ impl Deliverer {
     }
 }
 
+/// `posted 3 (mastodon 2, discord 1), 1 failed, 2 queued`.
+pub fn summary(results: &[PostResult]) -> String {
+    let mut parts = Vec::new();
+    for status in [
+        Status::Posted,
+        Status::Failed,
+        Status::Uncertain,
+        Status::Queued,
+        Status::Seen,
+    ] {
+        let mine: Vec<&PostResult> = results.iter().filter(|r| r.status == status).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let mut per_target: Vec<(String, usize)> = Vec::new();
+        for r in &mine {
+            match per_target.iter_mut().find(|(t, _)| *t == r.target) {
+                Some((_, n)) => *n += 1,
+                None => per_target.push((r.target.clone(), 1)),
+            }
+        }
+        let detail: Vec<String> = per_target.iter().map(|(t, n)| format!("{t} {n}")).collect();
+        parts.push(format!("{} {} ({})", status, mine.len(), detail.join(", ")));
+    }
+    parts.join(", ")
+}
+
 /// The values to scrub from what a target's posts record and print: its
 /// secrets, and the tokens its sessions hold.
 fn secrets(target: &Target, run: &TargetRun) -> Vec<String> {

@@ -9,6 +9,8 @@ pub mod deliver;
 pub mod execute;
 pub mod plan;
 pub mod posts;
+pub mod preview;
+pub mod syndication;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -315,12 +317,12 @@ pub async fn run(
     plan.learning = pending_learning;
 
     if let Some(path) = &request.preview {
-        crate::fsio::write_atomic(path, crate::preview::html(&plan, &config).as_bytes()).map_err(
-            |e| RunError::Preview {
+        crate::fsio::write_atomic(path, preview::html(&plan, &config).as_bytes()).map_err(|e| {
+            RunError::Preview {
                 path: path.clone(),
                 message: e.to_string(),
-            },
-        )?;
+            }
+        })?;
     }
     if dry_run {
         return Ok(RunReport {
@@ -369,7 +371,7 @@ pub async fn run(
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Ok(records) = ledger.records() {
-            let bytes = crate::report::syndication_json(&records, &config);
+            let bytes = syndication::syndication_json(&records, &config);
             let path = config.feeds.dir.join("syndication.json");
             if let Err(e) = crate::fsio::write_if_changed(&path, bytes.as_bytes()) {
                 warnings.push(format!(
@@ -379,7 +381,7 @@ pub async fn run(
             }
         }
         if let Some(id) = run_id {
-            let summary = crate::report::results_summary(&results);
+            let summary = deliver::summary(&results);
             let _ = ledger.finish_run(id, clock.now(), &summary);
         }
     }

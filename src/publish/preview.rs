@@ -5,9 +5,9 @@
 
 use std::fmt::Write as _;
 
+use super::plan::Plan;
+use super::posts::PlannedPost;
 use crate::config::Config;
-use crate::publish::plan::Plan;
-use crate::publish::posts::PlannedPost;
 use crate::social::card::{Card, esc, rich};
 
 const STYLE: &str = r#"
