@@ -274,6 +274,9 @@ impl Session {
 
     fn render(&self, config: &Config, report: &RunReport, format: OutputFormat) -> Exit {
         let plan = &report.plan;
+        for w in &report.warnings {
+            self.eprint(&format!("herald: warning: {w}"));
+        }
         if report.dry_run {
             match format {
                 OutputFormat::Json => {
@@ -293,11 +296,7 @@ impl Session {
             }
         }
         let outcome = report.outcome.as_ref();
-        for w in outcome
-            .iter()
-            .flat_map(|o| &o.ping_warnings)
-            .chain(&report.warnings)
-        {
+        for w in outcome.iter().flat_map(|o| &o.ping_warnings) {
             self.eprint(&format!("herald: warning: {w}"));
         }
         for e in outcome.iter().flat_map(|o| &o.write_errors) {

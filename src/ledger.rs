@@ -21,6 +21,7 @@ use crate::social::Learned;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_ledger.sql"),
     include_str!("../migrations/0002_target_state.sql"),
+    include_str!("../migrations/0003_waits_moves_sites.sql"),
 ];
 
 /// Why the ledger cannot be used. Nothing is sent when it cannot.
@@ -38,12 +39,26 @@ pub enum LedgerError {
         known: i64,
     },
     #[error(
-        "state.path {}: not a herald ledger or damaged ({message}); it is left as it is: move it away to start a new one",
+        "state.path {}: not a herald ledger or damaged ({message}); it is left as it is: restore it from a backup, or move it away and adopt the published articles with `herald publish --mark-seen` (so that nothing is posted again)",
         crate::paths::display(.path)
     )]
     Corrupt { path: PathBuf, message: String },
     #[error("state.path {}: {message}", crate::paths::display(.path))]
     Write { path: PathBuf, message: String },
+    #[error(
+        "state.path {}: this ledger belongs to the site {owner} and this config is for {site}; give each site its own state.path (target names are the ledger's keys, so two sites in one ledger would hide each other's posts)",
+        crate::paths::display(.path)
+    )]
+    OtherSite {
+        path: PathBuf,
+        owner: String,
+        site: String,
+    },
+    #[error(
+        "state.path {}: the ledger cannot be written ({message}): the disk is full, a file size limit was reached, or the disk is failing; free some space and run again (the ledger is not damaged: keep it where it is; nothing more was sent)",
+        crate::paths::display(.path)
+    )]
+    Disk { path: PathBuf, message: String },
 }
 
 /// Where a post stands.
@@ -60,6 +75,8 @@ pub enum Status {
     Uncertain,
     /// Adopted with --mark-seen: handled without sending.
     Seen,
+    /// Never sent: it grew older than `max_age` while it waited.
+    Dropped,
 }
 
 impl Status {
@@ -71,6 +88,7 @@ impl Status {
             Status::Failed => "failed",
             Status::Uncertain => "uncertain",
             Status::Seen => "seen",
+            Status::Dropped => "dropped",
         }
     }
 
@@ -81,6 +99,7 @@ impl Status {
             "queued" => Status::Queued,
             "failed" => Status::Failed,
             "uncertain" => Status::Uncertain,
+            "dropped" => Status::Dropped,
             _ => Status::Seen,
         }
     }
@@ -110,6 +129,12 @@ pub struct Record {
     /// When the post was last edited in place.
     pub edited_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// Not to be tried before this time (a server asked to wait).
+    pub not_before: Option<DateTime<Utc>>,
+    /// The article's title and publish time when it was recorded, so that
+    /// its records can follow it if its id changes.
+    pub title: Option<String>,
+    pub published_at: Option<String>,
 }
 
 /// A post recorded without being sent: why, and under which key.
@@ -136,6 +161,26 @@ impl Snapshot {
     pub fn get(&self, target: &str, article_id: &str) -> Option<&Record> {
         self.records
             .get(&(target.to_string(), article_id.to_string()))
+    }
+
+    /// An article's records, moved to its new id (see `Ledger::move_article`).
+    pub fn move_article(&mut self, from: &str, to: &str) {
+        let keys: Vec<(String, String)> = self
+            .records
+            .keys()
+            .filter(|(_, id)| id == from)
+            .cloned()
+            .collect();
+        for key in keys {
+            let target_key = (key.0.clone(), to.to_string());
+            if self.records.contains_key(&target_key) {
+                continue;
+            }
+            if let Some(mut r) = self.records.remove(&key) {
+                r.article_id = to.to_string();
+                self.records.insert(target_key, r);
+            }
+        }
     }
 
     /// What was learned about `target` (nothing yet: empty).
@@ -209,14 +254,18 @@ impl Ledger {
         Ok(Some(ledger))
     }
 
+    /// An error reading the ledger: damage, unless the disk itself failed.
     fn corrupt(&self, e: rusqlite::Error) -> LedgerError {
-        LedgerError::Corrupt {
+        disk_error(&self.path, &e).unwrap_or_else(|| LedgerError::Corrupt {
             path: self.path.clone(),
             message: e.to_string(),
-        }
+        })
     }
 
     fn write_err(&self, e: rusqlite::Error) -> LedgerError {
+        if let Some(disk) = disk_error(&self.path, &e) {
+            return disk;
+        }
         let message = match &e {
             rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ReadOnly => {
                 "the ledger is read-only; herald needs to write it to record posts".to_string()
@@ -366,7 +415,8 @@ impl Ledger {
             .conn
             .prepare(&format!(
                 "SELECT target, article_id, status, attempts, first_attempt_at, last_attempt_at, last_error,
-                        content_hash, idempotency_key, remote_id, remote_url, posted_at, edited_at, updated_at
+                        content_hash, idempotency_key, remote_id, remote_url, posted_at, edited_at, updated_at,
+                        not_before, title, published_at
                  FROM posts WHERE {filter} ORDER BY article_id, target"
             ))
             .map_err(|e| self.corrupt(e))?;
@@ -387,6 +437,9 @@ impl Ledger {
                     posted_at: parse_time(r.get(11)?),
                     edited_at: parse_time(r.get(12)?),
                     updated_at: parse_time(r.get(13)?).unwrap_or_default(),
+                    not_before: parse_time(r.get(14)?),
+                    title: r.get(15)?,
+                    published_at: r.get(16)?,
                 })
             })
             .map_err(|e| self.corrupt(e))?;
@@ -412,7 +465,7 @@ impl Ledger {
                  ON CONFLICT (target, article_id) DO UPDATE SET
                     status = 'pending', attempts = attempts + 1,
                     first_attempt_at = coalesce(first_attempt_at, ?3), last_attempt_at = ?3,
-                    content_hash = ?4, idempotency_key = ?5, updated_at = ?3",
+                    content_hash = ?4, idempotency_key = ?5, updated_at = ?3, not_before = NULL",
                 params![target, article_id, time(now), hash, key],
             )
             .map(drop)
@@ -520,6 +573,110 @@ impl Ledger {
             .map_err(|e| self.write_err(e))
     }
 
+    /// The server asked to wait until `not_before`: queued until then. An
+    /// attempt that certainly was not acted on (`refund`) is not counted.
+    pub fn wait_until(
+        &self,
+        target: &str,
+        article_id: &str,
+        reason: &str,
+        not_before: DateTime<Utc>,
+        refund: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "UPDATE posts SET status = 'queued', attempts = max(attempts - ?6, 0), last_error = ?3,
+                        not_before = ?4, updated_at = ?5
+                 WHERE target = ?1 AND article_id = ?2",
+                params![target, article_id, reason, time(not_before), time(now), i64::from(refund)],
+            )
+            .map(drop)
+            .map_err(|e| self.write_err(e))
+    }
+
+    /// Records the title and publish time of an article's rows, where
+    /// they are not recorded yet.
+    pub fn describe(
+        &self,
+        article_id: &str,
+        title: &str,
+        published: &str,
+    ) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "UPDATE posts SET title = ?2, published_at = ?3
+                 WHERE article_id = ?1 AND (title IS NOT ?2 OR published_at IS NOT ?3)",
+                params![article_id, title, published],
+            )
+            .map(drop)
+            .map_err(|e| self.write_err(e))
+    }
+
+    /// An article's id changed (a new slug, a renamed file): its rows follow
+    /// it, in one transaction.
+    pub fn move_article(&self, from: &str, to: &str) -> Result<(), LedgerError> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.write_err(e))?;
+        let moved = self
+            .conn
+            .execute(
+                "UPDATE posts SET article_id = ?2 WHERE article_id = ?1
+                 AND NOT EXISTS (SELECT 1 FROM posts p WHERE p.article_id = ?2 AND p.target = posts.target)",
+                params![from, to],
+            )
+            .and_then(|_| self.conn.execute_batch("COMMIT"));
+        moved.map_err(|e| {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            self.write_err(e)
+        })
+    }
+
+    /// Makes this ledger the one of `site` (its `site.url`), or refuses a
+    /// ledger another site already uses: target names are the ledger's
+    /// keys, so two sites in one ledger would hide each other's posts.
+    pub fn claim_site(&self, site: &str) -> Result<(), LedgerError> {
+        let owner: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'site.url'", [], |r| {
+                r.get(0)
+            })
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })
+            .map_err(|e| self.corrupt(e))?;
+        match owner {
+            Some(owner) if owner != site => Err(LedgerError::OtherSite {
+                path: self.path.clone(),
+                owner,
+                site: site.to_string(),
+            }),
+            Some(_) => Ok(()),
+            None => self
+                .conn
+                .execute(
+                    "INSERT INTO meta (key, value) VALUES ('site.url', ?1)",
+                    params![site],
+                )
+                .map(drop)
+                .map_err(|e| self.write_err(e)),
+        }
+    }
+
+    /// Whether the ledger has recorded any post or run.
+    pub fn is_empty(&self) -> Result<bool, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT NOT EXISTS (SELECT 1 FROM posts) AND NOT EXISTS (SELECT 1 FROM runs)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.corrupt(e))
+    }
+
     /// Keeps (`Some`) or forgets (`None`) a value learned about a target.
     pub fn set_learned(
         &self,
@@ -568,7 +725,29 @@ impl Ledger {
     }
 }
 
+/// A full disk, a file size limit or a failing disk: the ledger is not
+/// damaged, and nothing about it should be moved or deleted.
+fn disk_error(path: &Path, e: &rusqlite::Error) -> Option<LedgerError> {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure
+            ) =>
+        {
+            Some(LedgerError::Disk {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })
+        }
+        _ => None,
+    }
+}
+
 fn classify_open_error(path: &Path, e: rusqlite::Error) -> LedgerError {
+    if let Some(disk) = disk_error(path, &e) {
+        return disk;
+    }
     match &e {
         rusqlite::Error::SqliteFailure(f, _)
             if matches!(

@@ -43,13 +43,25 @@ pub fn acquire(state: &Path, wait: Option<Duration>) -> Result<RunLock, LockErro
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(io)?;
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    // A symbolic link in the lock's place is refused, never followed: the
+    // pid would otherwise overwrite whatever file it points to.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW).mode(0o600);
+    }
+    let mut file = options.open(&path).map_err(|e| {
+        if path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+            LockError::Io {
+                path: path.clone(),
+                message: "it is a symbolic link, which herald does not follow; remove it (herald makes its own lock file)".to_string(),
+            }
+        } else {
+            io(e)
+        }
+    })?;
     let deadline = wait.map(|w| Instant::now() + w);
     loop {
         match file.try_lock() {
@@ -105,6 +117,23 @@ mod tests {
         }
         drop(first);
         assert!(acquire(&state, Some(Duration::from_millis(10))).is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_lock_that_is_a_symbolic_link_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.db");
+        let victim = dir.path().join("precious.txt");
+        std::fs::write(&victim, "keep me").unwrap();
+        std::os::unix::fs::symlink(&victim, lock_path(&state)).unwrap();
+        match acquire(&state, None) {
+            Err(LockError::Io { message, .. }) => {
+                assert!(message.contains("symbolic link"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
     }
 
     #[test]

@@ -25,7 +25,7 @@ use super::posts::{Action, PlannedPost};
 use crate::clock::Clock;
 use crate::config::{Config, Target};
 use crate::ledger::{Ledger, LedgerError, Status, Unsent};
-use crate::social::driver::{Driver, PostRun, SESSION_KEY, Stop, TargetRun};
+use crate::social::driver::{Driver, PostRun, Stop, TargetRun};
 use crate::social::http::DeliveryError;
 use crate::social::image::Images;
 use crate::social::transport::Transport;
@@ -120,7 +120,7 @@ impl Deliverer {
             return Ok(Vec::new());
         };
         let learned = self.learned.get(name).cloned().unwrap_or_default();
-        let mut run = TargetRun::new(learned.get(SESSION_KEY));
+        let mut run = TargetRun::new(&learned);
         // A request that cannot be built is not the network's fault: say
         // which key and variable, send nothing, use no attempt.
         let unbuildable: Option<String> = social::secret_problems(target.platform.as_ref())
@@ -145,6 +145,7 @@ impl Deliverer {
                 )
             });
         let mut results = Vec::new();
+        let mut announced = false;
         for (i, planned) in posts {
             if self.stop.is_requested() && planned.action.sends() {
                 // Not started: no ledger row changes, the next run plans it again.
@@ -157,10 +158,25 @@ impl Deliverer {
                 })?;
                 continue;
             }
+            let planned_id = (
+                planned.article_id.clone(),
+                planned.title.clone(),
+                planned.published.clone(),
+            );
             let mut result = match (&unbuildable, planned.action.sends()) {
                 (Some(message), true) => self.refuse(&planned, message)?,
                 _ => self.deliver_one(target, planned, &mut run).await?,
             };
+            self.record(|l| l.describe(&planned_id.0, &planned_id.1, &planned_id.2))?;
+            // A login that stopped the target is said once: as the failure
+            // of the post that tried it, or, when the platform only asked to
+            // wait, as a warning.
+            if let Some(blocked) = run.blocked.as_ref().filter(|_| !announced) {
+                announced = true;
+                if result.status == Status::Queued {
+                    result.warnings.push(blocked.to_string());
+                }
+            }
             for (key, value) in run.learned.drain(..) {
                 let now = self.clock.now();
                 self.record(|l| l.set_learned(name, &key, value.as_deref(), now))?;
@@ -265,6 +281,20 @@ impl Deliverer {
                 return Ok(result);
             }
             Action::Adopt => return Ok(result),
+            Action::Drop => {
+                self.record(|l| {
+                    l.mark(
+                        &planned.target,
+                        &planned.article_id,
+                        Status::Dropped,
+                        &planned.reason,
+                        now,
+                    )
+                })?;
+                result.status = Status::Dropped;
+                result.error = Some(planned.reason.clone());
+                return Ok(result);
+            }
             Action::Send | Action::Resend | Action::Update { .. } | Action::Repost => {}
         }
         let editing = matches!(planned.action, Action::Update { .. });
@@ -407,23 +437,38 @@ impl Deliverer {
                     social.max_wait.std(),
                 )
             });
-            if retryable && delay > social.max_wait.std() && total < social.max_attempts {
+            // A wait longer than the run can afford (or any wait, once the
+            // target's login was rate-limited): queued with a time before
+            // which it is not tried; an answer that certainly was not acted
+            // on uses no attempt.
+            let login_wait =
+                run.blocked.is_some() && matches!(error, DeliveryError::RateLimited { .. });
+            if retryable && (delay > social.max_wait.std() || login_wait) {
+                let until = now
+                    .checked_add_signed(
+                        chrono::TimeDelta::from_std(delay).unwrap_or(chrono::TimeDelta::MAX),
+                    )
+                    .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
                 let reason = format!(
-                    "{message}; the server asked to wait {}s, so it goes out on a later run",
-                    delay.as_secs()
+                    "{message}; the server asked to wait until {}, so it is not tried before then",
+                    until.format("%Y-%m-%d %H:%M:%S UTC")
                 );
                 if !editing {
                     self.record(|l| {
-                        l.mark(
+                        l.wait_until(
                             &planned.target,
                             &planned.article_id,
-                            Status::Queued,
                             &reason,
+                            until,
+                            error.not_delivered(),
                             now,
                         )
                     })?;
                 }
                 result.status = Status::Queued;
+                result.attempts = result
+                    .attempts
+                    .saturating_sub(u32::from(error.not_delivered()));
                 result.error = Some(reason);
                 return Ok(result);
             }
@@ -462,6 +507,7 @@ pub fn summary(results: &[PostResult]) -> String {
         Status::Failed,
         Status::Uncertain,
         Status::Queued,
+        Status::Dropped,
         Status::Seen,
     ] {
         let mine: Vec<&PostResult> = results.iter().filter(|r| r.status == status).collect();

@@ -141,6 +141,13 @@ pub enum RunError {
     Preview { path: PathBuf, message: String },
     #[error("cannot set up the network client: {0}")]
     Setup(String),
+    #[error(
+        "state.path {}: the ledger {} no posts, but earlier runs left traces: {}. Starting afresh would post every article within max_age again. Restore the ledger from a backup, or adopt what is published as it is with `herald publish --mark-seen` (it records every due post as handled and sends nothing)",
+        crate::paths::display(.path),
+        if .path.exists() { "holds" } else { "is missing, so it holds" },
+        .found.join("; ")
+    )]
+    LostLedger { path: PathBuf, found: Vec<String> },
 }
 
 /// A body read and rendered for the feeds.
@@ -185,23 +192,11 @@ pub async fn run(
     let dry_run = request.mode == Mode::DryRun;
     let posting = request.mode != Mode::Feeds && config.social.targets.iter().any(|t| t.enabled);
 
-    // The ledger: read without touching the file in a dry run; one run at
-    // a time otherwise.
-    let mut _lock = None;
-    let mut ledger = None;
-    let snapshot = match (posting, dry_run) {
-        (false, _) => Snapshot::default(),
-        (true, true) => match Ledger::open_read_only(&config.state.path)? {
-            Some(l) => l.snapshot()?,
-            None => Snapshot::default(),
-        },
-        (true, false) => {
-            _lock = Some(lock::acquire(&config.state.path, request.wait)?);
-            let l = Ledger::open(&config.state.path)?;
-            let snapshot = l.snapshot()?;
-            ledger = Some(l);
-            snapshot
-        }
+    let mut warnings = Vec::new();
+    let (_lock, ledger, mut snapshot) = if posting {
+        open_ledger(&config, &request, &mut warnings)?
+    } else {
+        (None, None, Snapshot::default())
     };
     let run_id = ledger.as_ref().map(|l| l.start_run(now)).transpose()?;
 
@@ -220,12 +215,43 @@ pub async fn run(
     let selection = plan::select(&articles, now);
     let specs = feed::plan_feeds(&config, &selection.published);
 
-    let mut warnings = Vec::new();
     let mut planned_posts = Vec::new();
     let mut post_notes = Vec::new();
     let mut learned = snapshot.learned.clone();
     let mut pending_learning = Vec::new();
     if posting {
+        // An article whose id changed but whose title and publish time did
+        // not is the same article moved: its records follow it.
+        for m in posts::moves(&articles, &selection.published, &snapshot) {
+            warnings.push(format!(
+                "{}: moved from {} to {}; its posts follow it and it is not posted again{}",
+                crate::paths::display(&m.source),
+                m.from,
+                m.to,
+                if ledger.is_some() {
+                    ""
+                } else {
+                    " (a real run records the move)"
+                }
+            ));
+            if let Some(l) = &ledger {
+                l.move_article(&m.from, &m.to)?;
+            }
+            snapshot.move_article(&m.from, &m.to);
+        }
+        if let Some(l) = &ledger {
+            for a in &selection.published {
+                let published = a.published.to_rfc3339();
+                let described = snapshot.records.values().any(|r| {
+                    r.article_id == a.id()
+                        && (r.title.as_deref() != Some(a.title.as_str())
+                            || r.published_at.as_deref() != Some(published.as_str()))
+                });
+                if described {
+                    l.describe(a.id(), &a.title, &published)?;
+                }
+            }
+        }
         let options = &request.options;
         let candidates =
             posts::edit_candidates(&config, &selection.published, &snapshot, now, options);
@@ -234,7 +260,11 @@ pub async fn run(
             .iter()
             .map(|(id, d)| (id.clone(), d.fingerprint()))
             .collect();
-        let (decisions, notes) = posts::decide(
+        let posts::Decided {
+            decisions,
+            notes,
+            warnings: decided_warnings,
+        } = posts::decide(
             &config,
             &selection.published,
             &snapshot,
@@ -243,6 +273,7 @@ pub async fn run(
             &fingerprints,
         );
         post_notes = notes;
+        warnings.extend(decided_warnings);
         let decided: Vec<&Article> = decisions
             .iter()
             .map(|d| d.article)
@@ -393,6 +424,108 @@ pub async fn run(
         warnings,
         stopped: services.stop.is_requested(),
     })
+}
+
+/// Opens the ledger for a posting run: read without touching the file in a
+/// dry run; under the run lock otherwise. Refuses a ledger of another site,
+/// and a missing or empty ledger where earlier runs left traces (starting
+/// afresh would post every article within `max_age` again), unless the run
+/// adopts the archive (`--mark-seen`); a dry run only warns.
+fn open_ledger(
+    config: &Config,
+    request: &RunRequest,
+    warnings: &mut Vec<String>,
+) -> Result<(Option<lock::RunLock>, Option<Ledger>, Snapshot), RunError> {
+    let path = &config.state.path;
+    let site = config.site.url.as_str();
+    let ledger_existed = path.exists();
+    let lock_existed = lock::lock_path(path).exists();
+    if request.mode == Mode::DryRun {
+        let snapshot = match Ledger::open_read_only(path)? {
+            Some(l) => l.snapshot()?,
+            None => Snapshot::default(),
+        };
+        if let Some(owner) = snapshot.meta.get("site.url").filter(|o| o.as_str() != site) {
+            return Err(RunError::Ledger(LedgerError::OtherSite {
+                path: path.clone(),
+                owner: owner.clone(),
+                site: site.to_string(),
+            }));
+        }
+        if !request.options.mark_seen
+            && let Some(found) = traces(config, ledger_existed, lock_existed, &snapshot)
+        {
+            warnings.push(format!(
+                "a real run would refuse to start: {}",
+                RunError::LostLedger {
+                    path: path.clone(),
+                    found
+                }
+            ));
+        }
+        return Ok((None, None, snapshot));
+    }
+    let held = lock::acquire(path, request.wait)?;
+    let ledger = Ledger::open(path)?;
+    let snapshot = ledger.snapshot()?;
+    if !request.options.mark_seen
+        && let Some(found) = traces(config, ledger_existed, lock_existed, &snapshot)
+    {
+        return Err(RunError::LostLedger {
+            path: path.clone(),
+            found,
+        });
+    }
+    ledger.claim_site(site)?;
+    Ok((Some(held), Some(ledger), snapshot))
+}
+
+/// What shows that posting runs happened before, when the ledger holds no
+/// post: `syndication.json` listing posts, or (with no ledger file) the
+/// lock file such runs leave. The front-matter cache is named beside them,
+/// but is no trace alone (`herald feeds` writes it too).
+fn traces(
+    config: &Config,
+    ledger_existed: bool,
+    lock_existed: bool,
+    snapshot: &Snapshot,
+) -> Option<Vec<String>> {
+    if !snapshot.records.is_empty() {
+        return None;
+    }
+    let mut found = Vec::new();
+    let syndication = config.feeds.dir.join("syndication.json");
+    if let Ok(text) = std::fs::read_to_string(&syndication)
+        && let Ok(serde_json::Value::Object(articles)) = serde_json::from_str(&text)
+        && !articles.is_empty()
+    {
+        found.push(format!(
+            "{} lists posts of {} {}",
+            crate::paths::display(&syndication),
+            articles.len(),
+            if articles.len() == 1 {
+                "article"
+            } else {
+                "articles"
+            }
+        ));
+    }
+    if !ledger_existed && lock_existed {
+        found.push(format!(
+            "the lock file {} that posting runs leave",
+            crate::paths::display(&lock::lock_path(&config.state.path))
+        ));
+    }
+    if found.is_empty() {
+        return None;
+    }
+    if let Some(cache) = config.state.cache_file().filter(|c| c.exists()) {
+        found.push(format!(
+            "the front-matter cache {}",
+            crate::paths::display(&cache)
+        ));
+    }
+    Some(found)
 }
 
 /// Asks each target that will post what the plan needs to know and the

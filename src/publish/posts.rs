@@ -59,6 +59,9 @@ pub enum Action {
     /// Posted before fingerprints covered the article's facts: record the
     /// current fingerprint, send nothing.
     Adopt,
+    /// It waited (queued, or failed and due for a retry) until it grew older
+    /// than `max_age`: never sent.
+    Drop,
 }
 
 impl Action {
@@ -80,6 +83,7 @@ impl Action {
             Action::MarkUncertain => "mark uncertain",
             Action::Queue => "queue",
             Action::Adopt => "adopt",
+            Action::Drop => "drop",
         }
     }
 }
@@ -109,6 +113,10 @@ fn targets<'a>(config: &'a Config, options: &PostOptions) -> Vec<&'a Target> {
         .filter(|t| options.targets.is_empty() || options.targets.contains(&t.name))
         .collect()
 }
+
+/// How far a recorded time may run ahead of now before herald says the
+/// clock was wrong (hosts' clocks differ by seconds, not by this).
+const CLOCK_SLACK: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 
 /// A target's `max_age`.
 fn max_age(config: &Config, target: &Target) -> TimeSpan {
@@ -142,11 +150,20 @@ pub fn edit_candidates<'a>(
         .collect()
 }
 
+/// What `decide` found.
+#[derive(Debug, Default)]
+pub struct Decided<'a> {
+    pub decisions: Vec<Decision<'a>>,
+    /// One line per target about what was left out and why, so a first run
+    /// on an archive says why it posts nothing.
+    pub notes: Vec<String>,
+    /// What the owner should know (a clock that was wrong).
+    pub warnings: Vec<String>,
+}
+
 /// Decides every (target, article) of this run. `published` is newest
 /// first; posts are decided oldest first. `fingerprints` holds the current
-/// fingerprint of each `edit_candidates` article. Also returns one note per
-/// target about what was left out, so a first run on an archive says why it
-/// posts nothing.
+/// fingerprint of each `edit_candidates` article.
 pub fn decide<'a>(
     config: &'a Config,
     published: &[&'a Article],
@@ -154,9 +171,10 @@ pub fn decide<'a>(
     now: DateTime<Utc>,
     options: &PostOptions,
     fingerprints: &HashMap<String, String>,
-) -> (Vec<Decision<'a>>, Vec<String>) {
+) -> Decided<'a> {
     let mut decisions = Vec::new();
     let mut notes = Vec::new();
+    let mut warnings = Vec::new();
     let social = &config.social;
     for target in targets(config, options) {
         let max_age = max_age(config, target);
@@ -165,14 +183,26 @@ pub fn decide<'a>(
         let capabilities = target.platform.capabilities();
         // Without an interval there is nothing to wait for (even when the
         // last post's time is past `now`, as with a repeated `--now`).
-        let mut next_allowed = snapshot
-            .last_posted
-            .get(&target.name)
+        // A last post dated after now was recorded under a wrong clock
+        // (then or now): it does not hold back every later post.
+        let last = snapshot.last_posted.get(&target.name).copied();
+        if let Some(last) = last.filter(|last| *last - now > CLOCK_SLACK) {
+            warnings.push(format!(
+                "{}: the last post is recorded at {}, after now ({}): the clock was wrong then, or is now; min_interval does not count from it",
+                target.name,
+                last.format("%Y-%m-%d %H:%M:%S UTC"),
+                now.format("%Y-%m-%d %H:%M:%S UTC"),
+            ));
+        }
+        let mut next_allowed = last
+            .filter(|last| *last - now <= CLOCK_SLACK)
             .filter(|_| !min_interval.is_zero())
-            .map(|last| later(*last, min_interval));
+            .map(|last| later(last, min_interval));
         let mut sending = 0usize;
         let mut too_old = 0usize;
         let mut edits_waiting = 0usize;
+        let mut waiting: Option<DateTime<Utc>> = None;
+        let mut waiting_count = 0usize;
         for article in published.iter().rev().copied() {
             if !matches_article(article, &options.articles) {
                 continue;
@@ -246,6 +276,32 @@ pub fn decide<'a>(
                     Action::Resend,
                     "uncertain, resent because of --retry-uncertain".to_string(),
                 ),
+                // A server asked to wait: not tried before that time, and
+                // no attempt is used.
+                Some(r)
+                    if r.status == Status::Queued
+                        && r.not_before.is_some_and(|at| at > now)
+                        && !options.mark_seen =>
+                {
+                    waiting_count += 1;
+                    waiting = waiting.max(r.not_before);
+                    continue;
+                }
+                // What waited is sent only while it is young enough.
+                Some(r)
+                    if matches!(r.status, Status::Queued | Status::Failed)
+                        && !young
+                        && !options.mark_seen =>
+                {
+                    decisions.push(decided(
+                        Action::Drop,
+                        format!(
+                            "dropped: published {}, it waited until it grew older than max_age ({max_age})",
+                            article.published.format("%Y-%m-%d %H:%M %:z")
+                        ),
+                    ));
+                    continue;
+                }
                 Some(r) if r.status == Status::Failed => (
                     Action::Send,
                     format!(
@@ -308,6 +364,17 @@ pub fn decide<'a>(
                 if too_old == 1 { "is" } else { "are" },
             ));
         }
+        if let Some(until) = waiting {
+            left_out.push(format!(
+                "{waiting_count} {} for the server, which asked to wait until {}",
+                if waiting_count == 1 {
+                    "post waits"
+                } else {
+                    "posts wait"
+                },
+                until.format("%Y-%m-%d %H:%M:%S UTC")
+            ));
+        }
         if edits_waiting > 0 {
             left_out.push(format!(
                 "{edits_waiting} {} for a later run (max_per_run or min_interval)",
@@ -322,13 +389,68 @@ pub fn decide<'a>(
             notes.push(format!("{}: {}", target.name, left_out.join("; ")));
         }
     }
-    (decisions, notes)
+    Decided {
+        decisions,
+        notes,
+        warnings,
+    }
 }
 
 /// `at` moved on by `span`, or the end of time if that is past it.
 fn later(at: DateTime<Utc>, span: TimeSpan) -> DateTime<Utc> {
     at.checked_add_signed(span.delta())
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// An article whose id changed: its records move from `from` to `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Move {
+    pub from: String,
+    pub to: String,
+    pub source: PathBuf,
+}
+
+/// Articles that moved: a published article with no record whose title
+/// and publish time match the records of exactly one id that no article
+/// has any more (a new slug, a renamed file, a new date in a dated
+/// permalink).
+pub fn moves(all: &[Article], published: &[&Article], snapshot: &Snapshot) -> Vec<Move> {
+    let current: std::collections::HashSet<&str> = all.iter().map(Article::id).collect();
+    let recorded: std::collections::HashSet<&str> = snapshot
+        .records
+        .values()
+        .map(|r| r.article_id.as_str())
+        .collect();
+    let mut orphans: HashMap<(&str, &str), std::collections::BTreeSet<&str>> = HashMap::new();
+    for r in snapshot.records.values() {
+        if current.contains(r.article_id.as_str()) {
+            continue;
+        }
+        if let (Some(title), Some(published)) = (&r.title, &r.published_at) {
+            orphans
+                .entry((title.as_str(), published.as_str()))
+                .or_default()
+                .insert(r.article_id.as_str());
+        }
+    }
+    let mut out = Vec::new();
+    for a in published {
+        if recorded.contains(a.id()) {
+            continue;
+        }
+        let published = a.published.to_rfc3339();
+        if let Some(ids) = orphans.get(&(a.title.as_str(), published.as_str()))
+            && ids.len() == 1
+            && let Some(from) = ids.iter().next()
+        {
+            out.push(Move {
+                from: from.to_string(),
+                to: a.id().to_string(),
+                source: a.source.clone(),
+            });
+        }
+    }
+    out
 }
 
 /// What an edit check found.
@@ -387,6 +509,10 @@ pub struct PlannedPost {
     /// The fingerprint to record (also for posts not sent).
     #[serde(skip)]
     pub content_hash: String,
+    /// The article's publish time (RFC 3339), recorded with its title so
+    /// that its records can follow it if its id changes.
+    #[serde(skip)]
+    pub published: String,
     #[serde(skip)]
     pub post: Option<Post>,
 }
@@ -457,6 +583,7 @@ pub fn compose(
             steps: Steps::default(),
             error: None,
             content_hash: draft.fingerprint(),
+            published: d.article.published.to_rfc3339(),
             post: None,
         };
         match composed {

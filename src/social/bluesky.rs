@@ -192,6 +192,14 @@ fn classify_xrpc(response: &Response, now: DateTime<Utc>) -> Result<(), Delivery
     }
 }
 
+/// How long until `RateLimit-Reset` (a Unix time), which the PDS sends
+/// with a 429.
+fn reset_delay(response: &Response) -> Option<std::time::Duration> {
+    let reset: i64 = response.header("ratelimit-reset")?.trim().parse().ok()?;
+    let reset = DateTime::from_timestamp(reset, 0)?;
+    Some((reset - Utc::now()).to_std().unwrap_or_default())
+}
+
 /// The `exp` claim of a JWT, if it has one that can be read.
 fn jwt_expiry(jwt: &str) -> Option<DateTime<Utc>> {
     let payload = jwt.split('.').nth(1)?;
@@ -208,7 +216,7 @@ fn jwt_expiry(jwt: &str) -> Option<DateTime<Utc>> {
 /// `createSession` and `refreshSession` answer `accessJwt`, `refreshJwt`
 /// and `did`.
 fn read_session(response: &Response, now: DateTime<Utc>) -> Result<Session, DeliveryError> {
-    classify_xrpc(response, now)?;
+    classify(response, message, reset_delay, now)?;
     let v = response
         .json()
         .ok_or_else(|| DeliveryError::retryable("the session answer is not JSON"))?;

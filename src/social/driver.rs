@@ -18,18 +18,21 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use chrono::{SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use tokio::sync::Notify;
 
-use super::Delivered;
 use super::http::{DeliveryError, Request, Response, Slots};
 use super::image::{ImageData, Images};
 use super::steps::{PollStep, Polled, SendStep, Session, SessionStep, Step, Steps, UploadStep};
 use super::transport::Transport;
+use super::{Delivered, Learned};
 use crate::clock::Clock;
 
 /// The learned key a target's session is kept under.
 pub const SESSION_KEY: &str = "session";
+/// The learned key of the time before which no login may be tried (the
+/// platform rate-limited one).
+pub const LOGIN_NOT_BEFORE: &str = "login_not_before";
 
 /// A request to stop: no new post starts, a poll ends at once, and the
 /// post in flight is recorded.
@@ -78,6 +81,8 @@ pub struct TargetRun {
     /// A session kept from an earlier run, not yet tried in this one.
     kept: Option<Session>,
     login_tried: bool,
+    /// A rate-limited login's wait: no login before then.
+    login_not_before: Option<DateTime<Utc>>,
     /// Why the target makes no more posts in this run.
     pub blocked: Option<DeliveryError>,
     /// Learned values to keep (`Some`) or forget (`None`), by key.
@@ -87,12 +92,19 @@ pub struct TargetRun {
 }
 
 impl TargetRun {
-    /// Starts a target's run with the session kept from an earlier one.
-    pub fn new(kept_session: Option<&str>) -> Self {
-        let kept: Option<Session> = kept_session.and_then(|v| serde_json::from_str(v).ok());
+    /// Starts a target's run with what earlier runs kept: a session, and
+    /// a time before which no login may be tried.
+    pub fn new(learned: &Learned) -> Self {
+        let kept: Option<Session> = learned
+            .get(SESSION_KEY)
+            .and_then(|v| serde_json::from_str(v).ok());
         TargetRun {
             secrets: kept.as_ref().map(Session::secrets).unwrap_or_default(),
             kept,
+            login_not_before: learned
+                .get(LOGIN_NOT_BEFORE)
+                .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+                .map(|d| d.to_utc()),
             ..TargetRun::default()
         }
     }
@@ -239,6 +251,17 @@ impl Driver<'_> {
                 DeliveryError::permanent("the session ended again after a new login in this run")
             }));
         }
+        if let Some(at) = target.login_not_before.filter(|at| *at > now) {
+            let blocked = DeliveryError::RateLimited {
+                message: format!(
+                    "could not log in: the platform asked to wait until {} before the next login",
+                    at.format("%Y-%m-%d %H:%M:%S UTC")
+                ),
+                after: (at - now).to_std().unwrap_or_default(),
+            };
+            target.blocked = Some(blocked.clone());
+            return Err(blocked);
+        }
         target.login_tried = true;
         let login = self
             .call(&step.login, &Slots::new(), None)
@@ -248,6 +271,27 @@ impl Driver<'_> {
             Ok(s) => {
                 target.keep(&s);
                 Ok(s)
+            }
+            // One login per run at most: the target stops here for this
+            // run, and a rate limit is kept for the runs after it.
+            Err(DeliveryError::RateLimited { message, after }) => {
+                let until = Utc::now()
+                    .checked_add_signed(
+                        chrono::TimeDelta::from_std(after).unwrap_or(chrono::TimeDelta::MAX),
+                    )
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC);
+                target
+                    .learned
+                    .push((LOGIN_NOT_BEFORE.to_string(), Some(until.to_rfc3339())));
+                let blocked = DeliveryError::RateLimited {
+                    message: format!(
+                        "could not log in ({message}); no other login is tried before {}",
+                        until.format("%Y-%m-%d %H:%M:%S UTC")
+                    ),
+                    after,
+                };
+                target.blocked = Some(blocked.clone());
+                Err(blocked)
             }
             Err(e) => {
                 let blocked = DeliveryError::permanent(format!(

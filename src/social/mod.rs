@@ -242,6 +242,14 @@ pub fn secret_values(platform: &dyn Platform) -> Vec<String> {
             if u.path().len() > 8 {
                 out.push(u.path().to_string());
             }
+            // A token is often one path segment, echoed on its own.
+            out.extend(
+                u.path_segments()
+                    .into_iter()
+                    .flatten()
+                    .filter(|s| s.len() >= 8)
+                    .map(str::to_string),
+            );
             if let Some(q) = u.query() {
                 out.push(q.to_string());
             }
@@ -260,8 +268,17 @@ pub fn scrub(text: &str, secrets: &[String]) -> String {
     for s in secrets.iter().filter(|s| s.len() >= 6) {
         forms.push(s.clone());
         forms.push(url::form_urlencoded::byte_serialize(s.as_bytes()).collect());
-        forms.push(percent_encode_all(s, false));
-        forms.push(percent_encode_all(s, true));
+        // A URL's own text, and the text a server decoded from it.
+        if let Ok(decoded) = url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .ok_or(())
+        {
+            forms.push(decoded);
+        }
+        for lower in [false, true] {
+            forms.push(percent_encode_all(s, lower));
+        }
     }
     forms.sort_by_key(|s| std::cmp::Reverse(s.len()));
     forms.dedup();

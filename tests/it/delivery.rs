@@ -673,6 +673,11 @@ async fn a_ledger_that_cannot_grow_stops_the_run_before_anything_is_sent() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("state.path state/herald.db"), "{stderr}");
+    // Issue: a full disk was reported as a damaged ledger, with advice to
+    // move it away (which would repost everything).
+    assert!(stderr.contains("the disk is full"), "{stderr}");
+    assert!(!stderr.contains("move it away"), "{stderr}");
+    assert!(!stderr.contains("damaged ("), "{stderr}");
     assert_eq!(count(&server, "/hook").await, 1, "nothing more was sent");
     assert_eq!(status_json(&site), before, "the ledger is intact");
     assert!(ledger.exists());

@@ -6,6 +6,7 @@ mod delivery;
 mod edits;
 mod example;
 mod feeds;
+mod guarantees;
 mod hostile;
 mod mistakes;
 mod platforms;

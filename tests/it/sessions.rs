@@ -182,13 +182,20 @@ async fn a_token_the_pds_says_ended_is_renewed_once_and_the_post_made() {
 /// run, one message, and the target's other posts wait for a later run.
 #[tokio::test]
 async fn a_refused_login_is_tried_once_and_stops_the_target_for_the_run() {
-    for refusal in [
-        ResponseTemplate::new(401).set_body_json(
-            json!({"error": "AuthenticationRequired", "message": "Invalid identifier or password"}),
+    let in_an_hour = (chrono::Utc::now().timestamp() + 3600).to_string();
+    for (refusal, exit) in [
+        (
+            ResponseTemplate::new(401).set_body_json(
+                json!({"error": "AuthenticationRequired", "message": "Invalid identifier or password"}),
+            ),
+            2,
         ),
-        ResponseTemplate::new(429)
-            .insert_header("RateLimit-Reset", "99999999999")
-            .set_body_json(json!({"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"})),
+        (
+            ResponseTemplate::new(429)
+                .insert_header("RateLimit-Reset", in_an_hour.as_str())
+                .set_body_json(json!({"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"})),
+            0,
+        ),
     ] {
         let server = MockServer::start().await;
         answer(
@@ -203,7 +210,7 @@ async fn a_refused_login_is_tried_once_and_stops_the_target_for_the_run() {
         for day in 5..=9 {
             site.simple(&format!("a{day}"), &format!("2024-02-{day:02}"));
         }
-        let ran = publish_at(&site, NOW).code(2);
+        let ran = publish_at(&site, NOW).code(exit);
         let stderr = output(&ran).1;
         assert_eq!(count(&server, "createSession").await, 1, "{stderr}");
         assert_eq!(count(&server, "createRecord").await, 0);
@@ -224,6 +231,15 @@ async fn a_refused_login_is_tried_once_and_stops_the_target_for_the_run() {
             .iter()
             .filter(|r| r["status"] == "queued")
             .count();
-        assert_eq!(queued, 4, "the other posts wait: {records}");
+        // A refused login fails the post that tried it; a rate-limited one
+        // only makes every post wait.
+        assert_eq!(queued, if exit == 2 { 4 } else { 5 }, "the other posts wait: {records}");
+        if exit == 0 {
+            // The platform's wait is kept: the next runs do not log in.
+            publish_at(&site, "2024-02-11T00:10:00Z").success();
+            publish_at(&site, "2024-02-11T00:20:00Z").success();
+            assert_eq!(count(&server, "createSession").await, 1);
+            assert!(records.as_array().unwrap().iter().all(|r| r["attempts"] == 0), "{records}");
+        }
     }
 }

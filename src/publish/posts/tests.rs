@@ -64,6 +64,9 @@ fn record(
         posted_at: (status == Status::Posted).then_some(last),
         edited_at: None,
         updated_at: last,
+        not_before: None,
+        title: Some(article.title.clone()),
+        published_at: Some(article.published.to_rfc3339()),
     }
 }
 
@@ -95,7 +98,11 @@ fn summary(decisions: &[Decision<'_>], target: &str) -> Vec<(String, Action)> {
 fn due_posts_go_oldest_first_and_max_per_run_queues_the_rest() {
     let c = config("  max_per_run: 2\n  max_age: 30d\n");
     let a = articles(&c, &[3, 1, 2, 4]);
-    let (d, notes) = decide(
+    let Decided {
+        decisions: d,
+        notes,
+        ..
+    } = decide(
         &c,
         &newest_first(&a),
         &Snapshot::default(),
@@ -119,7 +126,11 @@ fn due_posts_go_oldest_first_and_max_per_run_queues_the_rest() {
 fn old_articles_are_left_out_and_counted_per_target() {
     let c = config("  max_age: 2d\n");
     let a = articles(&c, &[1, 2, 9]);
-    let (d, notes) = decide(
+    let Decided {
+        decisions: d,
+        notes,
+        ..
+    } = decide(
         &c,
         &newest_first(&a),
         &Snapshot::default(),
@@ -146,7 +157,7 @@ fn min_interval_counts_from_the_last_post() {
         at("2024-03-10T00:00:00Z"),
     )]);
     let opts = PostOptions::default();
-    let (d, _) = decide(
+    let Decided { decisions: d, .. } = decide(
         &c,
         &newest_first(&a),
         &snap,
@@ -155,7 +166,7 @@ fn min_interval_counts_from_the_last_post() {
         &no_edits(),
     );
     assert_eq!(summary(&d, "hook"), [("Day 2".to_string(), Action::Queue)]);
-    let (d, _) = decide(
+    let Decided { decisions: d, .. } = decide(
         &c,
         &newest_first(&a),
         &snap,
@@ -177,7 +188,7 @@ fn pending_records_are_resent_only_where_a_key_protects_them() {
             .map(|t| record(t, &a[0], Status::Pending, 1, when))
             .collect(),
     );
-    let (d, _) = decide(
+    let Decided { decisions: d, .. } = decide(
         &c,
         &newest_first(&a),
         &snap,
@@ -195,7 +206,7 @@ fn pending_records_are_resent_only_where_a_key_protects_them() {
     );
     assert_eq!(summary(&d, "hook"), [("Day 1".to_string(), Action::Resend)]);
     // A key kept for an hour is forgotten after it: then a resend could duplicate.
-    let (d, _) = decide(
+    let Decided { decisions: d, .. } = decide(
         &c,
         &newest_first(&a),
         &snap,
@@ -221,7 +232,7 @@ fn uncertain_posts_wait_for_retry_uncertain() {
         at("2024-03-10T00:00:00Z"),
     )]);
     let now = at("2024-03-10T01:00:00Z");
-    let (d, _) = decide(
+    let Decided { decisions: d, .. } = decide(
         &c,
         &newest_first(&a),
         &snap,
@@ -234,7 +245,8 @@ fn uncertain_posts_wait_for_retry_uncertain() {
         retry_uncertain: true,
         ..PostOptions::default()
     };
-    let (d, _) = decide(&c, &newest_first(&a), &snap, now, &retry, &no_edits());
+    let Decided { decisions: d, .. } =
+        decide(&c, &newest_first(&a), &snap, now, &retry, &no_edits());
     assert_eq!(summary(&d, "disc"), [("Day 1".to_string(), Action::Resend)]);
 }
 
@@ -251,7 +263,7 @@ fn failures_are_retried_until_max_attempts() {
             attempts,
             at("2024-03-10T00:00:00Z"),
         )]);
-        let (d, _) = decide(
+        let Decided { decisions: d, .. } = decide(
             &c,
             &newest_first(&a),
             &snap,
@@ -273,7 +285,7 @@ fn filters_and_mark_seen() {
         mark_seen: true,
         ..PostOptions::default()
     };
-    let (d, _) = decide(
+    let Decided { decisions: d, .. } = decide(
         &c,
         &newest_first(&a),
         &Snapshot::default(),
@@ -332,7 +344,7 @@ proptest::proptest! {
             _ => PostOptions { mark_seen: true, ..PostOptions::default() },
         };
         let now = when + chrono::Duration::minutes(minutes);
-        let (d, _) = decide(&c, &newest_first(&a), &snap, now, &opts, &no_edits());
+        let Decided { decisions: d, .. } = decide(&c, &newest_first(&a), &snap, now, &opts, &no_edits());
         for decision in d.iter().filter(|d| d.action.sends() || d.action == Action::MarkSeen) {
             let status = snap.get(&decision.target.name, decision.article.id()).map(|r| r.status);
             proptest::prop_assert!(
@@ -371,11 +383,15 @@ fn edits_follow_the_facts_not_the_template_and_are_paced() {
     let now = at("2024-03-10T00:00:00Z");
     // The records hold fingerprint "h": the same facts are no edit.
     let same = fingerprints(&[(&a[0], "h"), (&a[1], "h"), (&a[2], "h")]);
-    let (d, _) = decide(&c, &newest_first(&a), &snap, now, &opts, &same);
+    let Decided { decisions: d, .. } = decide(&c, &newest_first(&a), &snap, now, &opts, &same);
     assert!(d.is_empty(), "{:?}", summary(&d, "masto"));
     // All three changed: one edit this run, the others wait and are counted.
     let changed = fingerprints(&[(&a[0], "x"), (&a[1], "x"), (&a[2], "x")]);
-    let (d, notes) = decide(&c, &newest_first(&a), &snap, now, &opts, &changed);
+    let Decided {
+        decisions: d,
+        notes,
+        ..
+    } = decide(&c, &newest_first(&a), &snap, now, &opts, &changed);
     assert_eq!(
         summary(&d, "masto"),
         [(
@@ -390,7 +406,7 @@ fn edits_follow_the_facts_not_the_template_and_are_paced() {
         ["masto: 2 edits wait for a later run (max_per_run or min_interval)"]
     );
     // Too old to edit: nothing.
-    let (d, _) = decide(
+    let Decided { decisions: d, .. } = decide(
         &c,
         &newest_first(&a),
         &snap,
@@ -412,7 +428,7 @@ fn posts_made_before_fingerprints_adopt_the_current_one() {
         targets: vec!["hook".to_string()],
         ..PostOptions::default()
     };
-    let (d, _) = decide(
+    let Decided { decisions: d, .. } = decide(
         &c,
         &newest_first(&a),
         &snap,
@@ -425,9 +441,10 @@ fn posts_made_before_fingerprints_adopt_the_current_one() {
 }
 
 #[test]
-fn a_last_post_far_in_the_future_with_the_longest_interval_does_not_overflow() {
+fn a_last_post_in_the_future_warns_and_blocks_nothing_and_no_span_overflows() {
     let c = config("  min_interval: 365000d\n  max_age: 365000d\n");
     let a = articles(&c, &[1, 2]);
+    let now = at("2024-03-10T00:00:00Z");
     let snap = snapshot(vec![record(
         "hook",
         &a[0],
@@ -435,13 +452,38 @@ fn a_last_post_far_in_the_future_with_the_longest_interval_does_not_overflow() {
         1,
         at("9999-12-31T00:00:00Z"),
     )]);
-    let (d, _) = decide(
+    let d = decide(
         &c,
         &newest_first(&a),
         &snap,
-        at("2024-03-10T00:00:00Z"),
+        now,
         &PostOptions::default(),
         &no_edits(),
     );
-    assert_eq!(summary(&d, "hook"), [("Day 2".to_string(), Action::Queue)]);
+    assert_eq!(
+        summary(&d.decisions, "hook"),
+        [("Day 2".to_string(), Action::Send)]
+    );
+    assert!(
+        d.warnings
+            .iter()
+            .any(|w| w.starts_with("hook: the last post is recorded at 9999-12-31")),
+        "{:?}",
+        d.warnings
+    );
+    // A last post just now, with the longest interval: queued, no overflow.
+    let snap = snapshot(vec![record("hook", &a[0], Status::Posted, 1, now)]);
+    let d = decide(
+        &c,
+        &newest_first(&a),
+        &snap,
+        now,
+        &PostOptions::default(),
+        &no_edits(),
+    );
+    assert_eq!(
+        summary(&d.decisions, "hook"),
+        [("Day 2".to_string(), Action::Queue)]
+    );
+    assert!(d.warnings.is_empty());
 }
