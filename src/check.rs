@@ -54,13 +54,29 @@ pub fn check(path: &Path) -> CheckReport {
                     report.problems.extend(corpus.diagnostics);
                     // Every body is read, so a bad byte anywhere is found
                     // now rather than when the article reaches a feed.
-                    let body_problems: Vec<Diagnostic> = corpus
-                        .articles
-                        .par_iter()
-                        .filter_map(|a| article::read_body(a).err())
-                        .collect();
-                    report.articles -= body_problems.len();
-                    report.problems.extend(body_problems);
+                    let bodies: Vec<(&crate::article::Article, Result<String, Diagnostic>)> =
+                        corpus
+                            .articles
+                            .par_iter()
+                            .map(|a| (a, article::read_body(a)))
+                            .collect();
+                    let mut drafts = Vec::with_capacity(bodies.len());
+                    for (a, body) in bodies {
+                        match body {
+                            Ok(body) => {
+                                let first = (a.description.is_none() && a.subtitle.is_none())
+                                    .then(|| crate::article::markdown::first_paragraph(&body))
+                                    .flatten();
+                                let summary = crate::feed::summary(a, first);
+                                drafts.push((a, crate::publish::draft(a, &summary, &config.site)));
+                            }
+                            Err(d) => {
+                                report.articles -= 1;
+                                report.problems.push(d);
+                            }
+                        }
+                    }
+                    report.problems.extend(template_problems(&config, &drafts));
                 }
             }
         }
@@ -69,6 +85,55 @@ pub fn check(path: &Path) -> CheckReport {
         .problems
         .sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
     report
+}
+
+/// Renders every template the targets use on every article, so a template
+/// that fails on some article (an attribute it lacks, a filter given the
+/// wrong kind of value) is found now, not by a post. One problem per
+/// template, naming the first article it fails on.
+fn template_problems(
+    config: &Config,
+    drafts: &[(&crate::article::Article, social::Draft)],
+) -> Vec<Diagnostic> {
+    let mut sources: Vec<(String, &str)> = Vec::new();
+    if let Some(t) = &config.social.template
+        && config
+            .social
+            .targets
+            .iter()
+            .any(|target| target.enabled && target.template.is_none())
+    {
+        sources.push(("social.template".to_string(), t));
+    }
+    for target in config.social.targets.iter().filter(|t| t.enabled) {
+        if let Some(t) = &target.template {
+            sources.push((target.key("template"), t));
+        }
+    }
+    let mut out = Vec::new();
+    for (key, source) in sources {
+        // A template that does not compile is reported by `config_problems`.
+        let Ok(composer) = Composer::new(Some(source)) else {
+            continue;
+        };
+        let failed = drafts
+            .par_iter()
+            .find_map_first(|(a, d)| composer.try_render(&d.fields).err().map(|e| (a, e)));
+        if let Some((a, e)) = failed {
+            let (line, column) = config.locate(&key).unwrap_or((0, 0));
+            out.push(
+                Diagnostic::error(
+                    &config.file,
+                    format!(
+                        "{key}: {e} (rendering the post of {})",
+                        crate::paths::display(&a.source)
+                    ),
+                )
+                .at(line, column),
+            );
+        }
+    }
+    out
 }
 
 /// Problems in a loaded config that only show when posting: templates that

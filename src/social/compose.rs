@@ -7,6 +7,8 @@
 //! title and link leave no room for the CTA, the CTA is dropped and the plan
 //! says so. Pure: no I/O.
 
+pub mod guard;
+
 use minijinja::{Environment, Value};
 use serde::Serialize;
 use unicode_segmentation::UnicodeSegmentation;
@@ -159,6 +161,69 @@ pub enum ComposeError {
 /// for one that loops without end.
 const TEMPLATE_FUEL: u64 = 50_000;
 
+/// The most a template may write, before fitting: ample for any post.
+pub const MAX_OUTPUT: usize = 1024 * 1024;
+
+/// A writer that refuses to grow past `MAX_OUTPUT`.
+struct Capped(Vec<u8>);
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > MAX_OUTPUT {
+            self.0
+                .extend_from_slice(&buf[..MAX_OUTPUT.saturating_sub(self.0.len())]);
+            return Err(std::io::Error::other("the post text is too long"));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The fields cut to what a template may see: each text at most
+/// `guard::MAX_FIELD` bytes (at a character boundary), the tags together
+/// too. No platform takes a post anywhere near as long.
+fn cut_fields(fields: &PostFields) -> PostFields {
+    let max = guard::MAX_FIELD as usize;
+    let cut = |s: &str| -> String {
+        if s.len() <= max {
+            return s.to_string();
+        }
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s[..end].to_string()
+    };
+    let mut total = 0;
+    let tags = fields
+        .tags
+        .iter()
+        .take_while(|t| {
+            total += t.len();
+            total <= max
+        })
+        .cloned()
+        .collect();
+    PostFields {
+        title: cut(&fields.title),
+        subtitle: fields.subtitle.as_deref().map(cut),
+        summary: cut(&fields.summary),
+        cta: fields.cta.as_deref().map(cut),
+        url: cut(&fields.url),
+        author: fields.author.as_deref().map(cut),
+        tags,
+        hero_image: fields.hero_image.as_deref().map(cut),
+        hero_alt: cut(&fields.hero_alt),
+        read_time: fields.read_time.as_deref().map(cut),
+        published: cut(&fields.published),
+        site: cut(&fields.site),
+    }
+}
+
 /// A template ready to render posts.
 pub struct Composer {
     env: Environment<'static>,
@@ -166,29 +231,52 @@ pub struct Composer {
 
 impl Composer {
     /// Compiles `source` (the built-in template when `None`).
+    /// Compiles `source` (the built-in template when `None`), refusing a
+    /// template outside what post templates may do (see `guard`).
     pub fn new(source: Option<&str>) -> Result<Self, ComposeError> {
+        let source = source.unwrap_or(DEFAULT_TEMPLATE);
+        guard::check(source).map_err(|r| ComposeError::Template(r.to_string()))?;
         let mut env = Environment::new();
         env.set_fuel(Some(TEMPLATE_FUEL));
         env.set_keep_trailing_newline(false);
         env.add_filter("hashtags", hashtags);
-        env.add_template_owned("post", source.unwrap_or(DEFAULT_TEMPLATE).to_string())
+        env.add_template_owned("post", source.to_string())
             .map_err(|e| ComposeError::Template(template_error(&e)))?;
         Ok(Composer { env })
     }
 
-    fn render(&self, fields: &PostFields) -> Result<String, ComposeError> {
+    /// Renders the template over `fields`, as they are (`fit` cuts them to
+    /// `guard::MAX_FIELD` first), writing at most `MAX_OUTPUT` bytes.
+    pub fn render(&self, fields: &PostFields) -> Result<String, ComposeError> {
         let template = self
             .env
             .get_template("post")
             .map_err(|e| ComposeError::Template(template_error(&e)))?;
-        let text = template
-            .render(Value::from_serialize(fields))
-            .map_err(|e| ComposeError::Template(template_error(&e)))?;
-        Ok(tidy(&text))
+        let mut out = Capped(Vec::new());
+        template
+            .render_captured_to(Value::from_serialize(fields), &mut out)
+            .map_err(|e| {
+                if out.0.len() >= MAX_OUTPUT {
+                    ComposeError::Template(format!(
+                        "the template writes more than {} KB",
+                        MAX_OUTPUT / 1024
+                    ))
+                } else {
+                    ComposeError::Template(template_error(&e))
+                }
+            })?;
+        Ok(tidy(&String::from_utf8_lossy(&out.0)))
+    }
+
+    /// Renders the template over `fields` as a post would see them (cut to
+    /// `guard::MAX_FIELD`): for checking a template on real articles.
+    pub fn try_render(&self, fields: &PostFields) -> Result<String, ComposeError> {
+        self.render(&cut_fields(fields))
     }
 
     /// Renders and fits the post to `limit`.
     pub fn fit(&self, fields: &PostFields, limit: TextLimit) -> Result<Fitted, ComposeError> {
+        let fields = &cut_fields(fields);
         let mut notes = Vec::new();
         for drop_cta in [false, true] {
             let mut f = fields.clone();

@@ -640,3 +640,64 @@ async fn secrets_are_scrubbed_in_every_url_encoding() {
         assert!(text.contains("[redacted]"), "{text}");
     }
 }
+
+/// Issue 12: thirty doublings of a string aborted the process (exit 134) in
+/// `publish` and the dry run, and `check` passed it, and templates that
+/// always fail when rendered.
+#[tokio::test]
+async fn templates_cannot_exhaust_memory_and_check_renders_them() {
+    let server = MockServer::start().await;
+    answer(&server, "POST", "/hook", ResponseTemplate::new(200)).await;
+    let doubling: String = std::iter::once("{% set s = title %}")
+        .chain((0..30).map(|_| "{% set s = s ~ s %}"))
+        .chain(std::iter::once("{{ s }}"))
+        .collect();
+    let chained = format!("{{{{ title{} }}}}", "|replace('e', 'eeeeeeee')".repeat(30));
+    for (template, line) in [
+        (doubling, "line 1: `set`"),
+        (chained, "could make a value of"),
+    ] {
+        let site = posting_site(
+            "",
+            &format!(
+                "    - name: hooks\n      type: webhook\n      url: \"{}/hook\"\n      template: {}\n",
+                server.uri(),
+                serde_json::to_string(&template).unwrap()
+            ),
+        );
+        site.simple("a", "2024-02-10");
+        let checked = site.herald().arg("check").assert().code(1);
+        let stdout = output(&checked).0;
+        assert!(
+            stdout.contains("config/herald.yaml:19:7: error: social.targets[0].template:")
+                && stdout.contains(line),
+            "{stdout}"
+        );
+        let dry = site
+            .herald()
+            .args(["publish", "--dry-run", "--now", NOW])
+            .assert()
+            .success();
+        assert!(output(&dry).0.contains(line), "{}", output(&dry).0);
+        let ran = publish_at(&site, NOW).code(2);
+        assert!(output(&ran).1.contains(line), "{}", output(&ran).1);
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+
+    // A template that compiles but fails on the articles: check renders it.
+    let site = posting_site(
+        "",
+        &format!(
+            "    - name: hooks\n      type: webhook\n      url: \"{}/hook\"\n      template: \"{{{{ summary.first.word }}}}\"\n",
+            server.uri()
+        ),
+    );
+    site.simple("a", "2024-02-10");
+    let checked = site.herald().arg("check").assert().code(1);
+    let stdout = output(&checked).0;
+    assert!(
+        stdout.contains("social.targets[0].template:")
+            && stdout.contains("rendering the post of content/a.md"),
+        "{stdout}"
+    );
+}

@@ -235,14 +235,39 @@ fn template_errors_are_reported_and_runaway_loops_stop() {
         Composer::new(Some("{% if %}")),
         Err(ComposeError::Template(_))
     ));
+    // Nested loops over a long field: fuel stops them.
     let looping = Composer::new(Some(
-        "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+        "{% for i in summary %}{% for j in summary %}x{% endfor %}{% endfor %}",
     ))
     .unwrap();
     assert!(matches!(
-        looping.render(&fields("s")),
+        looping.render(&fields(&"s".repeat(5000))),
         Err(ComposeError::Template(_))
     ));
+    // Calls (such as `range`) are not part of what post templates may do.
+    assert!(matches!(
+        Composer::new(Some("{% for i in range(100000) %}x{% endfor %}")),
+        Err(ComposeError::Template(m)) if m.contains("a call")
+    ));
+}
+
+#[test]
+fn a_template_writes_at_most_its_cap() {
+    // Every loop over a 60 KB title writes it again: the output cap stops
+    // it long before fuel would.
+    let composer = Composer::new(Some(
+        "{% for c in tags %}{% for d in tags %}{{ title }}{{ title }}{% endfor %}{% endfor %}",
+    ))
+    .unwrap();
+    let f = PostFields {
+        title: "t".repeat(60_000),
+        tags: (0..30).map(|i| i.to_string()).collect(),
+        ..fields("s")
+    };
+    match composer.render(&f) {
+        Err(ComposeError::Template(m)) => assert!(m.contains("writes more than 1024 KB"), "{m}"),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
