@@ -351,10 +351,19 @@ impl Session {
             Err(e) => return e,
         };
         for s in &args.statuses {
-            if !["pending", "posted", "queued", "failed", "uncertain", "seen"].contains(&s.as_str())
+            if ![
+                "pending",
+                "posted",
+                "queued",
+                "failed",
+                "uncertain",
+                "seen",
+                "dropped",
+            ]
+            .contains(&s.as_str())
             {
                 return self.fail(&format!(
-                    "--status {s:?}: expected posted, queued, failed, uncertain, pending or seen"
+                    "--status {s:?}: expected posted, queued, failed, uncertain, dropped, pending or seen"
                 ));
             }
         }
