@@ -235,11 +235,19 @@ impl Ledger {
         if !path.exists() {
             return Ok(None);
         }
+        // A run that was killed leaves its last writes in the write-ahead
+        // log (with its index, `-shm`): they are read from there, without
+        // writing. With no log, the file is read as immutable, which needs
+        // no lock file either.
+        let wal = sidecar(path, "-wal");
+        let shm = sidecar(path, "-shm");
+        let has_log = wal.metadata().is_ok_and(|m| m.len() > 0) && shm.exists();
         let uri = format!(
-            "file:{}?immutable=1",
+            "file:{}{}",
             url::form_urlencoded::byte_serialize(path.to_string_lossy().as_bytes())
                 .collect::<String>()
-                .replace("%2F", "/")
+                .replace("%2F", "/"),
+            if has_log { "" } else { "?immutable=1" }
         );
         let conn = Connection::open_with_flags(
             uri,
@@ -767,6 +775,13 @@ fn classify_open_error(path: &Path, e: rusqlite::Error) -> LedgerError {
     }
 }
 
+/// The file SQLite keeps beside the ledger (`state.db-wal`).
+fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
 /// Creates an empty file readable and writable by its owner only.
 fn create_private(path: &Path) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
@@ -898,6 +913,30 @@ mod tests {
         assert_eq!(snap.learned("a").get("session"), None);
         assert_eq!(snap.learned("b").get("session"), Some("other"));
         assert_eq!(snap.learned("b").fact("session").unwrap().at, now());
+    }
+
+    #[test]
+    fn a_read_only_open_sees_what_a_killed_run_left_in_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let ledger = Ledger::open(&path).unwrap();
+        ledger.begin_attempt("t", "a", "k", "h", now()).unwrap();
+        // A killed run never checkpoints: the writes stay in the log.
+        std::mem::forget(ledger);
+        assert!(sidecar(&path, "-wal").metadata().unwrap().len() > 0);
+        let before: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        let ro = Ledger::open_read_only(&path).unwrap().unwrap();
+        let snap = ro.snapshot().unwrap();
+        assert_eq!(snap.get("t", "a").unwrap().status, Status::Pending);
+        drop(ro);
+        let after: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(before, after, "nothing created or removed");
     }
 
     #[test]

@@ -231,6 +231,16 @@ fn posts_text(out: &mut String, plan: &Plan, palette: Palette, config: &Config) 
                     let _ = writeln!(out, "    {}", palette.dim("otherwise:"));
                     request_text(out, other);
                 }
+                if let Some(check) = &step.check {
+                    let _ = writeln!(
+                        out,
+                        "    {}",
+                        palette.dim(
+                            "if its answer is lost or refused, first asks whether the post exists:"
+                        )
+                    );
+                    request_text(out, check);
+                }
             }
         }
     }

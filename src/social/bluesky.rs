@@ -28,7 +28,7 @@ use super::http::{
 };
 use super::image::ImageData;
 use super::keys::{KeyError, Keys};
-use super::steps::{SendStep, Session, SessionStep, Step, Steps, UploadStep};
+use super::steps::{SendStep, Session, SessionStep, Step, Steps, UploadStep, Verify};
 use super::{
     Capabilities, Delivered, Idempotency, Learned, Platform, Post, SecretField, SecretKind, Shape,
     TextRule,
@@ -123,6 +123,20 @@ impl Bluesky {
             read: read_upload,
             without: Slots::new(),
         }
+    }
+
+    /// `getRecord` for the post's record: a PDS answers a `createRecord`
+    /// whose key exists with `500 InternalServerError`, so after a lost or
+    /// refused answer the repository is asked whether the record is there.
+    fn record_request(&self, rkey: &str) -> Request {
+        Request::new(
+            Method::Get,
+            self.xrpc("com.atproto.repo.getRecord")
+                .then("?repo=")
+                .then_slot("did", DID)
+                .then(format!("&collection=app.bsky.feed.post&rkey={rkey}")),
+            Body::Empty,
+        )
     }
 
     fn create_request(&self, post: &Post, rkey: &str, thumb: bool) -> Request {
@@ -382,6 +396,41 @@ fn parse_create(
     })
 }
 
+/// `getRecord`: 200 with the record's `uri` when it exists; 400
+/// `RecordNotFound` when not.
+fn read_record(
+    response: &Response,
+    slots: &Slots,
+    now: DateTime<Utc>,
+) -> Result<Option<Delivered>, DeliveryError> {
+    if response.status == 400
+        && response
+            .json()
+            .is_some_and(|v| v.get("error").and_then(|e| e.as_str()) == Some("RecordNotFound"))
+    {
+        return Ok(None);
+    }
+    classify_xrpc(response, now)?;
+    let Some(uri) = response
+        .json()
+        .and_then(|v| v.get("uri").and_then(|u| u.as_str()).map(str::to_string))
+    else {
+        return Ok(None);
+    };
+    let did = slots
+        .get("did")
+        .and_then(|d| d.as_str())
+        .unwrap_or_default();
+    let rkey = slots
+        .get("rkey")
+        .and_then(|d| d.as_str())
+        .unwrap_or_default();
+    Ok(Some(Delivered {
+        remote_id: Some(uri),
+        remote_url: Some(format!("https://bsky.app/profile/{did}/post/{rkey}")),
+    }))
+}
+
 fn already_exists(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     m.contains("already exist") || m.contains("invalidswap")
@@ -449,8 +498,12 @@ impl Platform for Bluesky {
             steps.push(Step::Upload(self.upload_step(image)));
         }
         let rkey = tid(post.published, &post.idempotency_key);
-        steps.push(Step::Send(SendStep {
+        steps.push(Step::send(SendStep {
             known: [("rkey".to_string(), json!(rkey))].into(),
+            verify: Some(Verify {
+                request: self.record_request(&rkey),
+                read: read_record,
+            }),
             ..SendStep::new(
                 self.create_request(post, &rkey, post.image.is_some()),
                 read_create,

@@ -154,7 +154,7 @@ impl Platform for Discord {
             Some(id) => edit_request(post, &self.url, id),
             None => request(post, &self.url),
         };
-        Steps(vec![Step::Send(SendStep::new(request, parse))])
+        Steps(vec![Step::send(SendStep::new(request, parse))])
     }
 
     fn card(&self, _post: &Post, c: &Card<'_>) -> String {

@@ -400,12 +400,38 @@ impl Driver<'_> {
             .call(&step.request, &slots, None)
             .await
             .and_then(|r| (step.read)(&r, &slots, Utc::now()));
-        match (&step.fallback, first) {
+        let result = match (&step.fallback, first) {
             (Some(fallback), Err(e)) if (fallback.when)(&e) => {
                 post.warnings.push(format!("{} ({e})", fallback.warning));
                 self.call(&fallback.request, &slots, None)
                     .await
                     .and_then(|r| (step.read)(&r, &slots, Utc::now()))
+            }
+            (_, result) => result,
+        };
+        // An answer that was lost or refused may hide a post that was made
+        // (a resend under a key herald chose is refused by the first one):
+        // the platform is asked before anything is decided.
+        match (&step.verify, result) {
+            (Some(verify), Err(e))
+                if matches!(
+                    e,
+                    DeliveryError::MaybeDelivered { .. }
+                        | DeliveryError::Uncertain { .. }
+                        | DeliveryError::Permanent { .. }
+                ) =>
+            {
+                let found = self
+                    .call(&verify.request, &slots, None)
+                    .await
+                    .and_then(|r| (verify.read)(&r, &slots, Utc::now()));
+                match found {
+                    Ok(Some(delivered)) => {
+                        tracing::debug!(error = %e, "the post was made after all");
+                        Ok(delivered)
+                    }
+                    _ => Err(e),
+                }
             }
             (_, result) => result,
         }

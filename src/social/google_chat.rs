@@ -116,7 +116,7 @@ impl Platform for GoogleChat {
     }
 
     fn steps(&self, post: &Post, _edit: Option<&str>) -> Steps {
-        Steps(vec![Step::Send(SendStep::new(
+        Steps(vec![Step::send(SendStep::new(
             request(post, &self.url),
             parse,
         ))])

@@ -295,7 +295,7 @@ impl Platform for Mastodon {
             steps.push(Step::Upload(self.media_step(post, image)));
             steps.push(Step::Poll(self.poll_step()));
         }
-        steps.push(Step::Send(SendStep::new(
+        steps.push(Step::send(SendStep::new(
             self.status_request(post, edit, post.image.is_some()),
             read_status,
         )));

@@ -27,6 +27,9 @@ pub type ReadValues = fn(&Response, DateTime<Utc>) -> Result<Slots, DeliveryErro
 pub type ReadPoll = fn(&Response, DateTime<Utc>) -> Result<Polled, DeliveryError>;
 /// Reads the answer to the post itself.
 pub type ReadDelivered = fn(&Response, &Slots, DateTime<Utc>) -> Result<Delivered, DeliveryError>;
+/// Reads the answer to a `Verify`: `Some` when the post is there.
+pub type ReadVerify =
+    fn(&Response, &Slots, DateTime<Utc>) -> Result<Option<Delivered>, DeliveryError>;
 /// Turns the fetched hero image into what the platform takes.
 pub type Prepare = fn(&ImageData) -> Result<ImageData, String>;
 
@@ -40,7 +43,15 @@ pub enum Step {
     Session(SessionStep),
     Upload(UploadStep),
     Poll(PollStep),
-    Send(SendStep),
+    /// Boxed: it holds up to three requests.
+    Send(Box<SendStep>),
+}
+
+impl Step {
+    /// The step that makes the post.
+    pub fn send(step: SendStep) -> Step {
+        Step::Send(Box::new(step))
+    }
 }
 
 /// Log in, unless a session kept from an earlier run (or made earlier in
@@ -85,6 +96,18 @@ pub struct SendStep {
     /// Values known when the step is built that reading the answer needs
     /// (Bluesky's record key).
     pub known: Slots,
+    /// Asks whether the post exists after all, when the answer to the post
+    /// was lost or refused: a resend under a key herald chose may be
+    /// refused because the first send made the post.
+    pub verify: Option<Verify>,
+}
+
+/// A question whose answer says whether the post was made.
+#[derive(Debug, Clone)]
+pub struct Verify {
+    pub request: Request,
+    /// `Some` when the post is there.
+    pub read: ReadVerify,
 }
 
 impl SendStep {
@@ -94,6 +117,7 @@ impl SendStep {
             read,
             fallback: None,
             known: Slots::new(),
+            verify: None,
         }
     }
 }
@@ -196,6 +220,9 @@ pub struct StepPreview {
     pub request: RequestPreview,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub otherwise: Option<RequestPreview>,
+    /// Sent only when the post's answer is lost or refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<RequestPreview>,
 }
 
 impl Steps {
@@ -213,6 +240,7 @@ impl Steps {
                     },
                     request: s.login.preview(),
                     otherwise: s.refresh.as_ref().map(Request::preview),
+                    check: None,
                 },
                 Step::Upload(u) => StepPreview {
                     step: "upload",
@@ -222,6 +250,7 @@ impl Steps {
                     ),
                     request: u.request.preview(),
                     otherwise: None,
+                    check: None,
                 },
                 Step::Poll(p) => StepPreview {
                     step: "poll",
@@ -231,6 +260,7 @@ impl Steps {
                     ),
                     request: p.request.preview(),
                     otherwise: None,
+                    check: None,
                 },
                 Step::Send(s) => StepPreview {
                     step: "send",
@@ -240,17 +270,10 @@ impl Steps {
                     },
                     request: s.request.preview(),
                     otherwise: s.fallback.as_ref().map(|f| f.request.preview()),
+                    check: s.verify.as_ref().map(|v| v.request.preview()),
                 },
             })
             .collect()
-    }
-
-    /// The request that makes the post.
-    pub fn send(&self) -> Option<&SendStep> {
-        self.0.iter().find_map(|s| match s {
-            Step::Send(s) => Some(s),
-            _ => None,
-        })
     }
 }
 

@@ -211,7 +211,7 @@ impl Platform for Telegram {
             },
             None => SendStep::new(self.message_request(post), parse),
         };
-        Steps(vec![Step::Send(send)])
+        Steps(vec![Step::send(send)])
     }
 
     fn card(&self, post: &Post, c: &Card<'_>) -> String {

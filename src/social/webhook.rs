@@ -169,7 +169,7 @@ impl Platform for Webhook {
     }
 
     fn steps(&self, post: &Post, _edit: Option<&str>) -> Steps {
-        Steps(vec![Step::Send(SendStep::new(self.request(post), parse))])
+        Steps(vec![Step::send(SendStep::new(self.request(post), parse))])
     }
 
     fn card(&self, post: &Post, _c: &Card<'_>) -> String {

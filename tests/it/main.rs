@@ -9,6 +9,7 @@ mod feeds;
 mod guarantees;
 mod hostile;
 mod mistakes;
+mod pds;
 mod platforms;
 mod posting;
 mod retries;

@@ -55,12 +55,7 @@ pub fn check(source: &str) -> Result<(), Refusal> {
     }
     // A template that does not parse is left to minijinja, whose message
     // says why.
-    let Ok(ast) = parse(
-        source,
-        "post",
-        SyntaxConfig,
-        WhitespaceConfig::default(),
-    ) else {
+    let Ok(ast) = parse(source, "post", SyntaxConfig, WhitespaceConfig::default()) else {
         return Ok(());
     };
     Walker { scopes: Vec::new() }.stmt(&ast)
