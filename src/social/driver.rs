@@ -81,6 +81,8 @@ pub struct TargetRun {
     /// A session kept from an earlier run, not yet tried in this one.
     kept: Option<Session>,
     login_tried: bool,
+    /// Time spent polling for this target in this run.
+    polled: Duration,
     /// A rate-limited login's wait: no login before then.
     login_not_before: Option<DateTime<Utc>>,
     /// Why the target makes no more posts in this run.
@@ -140,6 +142,10 @@ pub struct PostRun {
     pub warnings: Vec<String>,
 }
 
+/// The longest a target's posts wait, together, for uploads to be
+/// processed in one run: a run ends in bounded time whatever the platform.
+pub const RUN_POLL_LIMIT: Duration = Duration::from_secs(120);
+
 /// The slot holding the time a request is sent (RFC 3339, UTC, ms).
 pub const SENT_AT: &str = "sent_at";
 
@@ -183,7 +189,7 @@ impl Driver<'_> {
                     post.done.push(index);
                 }
                 Step::Poll(p) if !post.done.contains(&index) => {
-                    self.poll(p, &session, post).await?;
+                    self.poll(p, &session, target, post).await?;
                     post.done.push(index);
                 }
                 Step::Upload(_) | Step::Poll(_) => {}
@@ -345,6 +351,7 @@ impl Driver<'_> {
         &self,
         step: &PollStep,
         session: &Slots,
+        target: &mut TargetRun,
         post: &mut PostRun,
     ) -> Result<(), DeliveryError> {
         if post.slots.get(&step.when) != Some(&serde_json::Value::Bool(true)) {
@@ -358,7 +365,14 @@ impl Driver<'_> {
                     step.limit.as_secs()
                 )));
             }
+            if target.polled + delay > RUN_POLL_LIMIT {
+                return Err(DeliveryError::retryable(format!(
+                    "this run already waited {}s for the platform to process images; the rest wait for the next run",
+                    RUN_POLL_LIMIT.as_secs()
+                )));
+            }
             post.polled += delay;
+            target.polled += delay;
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
                 () = self.stop.requested() => {

@@ -295,3 +295,39 @@ async fn a_timeout_after_sending_is_resent_only_under_an_idempotency_key() {
         1
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn polling_is_bounded_per_run_too() {
+    let site = posting_site(
+        "  max_per_run: 10\n",
+        "    - { name: masto, type: mastodon, instance: \"http://stand-in.test/masto\", token: t }\n",
+    );
+    for day in 1..=5 {
+        site.article(
+            &format!("a{day}.md"),
+            format!(
+                "---\ntitle: A{day}\npublish_date: 2024-02-{:02}\ndescription: About.\nheroImage: http://stand-in.test/a.jpg\n---\nBody\n",
+                day + 5
+            ),
+        );
+    }
+    let transport = masto_script(vec![Answer::json(206, json!({"id": "m1"}))]);
+    let started = tokio::time::Instant::now();
+    let report = publish_in_process(&site, NOW, transport.clone()).await;
+    assert_eq!(report.results.len(), 5);
+    assert!(
+        started.elapsed() <= Duration::from_secs(130),
+        "five posts wait at most the run's bound: {:?}",
+        started.elapsed()
+    );
+    assert!(report.results.iter().all(|r| r.status.as_str() == "failed"));
+    assert!(
+        report.results[4]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("this run already waited"),
+        "{:?}",
+        report.results[4]
+    );
+}
