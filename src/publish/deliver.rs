@@ -266,35 +266,26 @@ impl Deliverer {
                 }
                 return Ok(result);
             }
-            Action::MarkUncertain => {
+            Action::MarkUncertain | Action::Drop => {
+                let status = if planned.action == Action::Drop {
+                    Status::Dropped
+                } else {
+                    Status::Uncertain
+                };
                 self.record(|l| {
                     l.mark(
                         &planned.target,
                         &planned.article_id,
-                        Status::Uncertain,
+                        status,
                         &planned.reason,
                         now,
                     )
                 })?;
-                result.status = Status::Uncertain;
+                result.status = status;
                 result.error = Some(planned.reason.clone());
                 return Ok(result);
             }
             Action::Adopt => return Ok(result),
-            Action::Drop => {
-                self.record(|l| {
-                    l.mark(
-                        &planned.target,
-                        &planned.article_id,
-                        Status::Dropped,
-                        &planned.reason,
-                        now,
-                    )
-                })?;
-                result.status = Status::Dropped;
-                result.error = Some(planned.reason.clone());
-                return Ok(result);
-            }
             Action::Send | Action::Resend | Action::Update { .. } | Action::Repost => {}
         }
         let editing = matches!(planned.action, Action::Update { .. });

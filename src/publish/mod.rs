@@ -239,17 +239,26 @@ pub async fn run(
             }
             snapshot.move_article(&m.from, &m.to);
         }
+        // Rows written before they carried the title and publish time (or
+        // before either changed) learn them, so a later move is recognised.
         if let Some(l) = &ledger {
-            for a in &selection.published {
-                let published = a.published.to_rfc3339();
-                let described = snapshot.records.values().any(|r| {
-                    r.article_id == a.id()
-                        && (r.title.as_deref() != Some(a.title.as_str())
-                            || r.published_at.as_deref() != Some(published.as_str()))
-                });
-                if described {
-                    l.describe(a.id(), &a.title, &published)?;
-                }
+            let by_id: HashMap<&str, &Article> =
+                selection.published.iter().map(|a| (a.id(), *a)).collect();
+            let mut stale: Vec<&Article> = snapshot
+                .records
+                .values()
+                .filter_map(|r| {
+                    let a = by_id.get(r.article_id.as_str())?;
+                    let published = a.published.to_rfc3339();
+                    (r.title.as_deref() != Some(a.title.as_str())
+                        || r.published_at.as_deref() != Some(published.as_str()))
+                    .then_some(*a)
+                })
+                .collect();
+            stale.sort_by_key(|a| a.id());
+            stale.dedup_by_key(|a| a.id());
+            for a in stale {
+                l.describe(a.id(), &a.title, &a.published.to_rfc3339())?;
             }
         }
         let options = &request.options;

@@ -352,15 +352,19 @@ fn read_create(
     slots: &Slots,
     now: DateTime<Utc>,
 ) -> Result<Delivered, DeliveryError> {
-    let did = slots
-        .get("did")
-        .and_then(|d| d.as_str())
-        .unwrap_or_default();
-    let rkey = slots
-        .get("rkey")
-        .and_then(|d| d.as_str())
-        .unwrap_or_default();
+    let (did, rkey) = record_of(slots);
     parse_create(response, did, rkey, now)
+}
+
+/// The post's repository and record key, from the session and the step.
+fn record_of(slots: &Slots) -> (&str, &str) {
+    let get = |k: &str| slots.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+    (get("did"), get("rkey"))
+}
+
+/// Where bsky.app shows a post.
+fn web_url(did: &str, rkey: &str) -> String {
+    format!("https://bsky.app/profile/{did}/post/{rkey}")
 }
 
 fn parse_create(
@@ -369,7 +373,7 @@ fn parse_create(
     rkey: &str,
     now: DateTime<Utc>,
 ) -> Result<Delivered, DeliveryError> {
-    let web_url = format!("https://bsky.app/profile/{did}/post/{rkey}");
+    let web_url = web_url(did, rkey);
     match classify_xrpc(response, now) {
         Ok(()) => {}
         Err(DeliveryError::Permanent { message }) if already_exists(&message) => {
@@ -417,17 +421,10 @@ fn read_record(
     else {
         return Ok(None);
     };
-    let did = slots
-        .get("did")
-        .and_then(|d| d.as_str())
-        .unwrap_or_default();
-    let rkey = slots
-        .get("rkey")
-        .and_then(|d| d.as_str())
-        .unwrap_or_default();
+    let (did, rkey) = record_of(slots);
     Ok(Some(Delivered {
         remote_id: Some(uri),
-        remote_url: Some(format!("https://bsky.app/profile/{did}/post/{rkey}")),
+        remote_url: Some(web_url(did, rkey)),
     }))
 }
 

@@ -10,7 +10,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::posting::{NOW, secrets, seed_site};
-use crate::support::{Site, answer, output, posting_site, publish_at};
+use crate::support::{answer, ledger_records, output, posting_site, publish_at};
 
 fn discord(base: &str) -> String {
     format!("    - {{ name: discord, type: discord, url: \"{base}/discord\" }}\n")
@@ -28,15 +28,6 @@ async fn count(server: &MockServer, p: &str) -> usize {
         .iter()
         .filter(|r| r.url.path() == p)
         .count()
-}
-
-fn status_json(site: &Site) -> Vec<Value> {
-    let assert = site
-        .herald()
-        .args(["status", "--format", "json"])
-        .assert()
-        .success();
-    serde_json::from_str(&output(&assert).0).unwrap()
 }
 
 #[tokio::test]
@@ -80,7 +71,7 @@ async fn server_errors_are_retried_until_they_pass() {
     site.simple("a", "2024-02-10");
     publish_at(&site, NOW).success();
     assert_eq!(count(&server, "/discord").await, 3);
-    let records = status_json(&site);
+    let records = ledger_records(&site);
     assert_eq!(records[0]["status"], "posted");
     assert_eq!(records[0]["attempts"], 3);
     assert_eq!(records[0]["remote_id"], "9");
@@ -144,7 +135,7 @@ async fn failures_stop_after_max_attempts_over_all_runs() {
     );
     publish_at(&site, NOW).success();
     assert_eq!(count(&server, "/hook").await, 4, "then it stays failed");
-    let r = &status_json(&site)[0];
+    let r = &ledger_records(&site)[0];
     assert_eq!(
         (r["status"].as_str(), r["attempts"].as_u64()),
         (Some("failed"), Some(4))
@@ -237,7 +228,7 @@ async fn a_killed_run_is_neither_lost_nor_duplicated() {
         [first_id.clone(), first_id],
         "the webhook is resent with the same webhook-id"
     );
-    let records = status_json(&site);
+    let records = ledger_records(&site);
     let by = |t: &str| records.iter().find(|r| r["target"] == t).unwrap()["status"].clone();
     assert_eq!(by("discord"), "uncertain");
     assert_eq!(by("hooks"), "posted");
@@ -386,7 +377,7 @@ async fn max_per_run_sends_the_oldest_first_and_queues_the_rest() {
             .map(|d| format!("Article a{d:02}"))
             .collect::<Vec<_>>()
     );
-    let queued = status_json(&site)
+    let queued = ledger_records(&site)
         .iter()
         .filter(|r| r["status"] == "queued")
         .count();
@@ -464,7 +455,7 @@ async fn a_first_run_on_an_old_archive_posts_nothing_and_mark_seen_adopts_it() {
         .assert()
         .success();
     assert_eq!(count(&server, "/hook").await, 0);
-    let records = status_json(&site);
+    let records = ledger_records(&site);
     assert_eq!(records.len(), 200);
     assert!(records.iter().all(|r| r["status"] == "seen"));
 }
@@ -639,7 +630,7 @@ async fn on_edit_update_edits_the_post_in_place() {
     );
     // Edited once: a further run changes nothing.
     publish_at(&site, NOW).success();
-    let records = status_json(&site);
+    let records = ledger_records(&site);
     assert!(records.iter().all(|r| r["status"] == "posted"));
 }
 
@@ -660,7 +651,7 @@ async fn a_ledger_that_cannot_grow_stops_the_run_before_anything_is_sent() {
         site.simple(&format!("more{i:02}"), "2024-02-10");
     }
     let ledger = site.root().join("state/herald.db");
-    let before = status_json(&site);
+    let before = ledger_records(&site);
     let out = std::process::Command::new("bash")
         .current_dir(site.root())
         .args([
@@ -679,7 +670,7 @@ async fn a_ledger_that_cannot_grow_stops_the_run_before_anything_is_sent() {
     assert!(!stderr.contains("move it away"), "{stderr}");
     assert!(!stderr.contains("damaged ("), "{stderr}");
     assert_eq!(count(&server, "/hook").await, 1, "nothing more was sent");
-    assert_eq!(status_json(&site), before, "the ledger is intact");
+    assert_eq!(ledger_records(&site), before, "the ledger is intact");
     assert!(ledger.exists());
 }
 

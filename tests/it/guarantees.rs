@@ -6,29 +6,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::posting::{NOW, jpeg, seed_site};
-use crate::support::{Site, answer, output, posting_config, posting_site, publish_at};
+use crate::support::{
+    answer, ledger_records, output, posting_config, posting_site, publish_at, read_http_message,
+};
 
-fn records(site: &Site) -> Value {
-    let assert = site
-        .herald()
-        .args(["status", "--format", "json"])
-        .assert()
-        .success();
-    serde_json::from_str(&output(&assert).0).unwrap()
-}
-
-fn record<'r>(records: &'r Value, target: &str) -> &'r Value {
+fn record<'r>(records: &'r [Value], target: &str) -> &'r Value {
     records
-        .as_array()
-        .unwrap()
         .iter()
         .find(|r| r["target"] == target)
-        .unwrap_or_else(|| panic!("no record for {target}: {records}"))
+        .unwrap_or_else(|| panic!("no record for {target}: {records:?}"))
 }
 
 /// A server that reads each request whole and then does what `answer`
@@ -46,29 +37,7 @@ where
             let Ok((mut socket, _)) = listener.accept().await else {
                 break;
             };
-            let mut request = Vec::new();
-            let mut buf = [0u8; 8192];
-            // Headers, then as many body bytes as Content-Length says.
-            while let Ok(n) = socket.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                request.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&request);
-                if let Some(end) = text.find("\r\n\r\n") {
-                    let length = text[..end]
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
-                    if request.len() >= end + 4 + length {
-                        break;
-                    }
-                }
-            }
+            let _ = read_http_message(&mut socket).await;
             let n = counter.fetch_add(1, Ordering::SeqCst);
             answer(n, socket);
         }
@@ -148,7 +117,7 @@ async fn an_answer_that_never_came_is_uncertain_where_a_resend_would_duplicate()
         2,
         "the webhook is resent with its key"
     );
-    let all = records(&site);
+    let all = ledger_records(&site);
     for target in ["slack", "discord", "mm"] {
         let r = record(&all, target);
         assert_eq!(
@@ -223,7 +192,7 @@ async fn a_redirect_is_never_followed_when_posting() {
         elsewhere.received_requests().await.unwrap().is_empty(),
         "nothing reached the other host"
     );
-    let all = records(&site);
+    let all = ledger_records(&site);
     for target in ["slack", "hooks"] {
         let r = record(&all, target);
         assert_eq!(r["status"], "failed", "{r}");
@@ -258,7 +227,7 @@ async fn a_long_retry_after_waits_across_runs_and_uses_no_attempt() {
     );
     site.simple("a", "2024-02-10");
     publish_at(&site, "2024-02-11T00:00:00Z").success();
-    let r = &records(&site)[0];
+    let r = &ledger_records(&site)[0];
     assert_eq!(
         (r["status"].as_str(), r["attempts"].as_u64()),
         (Some("queued"), Some(0)),
@@ -288,7 +257,7 @@ async fn a_long_retry_after_waits_across_runs_and_uses_no_attempt() {
             .contains("1 post waits for the server, which asked to wait until")
     );
     publish_at(&site, "2024-02-12T01:00:00Z").success();
-    let r = &records(&site)[0];
+    let r = &ledger_records(&site)[0];
     assert_eq!(
         (r["status"].as_str(), r["attempts"].as_u64()),
         (Some("posted"), Some(1)),
@@ -319,11 +288,9 @@ async fn a_queued_post_that_grows_too_old_is_dropped_and_says_so() {
         "{}",
         output(&ran).0
     );
-    let all = records(&site);
+    let all = ledger_records(&site);
     let by_article = |slug: &str| {
-        all.as_array()
-            .unwrap()
-            .iter()
+        all.iter()
             .find(|r| {
                 r["article_id"]
                     .as_str()
@@ -399,7 +366,7 @@ async fn a_moved_article_keeps_its_posts_and_is_not_posted_again() {
         1,
         "not posted again"
     );
-    let r = &records(&site)[0];
+    let r = &ledger_records(&site)[0];
     assert_eq!(
         (r["article_id"].as_str(), r["status"].as_str()),
         (
@@ -417,7 +384,7 @@ async fn a_moved_article_keeps_its_posts_and_is_not_posted_again() {
     publish_at(&site, NOW).success();
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
     assert_eq!(
-        records(&site)[0]["article_id"],
+        ledger_records(&site)[0]["article_id"],
         "https://news.example/articles/a-new-slug/"
     );
 }
@@ -495,7 +462,7 @@ async fn a_stop_during_image_processing_ends_the_run_at_once() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("stopped by a signal"), "{stderr}");
-    let r = &records(&site)[0];
+    let r = &ledger_records(&site)[0];
     assert_eq!(
         r["status"], "failed",
         "not made, so tried again next run: {r}"
@@ -632,7 +599,7 @@ async fn secrets_are_scrubbed_in_every_url_encoding() {
         .assert()
         .code(2);
     let stderr = output(&ran).1;
-    let status = records(&site).to_string();
+    let status = serde_json::to_string(&ledger_records(&site)).unwrap();
     for text in [&stderr, &status] {
         for leaked in ["s3cr3t", "%2Btok", "%2btok"] {
             assert!(!text.contains(leaked), "{leaked} leaked: {text}");

@@ -10,21 +10,12 @@ use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::posting::NOW;
-use crate::support::{Site, answer, output, posting_site, publish_at};
+use crate::support::{Site, answer, ledger_records, output, posting_site, publish_at};
 
 fn site(targets: &str) -> Site {
     let site = posting_site("", targets);
     site.simple("a", "2024-02-10");
     site
-}
-
-fn records(site: &Site) -> serde_json::Value {
-    let assert = site
-        .herald()
-        .args(["status", "--format", "json"])
-        .assert()
-        .success();
-    serde_json::from_str(&output(&assert).0).unwrap()
 }
 
 /// A server that reads each request and then does `answer` with the socket.
@@ -73,7 +64,7 @@ async fn a_server_that_never_answers_times_out_is_retried_and_the_run_ends() {
         "the run ends: {elapsed:?}"
     );
     assert!(output(&assert).1.contains("timed out"));
-    let r = &records(&site)[0];
+    let r = &ledger_records(&site)[0];
     assert_eq!(
         (r["status"].as_str(), r["attempts"].as_u64()),
         (Some("failed"), Some(3))
@@ -118,7 +109,7 @@ async fn a_fifty_megabyte_answer_is_read_only_up_to_the_cap() {
         max_kb < 80 * 1024,
         "peak memory {max_kb} KB: the body was read whole"
     );
-    assert_eq!(records(&site)[0]["status"], "posted");
+    assert_eq!(ledger_records(&site)[0]["status"], "posted");
 }
 
 #[tokio::test]
@@ -136,7 +127,7 @@ async fn a_redirect_loop_fails_the_post() {
         server.uri()
     ));
     publish_at(&site, NOW).code(2);
-    let r = &records(&site)[0];
+    let r = &ledger_records(&site)[0];
     assert_eq!(r["status"], "failed");
     assert!(
         r["last_error"].as_str().unwrap().contains("redirect"),
@@ -161,14 +152,14 @@ async fn a_truncated_answer_to_a_post_is_uncertain_not_posted_and_not_resent() {
     ));
     let assert = publish_at(&site, NOW).code(2);
     assert!(output(&assert).1.contains("uncertain"));
-    let r = &records(&site)[0];
+    let r = &ledger_records(&site)[0];
     assert_eq!(r["status"], "uncertain");
     assert!(
         r["last_error"].as_str().unwrap().contains("broke off"),
         "{r}"
     );
     publish_at(&site, NOW).success();
-    assert_eq!(records(&site)[0]["attempts"], 1, "not resent");
+    assert_eq!(ledger_records(&site)[0]["attempts"], 1, "not resent");
 }
 
 #[tokio::test]
@@ -186,7 +177,7 @@ async fn a_200_that_is_not_the_promised_json_is_uncertain_with_the_bodys_start()
         server.uri()
     ));
     publish_at(&site, NOW).code(2);
-    let r = &records(&site)[0];
+    let r = &ledger_records(&site)[0];
     assert_eq!(r["status"], "uncertain");
     assert!(
         r["last_error"]

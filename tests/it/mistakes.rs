@@ -6,16 +6,7 @@ use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::posting::NOW;
-use crate::support::{output, posting_config, posting_site, publish_at};
-
-fn status(site: &crate::support::Site) -> serde_json::Value {
-    let assert = site
-        .herald()
-        .args(["status", "--format", "json"])
-        .assert()
-        .success();
-    serde_json::from_str(&output(&assert).0).unwrap()
-}
+use crate::support::{ledger_records, output, posting_config, posting_site, publish_at};
 
 /// Bug: a header value that is not valid, or a secret URL that is not a
 /// URL, failed while the request was built, was classified as a network
@@ -86,7 +77,7 @@ async fn secrets_that_cannot_make_a_request_are_named_and_cost_nothing() {
         server.received_requests().await.unwrap().is_empty(),
         "nothing is sent"
     );
-    for record in status(&site).as_array().unwrap() {
+    for record in ledger_records(&site) {
         assert_eq!(record["status"], "failed");
         assert_eq!(record["attempts"], 0, "no attempt used: {record}");
         assert!(

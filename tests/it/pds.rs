@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::posting::NOW;
-use crate::support::{output, posting_site, publish_at};
+use crate::support::{output, posting_site, publish_at, read_http_message};
 
 /// The PDS's packages, installed once per build folder.
 fn installed() -> PathBuf {
@@ -90,34 +90,6 @@ impl Drop for Pds {
     }
 }
 
-/// Reads one HTTP message (headers, then `Content-Length` bytes) from
-/// `stream`; `None` at the end of the stream.
-async fn read_message(stream: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut message = Vec::new();
-    let mut buf = [0u8; 16384];
-    loop {
-        let n = stream.read(&mut buf).await.ok()?;
-        if n == 0 {
-            return (!message.is_empty()).then_some(message);
-        }
-        message.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&message);
-        if let Some(end) = text.find("\r\n\r\n") {
-            let length = text[..end]
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                })
-                .unwrap_or(0);
-            if message.len() >= end + 4 + length {
-                return Some(message);
-            }
-        }
-    }
-}
-
 /// Adds `Connection: close` to a message's headers, so that every request
 /// has a connection of its own.
 fn closing(message: &[u8]) -> Vec<u8> {
@@ -143,7 +115,7 @@ async fn proxy(upstream: u16, hold: Arc<AtomicBool>, held: Arc<tokio::sync::Noti
         while let Ok((mut client, _)) = listener.accept().await {
             let (hold, held) = (hold.clone(), held.clone());
             tokio::spawn(async move {
-                let Some(request) = read_message(&mut client).await else {
+                let Some(request) = read_http_message(&mut client).await else {
                     return;
                 };
                 let mut server = TcpStream::connect(("127.0.0.1", upstream)).await.unwrap();

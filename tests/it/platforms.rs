@@ -31,6 +31,36 @@ fn universal_answer() -> Value {
     })
 }
 
+/// A stand-in for every platform: the hero image, and the universal answer
+/// to anything else.
+async fn stand_in() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/img/hero.jpg"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "image/jpeg")
+                .set_body_bytes(jpeg()),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_json(universal_answer()))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// A target of every platform, built from its example keys below `base`.
+fn example_target(entry: &herald::social::Entry, base: &str) -> (Value, Value) {
+    let keys = (entry.example)(&format!("{base}/{}", entry.kind));
+    let mut target = json!({"name": entry.kind, "type": entry.kind});
+    for (k, v) in keys.as_object().unwrap() {
+        target[k] = v.clone();
+    }
+    (target, keys)
+}
+
 /// A pattern for a printed text: placeholders (`<…>`, `${…}`) match any
 /// text, `[redacted]` matches one of the target's configured values.
 fn pattern(printed: &str, secrets: &[String]) -> Regex {
@@ -176,26 +206,8 @@ fn values(keys: &Value) -> Vec<String> {
 #[tokio::test]
 async fn every_platform_sends_step_by_step_what_its_dry_run_printed() {
     for entry in herald::social::PLATFORMS {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .and(path("/img/hero.jpg"))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .insert_header("content-type", "image/jpeg")
-                    .set_body_bytes(jpeg()),
-            )
-            .mount(&server)
-            .await;
-        Mock::given(wiremock::matchers::any())
-            .respond_with(ResponseTemplate::new(200).set_body_json(universal_answer()))
-            .mount(&server)
-            .await;
-        let base = format!("{}/{}", server.uri(), entry.kind);
-        let keys = (entry.example)(&base);
-        let mut target = json!({"name": entry.kind, "type": entry.kind});
-        for (k, v) in keys.as_object().unwrap() {
-            target[k] = v.clone();
-        }
+        let server = stand_in().await;
+        let (target, keys) = example_target(entry, &server.uri());
         // A JSON object is a YAML flow mapping.
         let site = seed_site(&server.uri(), &format!("    - {target}\n"));
 
@@ -267,27 +279,10 @@ async fn every_platform_sends_step_by_step_what_its_dry_run_printed() {
 
 #[tokio::test]
 async fn ten_cron_runs_with_nothing_due_make_no_request_at_all() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/img/hero.jpg"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-type", "image/jpeg")
-                .set_body_bytes(jpeg()),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(wiremock::matchers::any())
-        .respond_with(ResponseTemplate::new(200).set_body_json(universal_answer()))
-        .mount(&server)
-        .await;
+    let server = stand_in().await;
     let mut targets = String::new();
     for entry in herald::social::PLATFORMS {
-        let mut target = json!({"name": entry.kind, "type": entry.kind});
-        let keys = (entry.example)(&format!("{}/{}", server.uri(), entry.kind));
-        for (k, v) in keys.as_object().unwrap() {
-            target[k] = v.clone();
-        }
+        let (target, _) = example_target(entry, &server.uri());
         targets.push_str(&format!("    - {target}\n"));
     }
     let site = seed_site(&server.uri(), &targets);

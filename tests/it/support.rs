@@ -353,3 +353,42 @@ pub async fn publish_in_process_with_stop(
         .await
         .expect("the run")
 }
+
+/// `herald status --format json` on `site`: the ledger's rows.
+pub fn ledger_records(site: &Site) -> Vec<serde_json::Value> {
+    let assert = site
+        .herald()
+        .args(["status", "--format", "json"])
+        .assert()
+        .success();
+    serde_json::from_str(&output(&assert).0).expect("status JSON")
+}
+
+/// Reads one HTTP message (its headers, then `Content-Length` bytes of
+/// body) from a stand-in's connection; `None` if it ends first.
+pub async fn read_http_message(stream: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut message = Vec::new();
+    let mut buf = [0u8; 16384];
+    loop {
+        let n = stream.read(&mut buf).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        message.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&message);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            if message.len() >= end + 4 + length {
+                return Some(message);
+            }
+        }
+    }
+}
