@@ -220,47 +220,13 @@ pub async fn run(
     let mut learned = snapshot.learned.clone();
     let mut pending_learning = Vec::new();
     if posting {
-        // An article whose id changed but whose title and publish time did
-        // not is the same article moved: its records follow it.
-        for m in posts::moves(&articles, &selection.published, &snapshot) {
-            warnings.push(format!(
-                "{}: moved from {} to {}; its posts follow it and it is not posted again{}",
-                crate::paths::display(&m.source),
-                m.from,
-                m.to,
-                if ledger.is_some() {
-                    ""
-                } else {
-                    " (a real run records the move)"
-                }
-            ));
-            if let Some(l) = &ledger {
-                l.move_article(&m.from, &m.to)?;
-            }
-            snapshot.move_article(&m.from, &m.to);
-        }
-        // Rows written before they carried the title and publish time (or
-        // before either changed) learn them, so a later move is recognised.
-        if let Some(l) = &ledger {
-            let by_id: HashMap<&str, &Article> =
-                selection.published.iter().map(|a| (a.id(), *a)).collect();
-            let mut stale: Vec<&Article> = snapshot
-                .records
-                .values()
-                .filter_map(|r| {
-                    let a = by_id.get(r.article_id.as_str())?;
-                    let published = a.published.to_rfc3339();
-                    (r.title.as_deref() != Some(a.title.as_str())
-                        || r.published_at.as_deref() != Some(published.as_str()))
-                    .then_some(*a)
-                })
-                .collect();
-            stale.sort_by_key(|a| a.id());
-            stale.dedup_by_key(|a| a.id());
-            for a in stale {
-                l.describe(a.id(), &a.title, &a.published.to_rfc3339())?;
-            }
-        }
+        follow_moves(
+            &articles,
+            &selection.published,
+            &mut snapshot,
+            ledger.as_ref(),
+            &mut warnings,
+        )?;
         let options = &request.options;
         let candidates =
             posts::edit_candidates(&config, &selection.published, &snapshot, now, options);
@@ -304,18 +270,7 @@ pub async fn run(
                 warnings.extend(learn(&sending, &mut learned, &clock, services, ledger).await?);
             }
             // A dry run asks nothing: it says what a real run would ask.
-            None => {
-                for t in &sending {
-                    let known = learned.get(&t.name).cloned().unwrap_or_default();
-                    if let Some(q) = t.platform.learn(&known, now) {
-                        pending_learning.push(plan::PlannedLearning {
-                            target: t.name.clone(),
-                            what: q.what,
-                            request: q.request.preview(),
-                        });
-                    }
-                }
-            }
+            None => pending_learning = questions(&sending, &learned, now),
         }
         planned_posts = posts::compose(&config, decisions, &drafts, &snapshot, &learned);
     }
@@ -433,6 +388,80 @@ pub async fn run(
         warnings,
         stopped: services.stop.is_requested(),
     })
+}
+
+/// Articles whose id changed while their title and publish time did not
+/// are the same articles moved: their records follow them (in the ledger
+/// too, in a real run), with a warning each. Rows that do not carry their
+/// article's title and publish time yet (or carry old ones) learn them, so
+/// that a later move is recognised.
+fn follow_moves(
+    articles: &[Article],
+    published: &[&Article],
+    snapshot: &mut Snapshot,
+    ledger: Option<&Ledger>,
+    warnings: &mut Vec<String>,
+) -> Result<(), LedgerError> {
+    for m in posts::moves(articles, published, snapshot) {
+        warnings.push(format!(
+            "{}: moved from {} to {}; its posts follow it and it is not posted again{}",
+            crate::paths::display(&m.source),
+            m.from,
+            m.to,
+            if ledger.is_some() {
+                ""
+            } else {
+                " (a real run records the move)"
+            }
+        ));
+        if let Some(l) = ledger {
+            l.move_article(&m.from, &m.to)?;
+        }
+        snapshot.move_article(&m.from, &m.to);
+    }
+    let Some(l) = ledger else {
+        return Ok(());
+    };
+    let by_id: HashMap<&str, &Article> = published.iter().map(|a| (a.id(), *a)).collect();
+    let mut stale: Vec<&Article> = snapshot
+        .records
+        .values()
+        .filter_map(|r| {
+            let a = by_id.get(r.article_id.as_str())?;
+            let published = a.published.to_rfc3339();
+            (r.title.as_deref() != Some(a.title.as_str())
+                || r.published_at.as_deref() != Some(published.as_str()))
+            .then_some(*a)
+        })
+        .collect();
+    stale.sort_by_key(|a| a.id());
+    stale.dedup_by_key(|a| a.id());
+    for a in stale {
+        l.describe(a.id(), &a.title, &a.published.to_rfc3339())?;
+    }
+    Ok(())
+}
+
+/// What a real run would first ask the targets that post (a dry run asks
+/// nothing).
+fn questions(
+    targets: &[&crate::config::Target],
+    learned: &HashMap<String, Learned>,
+    now: DateTime<Utc>,
+) -> Vec<plan::PlannedLearning> {
+    targets
+        .iter()
+        .filter_map(|t| {
+            let known = learned.get(&t.name).cloned().unwrap_or_default();
+            t.platform
+                .learn(&known, now)
+                .map(|q| plan::PlannedLearning {
+                    target: t.name.clone(),
+                    what: q.what,
+                    request: q.request.preview(),
+                })
+        })
+        .collect()
 }
 
 /// Opens the ledger for a posting run: read without touching the file in a
