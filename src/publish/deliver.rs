@@ -25,7 +25,7 @@ use super::posts::{Action, PlannedPost};
 use crate::clock::Clock;
 use crate::config::{Config, Target};
 use crate::ledger::{Ledger, LedgerError, Status, Unsent};
-use crate::social::driver::{Driver, PostRun, Stop, TargetRun};
+use crate::social::driver::{Driver, KeepFailed, PostRun, Stop, TargetRun};
 use crate::social::http::DeliveryError;
 use crate::social::image::Images;
 use crate::social::transport::Transport;
@@ -120,7 +120,7 @@ impl Deliverer {
             return Ok(Vec::new());
         };
         let learned = self.learned.get(name).cloned().unwrap_or_default();
-        let mut run = TargetRun::new(&learned);
+        let mut run = TargetRun::new(name, &learned);
         // A request that cannot be built is not the network's fault: say
         // which key and variable, send nothing, use no attempt.
         let unbuildable: Option<String> = social::secret_problems(target.platform.as_ref())
@@ -344,12 +344,18 @@ impl Deliverer {
                     r.attempts
                 }
             });
+        let keep = |key: &str, value: Option<&str>| -> Result<(), KeepFailed> {
+            let now = self.clock.now();
+            self.record(|l| l.set_learned(&target.name, key, value, now))
+                .map_err(|e| KeepFailed(e.to_string()))
+        };
         let driver = Driver {
             transport: self.transport.as_ref(),
             images: self.images.as_ref(),
             clock: &self.clock,
             stop: &self.stop,
             timeout: target.timeout.std(),
+            keep: &keep,
         };
         let mut post_run = PostRun::default();
         let mut attempt_in_run = 0;

@@ -102,9 +102,11 @@ impl Bluesky {
                 .then_slot("refresh_token", "<refreshJwt kept from an earlier session>"),
         );
         SessionStep {
-            login,
+            login: Some(login),
             refresh: Some(refresh),
             read: read_session,
+            seed_refresh: None,
+            renew_within: None,
         }
     }
 
@@ -122,6 +124,7 @@ impl Bluesky {
             .header("Authorization", Self::bearer()),
             read: read_upload,
             without: Slots::new(),
+            needs: None,
         }
     }
 

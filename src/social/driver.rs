@@ -23,10 +23,13 @@ use tokio::sync::Notify;
 
 use super::http::{DeliveryError, Request, Response, Slots};
 use super::image::{ImageData, Images};
-use super::steps::{PollStep, Polled, SendStep, Session, SessionStep, Step, Steps, UploadStep};
+use super::steps::{
+    CallStep, PollStep, Polled, SendStep, Session, SessionStep, Step, Steps, UploadStep,
+};
 use super::transport::Transport;
 use super::{Delivered, Learned};
 use crate::clock::Clock;
+use crate::secret::Secret;
 
 /// The learned key a target's session is kept under.
 pub const SESSION_KEY: &str = "session";
@@ -72,11 +75,24 @@ pub struct Driver<'a> {
     pub stop: &'a Stop,
     /// Each request's time limit (the target's `timeout`).
     pub timeout: Duration,
+    /// Keeps (`Some`) or forgets (`None`) a value learned about the target,
+    /// in the ledger, at once.
+    pub keep: &'a KeepLearned<'a>,
 }
+
+/// Keeps (`Some`) or forgets (`None`) one learned value in the ledger.
+pub type KeepLearned<'a> = dyn Fn(&str, Option<&str>) -> Result<(), KeepFailed> + Send + Sync + 'a;
+
+/// The ledger could not keep a learned value.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct KeepFailed(pub String);
 
 /// What one target carries from post to post within a run.
 #[derive(Debug, Default)]
 pub struct TargetRun {
+    /// The target's name, for messages that tell what to run.
+    name: String,
     session: Option<Session>,
     /// A session kept from an earlier run, not yet tried in this one.
     kept: Option<Session>,
@@ -96,11 +112,12 @@ pub struct TargetRun {
 impl TargetRun {
     /// Starts a target's run with what earlier runs kept: a session, and
     /// a time before which no login may be tried.
-    pub fn new(learned: &Learned) -> Self {
+    pub fn new(name: &str, learned: &Learned) -> Self {
         let kept: Option<Session> = learned
             .get(SESSION_KEY)
             .and_then(|v| serde_json::from_str(v).ok());
         TargetRun {
+            name: name.to_string(),
             secrets: kept.as_ref().map(Session::secrets).unwrap_or_default(),
             kept,
             login_not_before: learned
@@ -184,15 +201,24 @@ impl Driver<'_> {
         for (index, step) in steps.0.iter().enumerate() {
             match step {
                 Step::Session(s) => session = self.session(s, target).await?.slots(),
+                Step::Call(c) if !post.done.contains(&index) => {
+                    self.call_step(c, &session, post).await?;
+                    post.done.push(index);
+                }
                 Step::Upload(u) if !post.done.contains(&index) => {
-                    self.upload(u, &session, post).await?;
+                    if u.needs
+                        .as_ref()
+                        .is_none_or(|slot| post.slots.contains_key(slot))
+                    {
+                        self.upload(u, &session, post).await?;
+                    }
                     post.done.push(index);
                 }
                 Step::Poll(p) if !post.done.contains(&index) => {
                     self.poll(p, &session, target, post).await?;
                     post.done.push(index);
                 }
-                Step::Upload(_) | Step::Poll(_) => {}
+                Step::Call(_) | Step::Upload(_) | Step::Poll(_) => {}
                 Step::Send(s) => return self.send(s, &session, post).await,
             }
         }
@@ -221,20 +247,46 @@ impl Driver<'_> {
         if let Some(s) = &target.session {
             return Ok(s.clone());
         }
+        if let Some(e) = &target.blocked {
+            return Err(e.clone());
+        }
         let now = Utc::now();
+        // A refresh token from the config starts the first session.
+        if target.kept.is_none()
+            && let Some(Ok(refresh)) = step.seed_refresh.as_ref().map(Secret::expose)
+        {
+            target.kept = Some(Session {
+                access: String::new(),
+                refresh: Some(refresh),
+                values: Default::default(),
+                access_expires: Some(DateTime::UNIX_EPOCH),
+                refresh_expires: None,
+            });
+        }
         if let Some(kept) = target.kept.take() {
-            if kept.access_usable(now) {
+            let due = now + step.renew_within.unwrap_or_default();
+            if kept.access_usable(due) {
                 target.session = Some(kept.clone());
                 return Ok(kept);
             }
-            if let Some(refresh) = step.refresh.as_ref().filter(|_| kept.refresh_usable(now)) {
+            // A refresh token, or (Threads) the access token itself while
+            // it lasts, renews the session.
+            let renewable =
+                kept.refresh_usable(now) || (kept.refresh.is_none() && kept.access_usable(now));
+            if let Some(refresh) = step.refresh.as_ref().filter(|_| renewable) {
                 let renewed = self
                     .call(refresh, &kept.slots(), None)
                     .await
                     .and_then(|r| (step.read)(&r, Utc::now()));
                 match renewed {
-                    Ok(s) => {
+                    Ok(mut s) => {
+                        // An answer without a new refresh token keeps the old.
+                        if s.refresh.is_none() {
+                            s.refresh.clone_from(&kept.refresh);
+                            s.refresh_expires = kept.refresh_expires;
+                        }
                         target.keep(&s);
+                        self.flush(target)?;
                         return Ok(s);
                     }
                     // The network failed, not the token: keep it for later.
@@ -242,16 +294,38 @@ impl Driver<'_> {
                         e
                         @ (DeliveryError::Retryable { .. } | DeliveryError::MaybeDelivered { .. }),
                     ) => {
+                        if kept.access_usable(now) {
+                            target.session = Some(kept.clone());
+                            return Ok(kept);
+                        }
                         target.kept = Some(kept);
                         return Err(e);
                     }
                     Err(e) => {
-                        tracing::debug!(error = %e, "the kept session could not be refreshed; logging in")
+                        if kept.access_usable(now) {
+                            tracing::debug!(error = %e, "the token could not be renewed; it lasts for now");
+                            target.session = Some(kept.clone());
+                            return Ok(kept);
+                        }
+                        tracing::debug!(error = %e, "the kept session could not be refreshed");
                     }
                 }
+            } else if kept.access_usable(now) {
+                target.session = Some(kept.clone());
+                return Ok(kept);
             }
             target.learned.push((SESSION_KEY.to_string(), None));
+            self.flush(target)?;
         }
+        let Some(login) = &step.login else {
+            // Tokens come from `herald auth`: the post stays due.
+            let blocked = DeliveryError::unbuildable(format!(
+                "no usable token for {0}: run `herald auth {0}`",
+                target.name
+            ));
+            target.blocked = Some(blocked.clone());
+            return Err(blocked);
+        };
         if target.login_tried {
             return Err(target.blocked.clone().unwrap_or_else(|| {
                 DeliveryError::permanent("the session ended again after a new login in this run")
@@ -270,12 +344,13 @@ impl Driver<'_> {
         }
         target.login_tried = true;
         let login = self
-            .call(&step.login, &Slots::new(), None)
+            .call(login, &Slots::new(), None)
             .await
             .and_then(|r| (step.read)(&r, Utc::now()));
         match login {
             Ok(s) => {
                 target.keep(&s);
+                self.flush(target)?;
                 Ok(s)
             }
             // One login per run at most: the target stops here for this
@@ -289,6 +364,7 @@ impl Driver<'_> {
                 target
                     .learned
                     .push((LOGIN_NOT_BEFORE.to_string(), Some(until.to_rfc3339())));
+                self.flush(target)?;
                 let blocked = DeliveryError::RateLimited {
                     message: format!(
                         "could not log in ({message}); no other login is tried before {}",
@@ -306,6 +382,50 @@ impl Driver<'_> {
                 target.blocked = Some(blocked.clone());
                 Err(blocked)
             }
+        }
+    }
+
+    /// Keeps what the target learned (a new session, a wait) in the ledger
+    /// now: a rotated refresh token must be kept before its access token is
+    /// used, so that a crash never loses the only valid one.
+    fn flush(&self, target: &mut TargetRun) -> Result<(), DeliveryError> {
+        for (key, value) in target.learned.drain(..) {
+            (self.keep)(&key, value.as_deref()).map_err(|e| {
+                DeliveryError::permanent(format!(
+                    "the ledger could not keep the target's new {key}: {e}"
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
+    async fn call_step(
+        &self,
+        step: &CallStep,
+        session: &Slots,
+        post: &mut PostRun,
+    ) -> Result<(), DeliveryError> {
+        if let Some(slot) = &step.when
+            && post.slots.get(slot) != Some(&serde_json::Value::Bool(true))
+        {
+            return Ok(());
+        }
+        let mut slots = post.slots.clone();
+        slots.extend(session.clone());
+        let answer = self
+            .call(&step.request, &slots, None)
+            .await
+            .and_then(|r| (step.read)(&r, Utc::now()));
+        match (answer, &step.optional) {
+            (Ok(values), _) => {
+                post.slots.extend(values);
+                Ok(())
+            }
+            (Err(DeliveryError::Permanent { message }), Some(gave_way)) => {
+                post.warnings.push(format!("{gave_way} ({message})"));
+                Ok(())
+            }
+            (Err(e), _) => Err(e),
         }
     }
 
@@ -426,7 +546,7 @@ impl Driver<'_> {
         // An answer that was lost or refused may hide a post that was made
         // (a resend under a key herald chose is refused by the first one):
         // the platform is asked before anything is decided.
-        match (&step.verify, result) {
+        let result = match (&step.verify, result) {
             (Some(verify), Err(e))
                 if matches!(
                     e,
@@ -448,6 +568,24 @@ impl Driver<'_> {
                 }
             }
             (_, result) => result,
+        };
+        // Where the post can be seen, when its answer does not say.
+        match (result, &step.address) {
+            (Ok(mut delivered), Some(address)) if delivered.remote_url.is_none() => {
+                slots.insert(
+                    "remote_id".to_string(),
+                    delivered.remote_id.clone().unwrap_or_default().into(),
+                );
+                if let Ok(Some(found)) = self
+                    .call(&address.request, &slots, None)
+                    .await
+                    .and_then(|r| (address.read)(&r, &slots, Utc::now()))
+                {
+                    delivered.remote_url = found.remote_url;
+                }
+                Ok(delivered)
+            }
+            (result, _) => result,
         }
     }
 }

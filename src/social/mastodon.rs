@@ -106,6 +106,7 @@ impl Mastodon {
             request,
             read: read_upload,
             without,
+            needs: None,
         }
     }
 

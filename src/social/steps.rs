@@ -41,6 +41,7 @@ pub struct Steps(pub Vec<Step>);
 #[derive(Debug, Clone)]
 pub enum Step {
     Session(SessionStep),
+    Call(CallStep),
     Upload(UploadStep),
     Poll(PollStep),
     /// Boxed: it holds up to three requests.
@@ -56,12 +57,34 @@ impl Step {
 
 /// Log in, unless a session kept from an earlier run (or made earlier in
 /// this one) is still good; a kept session past its time is refreshed.
+/// Platforms whose tokens come from `herald auth` have no login: their
+/// session is the one `herald auth` kept, renewed by `refresh`.
 #[derive(Debug, Clone)]
 pub struct SessionStep {
-    pub login: Request,
-    /// Renews a kept session; its requests use the slot `refresh_token`.
+    pub login: Option<Request>,
+    /// Renews a kept session; its requests use the slots `refresh_token`
+    /// and `access_token`.
     pub refresh: Option<Request>,
     pub read: ReadSession,
+    /// A refresh token given in the config, used when nothing is kept yet.
+    pub seed_refresh: Option<crate::secret::Secret>,
+    /// Renew a kept session whose access token ends within this long
+    /// (Threads' tokens are renewed days ahead); default: minutes.
+    pub renew_within: Option<chrono::TimeDelta>,
+}
+
+/// A request whose answer later steps use (a container, an upload slot).
+/// An `optional` step that fails leaves the post to go on without what it
+/// gives (`optional` says what gave way).
+#[derive(Debug, Clone)]
+pub struct CallStep {
+    pub request: Request,
+    pub read: ReadValues,
+    /// Sent only when this slot is true (absent: always).
+    pub when: Option<String>,
+    pub optional: Option<String>,
+    /// What the dry run says the step is for.
+    pub note: String,
 }
 
 /// Fetch the hero image, prepare it and upload it. When the image cannot
@@ -74,6 +97,9 @@ pub struct UploadStep {
     pub request: Request,
     pub read: ReadValues,
     pub without: Slots,
+    /// Done only when this slot is there (an upload address an earlier
+    /// step gave); absent: always.
+    pub needs: Option<String>,
 }
 
 /// Ask again, while the slot `when` is true, until the resource is ready;
@@ -100,6 +126,9 @@ pub struct SendStep {
     /// was lost or refused: a resend under a key herald chose may be
     /// refused because the first send made the post.
     pub verify: Option<Verify>,
+    /// Asks where the post can be seen, after it is made, when the answer
+    /// does not say (Threads' permalink); best effort.
+    pub address: Option<Verify>,
 }
 
 /// A question whose answer says whether the post was made.
@@ -118,6 +147,7 @@ impl SendStep {
             fallback: None,
             known: Slots::new(),
             verify: None,
+            address: None,
         }
     }
 }
@@ -230,19 +260,37 @@ impl Steps {
     pub fn preview(&self) -> Vec<StepPreview> {
         self.0
             .iter()
-            .map(|step| match step {
-                Step::Session(s) => StepPreview {
-                    step: "session",
-                    note: if s.refresh.is_some() {
-                        "only when no session kept from an earlier run is valid (a kept one is refreshed first)".to_string()
-                    } else {
-                        "only when no session kept from an earlier run is valid".to_string()
-                    },
-                    request: s.login.preview(),
-                    otherwise: s.refresh.as_ref().map(Request::preview),
-                    check: None,
+            .filter_map(|step| match step {
+                Step::Session(s) => match (&s.login, &s.refresh) {
+                    (Some(login), refresh) => Some(StepPreview {
+                        step: "session",
+                        note: if refresh.is_some() {
+                            "only when no session kept from an earlier run is valid (a kept one is refreshed first)".to_string()
+                        } else {
+                            "only when no session kept from an earlier run is valid".to_string()
+                        },
+                        request: login.preview(),
+                        otherwise: refresh.as_ref().map(Request::preview),
+                        check: None,
+                    }),
+                    (None, Some(refresh)) => Some(StepPreview {
+                        step: "session",
+                        note: "the token `herald auth` kept; this request renews it only when it is due".to_string(),
+                        request: refresh.preview(),
+                        otherwise: None,
+                        check: None,
+                    }),
+                    // The token `herald auth` kept, used as it is: no request.
+                    (None, None) => None,
                 },
-                Step::Upload(u) => StepPreview {
+                Step::Call(c) => Some(StepPreview {
+                    step: "call",
+                    note: c.note.clone(),
+                    request: c.request.preview(),
+                    otherwise: None,
+                    check: None,
+                }),
+                Step::Upload(u) => Some(StepPreview {
                     step: "upload",
                     note: format!(
                         "the hero image {}, fetched when sent; if it cannot be used the post goes without it",
@@ -251,18 +299,18 @@ impl Steps {
                     request: u.request.preview(),
                     otherwise: None,
                     check: None,
-                },
-                Step::Poll(p) => StepPreview {
+                }),
+                Step::Poll(p) => Some(StepPreview {
                     step: "poll",
                     note: format!(
-                        "only while the upload is still being processed, at most {}s in all",
+                        "only while the platform is still processing it, at most {}s in all",
                         p.limit.as_secs()
                     ),
                     request: p.request.preview(),
                     otherwise: None,
                     check: None,
-                },
-                Step::Send(s) => StepPreview {
+                }),
+                Step::Send(s) => Some(StepPreview {
                     step: "send",
                     note: match &s.fallback {
                         Some(f) => format!("the post; {}", f.note),
@@ -271,7 +319,7 @@ impl Steps {
                     request: s.request.preview(),
                     otherwise: s.fallback.as_ref().map(|f| f.request.preview()),
                     check: s.verify.as_ref().map(|v| v.request.preview()),
-                },
+                }),
             })
             .collect()
     }
