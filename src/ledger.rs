@@ -183,6 +183,19 @@ impl Snapshot {
         }
     }
 
+    /// How many posts (and edits, which some platforms bill as posts)
+    /// `target` made at or after `since`.
+    pub fn sent_since(&self, target: &str, since: DateTime<Utc>) -> usize {
+        self.records
+            .values()
+            .filter(|r| r.target == target)
+            .map(|r| {
+                usize::from(r.status == Status::Posted && r.posted_at.is_some_and(|at| at >= since))
+                    + usize::from(r.edited_at.is_some_and(|at| at >= since))
+            })
+            .sum()
+    }
+
     /// What was learned about `target` (nothing yet: empty).
     pub fn learned(&self, target: &str) -> Learned {
         self.learned.get(target).cloned().unwrap_or_default()

@@ -425,6 +425,32 @@ impl Deliverer {
                 result.error = Some(reason);
                 return Ok(result);
             }
+            // Nothing was sent and only a person can fix the token: failed,
+            // so cron mails the owner, but no attempt is used.
+            if let DeliveryError::NeedsAuthorization { .. } = error {
+                if !editing {
+                    self.record(|l| {
+                        l.wait_until(
+                            &planned.target,
+                            &planned.article_id,
+                            &message,
+                            now,
+                            true,
+                            now,
+                        )?;
+                        l.mark(
+                            &planned.target,
+                            &planned.article_id,
+                            Status::Failed,
+                            &message,
+                            now,
+                        )
+                    })?;
+                }
+                result.status = Status::Failed;
+                result.attempts = result.attempts.saturating_sub(1);
+                return Ok(result);
+            }
             let retryable = maybe_delivered || error.not_delivered();
             let retryable = retryable && !matches!(error, DeliveryError::Unbuildable { .. });
             let delay = error.server_delay().unwrap_or_else(|| {

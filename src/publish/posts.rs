@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use chrono::Datelike;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use url::Url;
@@ -199,6 +200,16 @@ pub fn decide<'a>(
             .filter(|_| !min_interval.is_zero())
             .map(|last| later(last, min_interval));
         let mut sending = 0usize;
+        // Posts already made this month, where the target caps them.
+        let month_start = now
+            .date_naive()
+            .with_day(1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| d.and_utc())
+            .unwrap_or(now);
+        let sent_this_month = capabilities
+            .monthly_cap
+            .map(|cap| (cap, snapshot.sent_since(&target.name, month_start)));
         let mut too_old = 0usize;
         let mut edits_waiting = 0usize;
         let mut waiting: Option<DateTime<Utc>> = None;
@@ -331,14 +342,24 @@ pub fn decide<'a>(
             if options.mark_seen {
                 action = Action::MarkSeen;
                 reason = "--mark-seen: recorded as handled, not sent".to_string();
-            } else if sending >= max_per_run || next_allowed.is_some_and(|at| at > now) {
+            } else if sending >= max_per_run
+                || next_allowed.is_some_and(|at| at > now)
+                || sent_this_month.is_some_and(|(cap, sent)| sent + sending >= cap as usize)
+            {
                 if is_edit {
                     // A posted record stays posted; the edit is decided
                     // again on a later run.
                     edits_waiting += 1;
                     continue;
                 }
-                reason = if sending >= max_per_run {
+                reason = if let Some((cap, sent)) =
+                    sent_this_month.filter(|(cap, sent)| sent + sending >= *cap as usize)
+                {
+                    format!(
+                        "max_posts_per_month ({cap}) reached: {sent} made since {}; it waits for next month (or until it is older than max_age)",
+                        month_start.format("%Y-%m-%d")
+                    )
+                } else if sending >= max_per_run {
                     format!("max_per_run ({max_per_run}) reached; it goes out on a later run")
                 } else {
                     format!(
@@ -355,6 +376,14 @@ pub fn decide<'a>(
                 }
             }
             decisions.push(decided(action, reason));
+        }
+        if let Some((cap, sent)) = sent_this_month {
+            notes.push(format!(
+                "{}: {sent} of max_posts_per_month ({cap}) made since {}, {} more in this run",
+                target.name,
+                month_start.format("%Y-%m-%d"),
+                sending
+            ));
         }
         let mut left_out = Vec::new();
         if too_old > 0 {

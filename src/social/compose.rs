@@ -9,6 +9,8 @@
 
 pub mod guard;
 
+use std::fmt;
+
 use minijinja::{Environment, Value};
 use serde::Serialize;
 use unicode_segmentation::UnicodeSegmentation;
@@ -18,8 +20,7 @@ pub const DEFAULT_TEMPLATE: &str =
     "{{ title }}\n\n{{ summary }}\n\n{% if cta %}{{ cta }} {% endif %}{{ url }}";
 
 /// How a platform counts the length of a text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CountUnit {
     /// User-perceived characters (Mastodon, Bluesky).
     Graphemes,
@@ -29,7 +30,33 @@ pub enum CountUnit {
     Utf16,
     /// UTF-8 bytes.
     Bytes,
+    /// A platform's own rule (X's weighted characters), given by its module.
+    Custom(Counter),
 }
+
+/// A counting rule none of the common units describes.
+#[derive(Clone, Copy)]
+pub struct Counter {
+    /// The unit's name in messages ("weighted characters").
+    pub label: &'static str,
+    /// The length of a text without URLs (each URL is counted apart, as
+    /// `TextLimit::url_length` says).
+    pub count: fn(&str) -> usize,
+}
+
+impl fmt::Debug for Counter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label)
+    }
+}
+
+impl PartialEq for Counter {
+    fn eq(&self, other: &Self) -> bool {
+        self.label == other.label
+    }
+}
+
+impl Eq for Counter {}
 
 impl CountUnit {
     pub fn label(self) -> &'static str {
@@ -38,7 +65,25 @@ impl CountUnit {
             CountUnit::CodePoints => "characters",
             CountUnit::Utf16 => "UTF-16 units",
             CountUnit::Bytes => "bytes",
+            CountUnit::Custom(c) => c.label,
         }
+    }
+
+    /// The name machines read (`--format json`).
+    fn key(self) -> &'static str {
+        match self {
+            CountUnit::Graphemes => "graphemes",
+            CountUnit::CodePoints => "code_points",
+            CountUnit::Utf16 => "utf16",
+            CountUnit::Bytes => "bytes",
+            CountUnit::Custom(c) => c.label,
+        }
+    }
+}
+
+impl Serialize for CountUnit {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.key())
     }
 }
 
@@ -91,6 +136,7 @@ fn count_units(text: &str, unit: CountUnit) -> usize {
         CountUnit::CodePoints => text.chars().count(),
         CountUnit::Utf16 => text.encode_utf16().count(),
         CountUnit::Bytes => text.len(),
+        CountUnit::Custom(c) => (c.count)(text),
     }
 }
 

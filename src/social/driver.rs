@@ -96,6 +96,8 @@ pub struct TargetRun {
     session: Option<Session>,
     /// A session kept from an earlier run, not yet tried in this one.
     kept: Option<Session>,
+    /// The config's refresh token was tried in this run.
+    seed_tried: bool,
     login_tried: bool,
     /// Time spent polling for this target in this run.
     polled: Duration,
@@ -178,13 +180,27 @@ impl Driver<'_> {
         if let Some(e) = &target.blocked {
             return Err(e.clone());
         }
+        let renewable = steps.0.iter().any(|s| matches!(s, Step::Session(_)));
         let mut renewed = false;
         loop {
             match self.pass(steps, target, post).await {
-                Err(DeliveryError::AuthExpired { message }) if !renewed => {
+                Err(DeliveryError::AuthExpired { message }) if renewable && !renewed => {
                     renewed = true;
                     tracing::debug!(%message, "the session ended; renewing it");
                     target.access_ended();
+                }
+                // A token herald cannot renew, or one refused as soon as it
+                // was renewed: retrying would be refused the same way.
+                Err(DeliveryError::AuthExpired { message }) => {
+                    return Err(DeliveryError::permanent(if renewed {
+                        format!(
+                            "{message} (refused even with a renewed token: check the app's permissions and the token's scopes)"
+                        )
+                    } else {
+                        format!(
+                            "{message} (the token was refused: it expired or was revoked; replace it in the config)"
+                        )
+                    }));
                 }
                 other => return other,
             }
@@ -251,19 +267,28 @@ impl Driver<'_> {
             return Err(e.clone());
         }
         let now = Utc::now();
-        // A refresh token from the config starts the first session.
-        if target.kept.is_none()
-            && let Some(Ok(refresh)) = step.seed_refresh.as_ref().map(Secret::expose)
+        // The session kept from an earlier run, then one started from a
+        // refresh token given in the config (when it is not the one kept:
+        // a person may have put a new one there after the kept one died).
+        let mut candidates: Vec<Session> = target.kept.take().into_iter().collect();
+        if let Some(Ok(seed)) = step.seed_refresh.as_ref().map(Secret::expose)
+            && !target.seed_tried
+            && candidates
+                .iter()
+                .all(|c| c.refresh.as_deref() != Some(seed.as_str()))
         {
-            target.kept = Some(Session {
+            target.seed_tried = true;
+            candidates.push(Session {
                 access: String::new(),
-                refresh: Some(refresh),
+                refresh: Some(seed),
                 values: Default::default(),
                 access_expires: Some(DateTime::UNIX_EPOCH),
                 refresh_expires: None,
             });
         }
-        if let Some(kept) = target.kept.take() {
+        let mut refused: Option<DeliveryError> = None;
+        let mut forgot = false;
+        for kept in candidates {
             let due = now + step.renew_within.unwrap_or_default();
             if kept.access_usable(due) {
                 target.session = Some(kept.clone());
@@ -273,56 +298,75 @@ impl Driver<'_> {
             // it lasts, renews the session.
             let renewable =
                 kept.refresh_usable(now) || (kept.refresh.is_none() && kept.access_usable(now));
-            if let Some(refresh) = step.refresh.as_ref().filter(|_| renewable) {
-                let renewed = self
-                    .call(refresh, &kept.slots(), None)
-                    .await
-                    .and_then(|r| (step.read)(&r, Utc::now()));
-                match renewed {
-                    Ok(mut s) => {
-                        // An answer without a new refresh token keeps the old.
-                        if s.refresh.is_none() {
-                            s.refresh.clone_from(&kept.refresh);
-                            s.refresh_expires = kept.refresh_expires;
-                        }
-                        target.keep(&s);
-                        self.flush(target)?;
-                        return Ok(s);
-                    }
-                    // The network failed, not the token: keep it for later.
-                    Err(
-                        e
-                        @ (DeliveryError::Retryable { .. } | DeliveryError::MaybeDelivered { .. }),
-                    ) => {
-                        if kept.access_usable(now) {
-                            target.session = Some(kept.clone());
-                            return Ok(kept);
-                        }
-                        target.kept = Some(kept);
-                        return Err(e);
-                    }
-                    Err(e) => {
-                        if kept.access_usable(now) {
-                            tracing::debug!(error = %e, "the token could not be renewed; it lasts for now");
-                            target.session = Some(kept.clone());
-                            return Ok(kept);
-                        }
-                        tracing::debug!(error = %e, "the kept session could not be refreshed");
-                    }
+            let Some(refresh) = step.refresh.as_ref().filter(|_| renewable) else {
+                if kept.access_usable(now) {
+                    target.session = Some(kept.clone());
+                    return Ok(kept);
                 }
-            } else if kept.access_usable(now) {
-                target.session = Some(kept.clone());
-                return Ok(kept);
+                forgot = true;
+                continue;
+            };
+            let renewed = self
+                .call(refresh, &kept.slots(), None)
+                .await
+                .and_then(|r| (step.read)(&r, Utc::now()));
+            match renewed {
+                Ok(mut s) => {
+                    // An answer without a new refresh token keeps the old.
+                    if s.refresh.is_none() {
+                        s.refresh.clone_from(&kept.refresh);
+                        s.refresh_expires = kept.refresh_expires;
+                    }
+                    // Kept in the ledger before the new access token is
+                    // used: a rotated refresh token is never lost to a
+                    // crash after this point.
+                    target.keep(&s);
+                    self.flush(target)?;
+                    return Ok(s);
+                }
+                // The network, the platform or the config failed, not the
+                // token: keep it for a later try, and use it while it lasts.
+                Err(
+                    e @ (DeliveryError::Retryable { .. }
+                    | DeliveryError::MaybeDelivered { .. }
+                    | DeliveryError::RateLimited { .. }
+                    | DeliveryError::Unbuildable { .. }),
+                ) => {
+                    if kept.access_usable(now) {
+                        target.session = Some(kept.clone());
+                        return Ok(kept);
+                    }
+                    target.kept = Some(kept);
+                    return Err(e);
+                }
+                Err(e) => {
+                    if kept.access_usable(now) {
+                        tracing::debug!(error = %e, "the token could not be renewed; it lasts for now");
+                        target.session = Some(kept.clone());
+                        return Ok(kept);
+                    }
+                    tracing::debug!(error = %e, "the kept session could not be refreshed");
+                    refused = Some(e);
+                    forgot = true;
+                }
             }
+        }
+        if forgot {
             target.learned.push((SESSION_KEY.to_string(), None));
             self.flush(target)?;
         }
         let Some(login) = &step.login else {
             // Tokens come from `herald auth`: the post stays due.
-            let blocked = DeliveryError::unbuildable(format!(
-                "no usable token for {0}: run `herald auth {0}`",
-                target.name
-            ));
+            let why = match &refused {
+                Some(e) => format!("the platform refused to renew its token: {e}"),
+                None => "no token is kept, or it expired".to_string(),
+            };
+            let blocked = DeliveryError::NeedsAuthorization {
+                message: format!(
+                    "{0}: {why}; run `herald auth {0}`. Nothing was sent and the post stays due",
+                    target.name
+                ),
+            };
             target.blocked = Some(blocked.clone());
             return Err(blocked);
         };

@@ -32,6 +32,11 @@ pub enum Part {
         name: String,
         shown: String,
     },
+    /// `base64(user ":" password)`, for HTTP Basic authentication.
+    Basic {
+        user: String,
+        password: Secret,
+    },
 }
 
 impl Part {
@@ -47,6 +52,9 @@ impl Part {
             Part::Text(t) => t.clone(),
             Part::Secret(s) => s.redacted(),
             Part::Slot { shown, .. } => shown.clone(),
+            Part::Basic { user, password } => {
+                format!("<base64 of {user}:{}>", password.redacted())
+            }
         }
     }
 
@@ -62,6 +70,14 @@ impl Part {
                     "no value for {shown}: an earlier step did not return it"
                 ))
             }),
+            Part::Basic { user, password } => {
+                let password = password
+                    .expose()
+                    .map_err(|e| DeliveryError::unbuildable(e.to_string()))?;
+                Ok(serde_json::Value::String(
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")),
+                ))
+            }
         }
     }
 }
@@ -124,12 +140,26 @@ pub enum Method {
     Delete,
 }
 
+impl Method {
+    /// The method's name as HTTP spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
 /// A request body.
 #[derive(Debug, Clone)]
 pub enum Body {
     Empty,
     Json(serde_json::Value),
-    Form(Vec<(String, String)>),
+    /// Form fields; a value may hold a secret or a slot.
+    Form(Vec<(String, Template)>),
     /// The post's prepared hero image as the raw body; `note` says what it
     /// will be (a dry run has no bytes).
     Image {
@@ -149,13 +179,71 @@ pub enum MultipartValue {
     },
 }
 
-/// Standard Webhooks headers, made at send time (the timestamp is then):
-/// `webhook-id` and `webhook-timestamp` always, `webhook-signature` when
-/// there is a secret.
+/// Headers made at send time, from the request as it is sent.
 #[derive(Debug, Clone)]
-pub struct Signing {
-    pub id: String,
-    pub secret: Option<Secret>,
+pub enum Signing {
+    /// Standard Webhooks: `webhook-id` and `webhook-timestamp` always,
+    /// `webhook-signature` when there is a secret.
+    Webhook { id: String, secret: Option<Secret> },
+    /// OAuth 1.0a (HMAC-SHA1) user context: the `Authorization` header,
+    /// over the method, URL, query and form fields, with a fresh nonce.
+    OAuth1(OAuth1Keys),
+}
+
+/// The four values of an OAuth 1.0a user context.
+#[derive(Debug, Clone)]
+pub struct OAuth1Keys {
+    pub consumer_key: Secret,
+    pub consumer_secret: Secret,
+    pub token: Secret,
+    pub token_secret: Secret,
+}
+
+impl OAuth1Keys {
+    /// The `Authorization` header for `method` and `url` (whose query, and
+    /// the form fields, are signed too), with a fresh nonce and the time
+    /// now (or the given ones, for checking against a known signature).
+    fn authorization(
+        &self,
+        method: Method,
+        url: &str,
+        form: &[(String, String)],
+        fixed: Option<(&str, u64)>,
+    ) -> Result<String, DeliveryError> {
+        let reveal = |s: &Secret| {
+            s.expose()
+                .map_err(|e| DeliveryError::unbuildable(e.to_string()))
+        };
+        let token = oauth::Token::from_parts(
+            reveal(&self.consumer_key)?,
+            reveal(&self.consumer_secret)?,
+            reveal(&self.token)?,
+            reveal(&self.token_secret)?,
+        );
+        let parsed = url::Url::parse(url)
+            .map_err(|e| DeliveryError::unbuildable(format!("the URL is not valid: {e}")))?;
+        let mut params: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .chain(form.iter().cloned())
+            .collect();
+        params.sort();
+        let mut bare = parsed;
+        bare.set_query(None);
+        bare.set_fragment(None);
+        let mut builder = oauth::Builder::with_token(token, oauth::HMAC_SHA1);
+        builder.version(true);
+        if let Some((nonce, timestamp)) = fixed {
+            builder
+                .nonce(nonce)
+                .timestamp(std::num::NonZeroU64::new(timestamp));
+        }
+        Ok(builder.authorize(
+            method.as_str(),
+            bare.as_str(),
+            &oauth::ParameterList::new(params),
+        ))
+    }
 }
 
 /// A JSON field set when the request is resolved: a secret or a slot. A
@@ -271,15 +359,30 @@ impl Request {
             .iter()
             .map(|(k, v)| (k.clone(), v.redacted()))
             .collect();
-        if let Some(s) = &self.signing {
-            headers.insert("webhook-id".into(), s.id.clone());
-            headers.insert("webhook-timestamp".into(), "<unix time when sent>".into());
-            if let Some(secret) = &s.secret {
+        match &self.signing {
+            Some(Signing::Webhook { id, secret }) => {
+                headers.insert("webhook-id".into(), id.clone());
+                headers.insert("webhook-timestamp".into(), "<unix time when sent>".into());
+                if let Some(secret) = secret {
+                    headers.insert(
+                        "webhook-signature".into(),
+                        format!("v1,<HMAC-SHA256 with {} when sent>", secret.redacted()),
+                    );
+                }
+            }
+            Some(Signing::OAuth1(keys)) => {
                 headers.insert(
-                    "webhook-signature".into(),
-                    format!("v1,<HMAC-SHA256 with {} when sent>", secret.redacted()),
+                    "Authorization".into(),
+                    format!(
+                        "OAuth <HMAC-SHA1 signature with {}, {}, {} and {} when sent>",
+                        keys.consumer_key.redacted(),
+                        keys.consumer_secret.redacted(),
+                        keys.token.redacted(),
+                        keys.token_secret.redacted()
+                    ),
                 );
             }
+            None => {}
         }
         let body = match &self.body {
             Body::Empty => serde_json::Value::Null,
@@ -299,7 +402,7 @@ impl Request {
             Body::Form(pairs) => serde_json::Value::Object(
                 pairs
                     .iter()
-                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.redacted())))
                     .collect(),
             ),
             Body::Image { note } => serde_json::Value::String(format!("<{note}>")),
@@ -353,6 +456,8 @@ impl Request {
             check_header(name, &value)?;
             headers.push((name.clone(), value));
         }
+        // The form's fields as sent, which an OAuth 1.0a signature covers.
+        let mut form: Vec<(String, String)> = Vec::new();
         let image_needed = || {
             image.ok_or_else(|| {
                 DeliveryError::unbuildable(
@@ -386,8 +491,13 @@ impl Request {
                 }
             }
             Body::Form(pairs) => {
+                let mut resolved = Vec::with_capacity(pairs.len());
+                for (name, value) in pairs {
+                    resolved.push((name.clone(), value.resolve(slots)?));
+                }
+                form = resolved;
                 let encoded = url::form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(pairs)
+                    .extend_pairs(&form)
                     .finish();
                 OutgoingBody::Bytes {
                     content_type: "application/x-www-form-urlencoded".to_string(),
@@ -424,22 +534,29 @@ impl Request {
                 OutgoingBody::Multipart(parts)
             }
         };
-        if let Some(signing) = &self.signing {
-            let timestamp = now.timestamp();
-            headers.push(("webhook-id".to_string(), signing.id.clone()));
-            headers.push(("webhook-timestamp".to_string(), timestamp.to_string()));
-            if let Some(secret) = &signing.secret {
-                let secret = secret
-                    .expose()
-                    .map_err(|e| DeliveryError::unbuildable(e.to_string()))?;
-                let payload = match &body {
-                    OutgoingBody::Bytes { bytes, .. } => bytes.as_slice(),
-                    _ => &[],
-                };
-                let signature = sign(&secret, &signing.id, timestamp, payload)
-                    .map_err(DeliveryError::unbuildable)?;
-                headers.push(("webhook-signature".to_string(), signature));
+        match &self.signing {
+            Some(Signing::Webhook { id, secret }) => {
+                let timestamp = now.timestamp();
+                headers.push(("webhook-id".to_string(), id.clone()));
+                headers.push(("webhook-timestamp".to_string(), timestamp.to_string()));
+                if let Some(secret) = secret {
+                    let secret = secret
+                        .expose()
+                        .map_err(|e| DeliveryError::unbuildable(e.to_string()))?;
+                    let payload = match &body {
+                        OutgoingBody::Bytes { bytes, .. } => bytes.as_slice(),
+                        _ => &[],
+                    };
+                    let signature = sign(&secret, id, timestamp, payload)
+                        .map_err(DeliveryError::unbuildable)?;
+                    headers.push(("webhook-signature".to_string(), signature));
+                }
             }
+            Some(Signing::OAuth1(keys)) => {
+                let authorization = keys.authorization(self.method, &url, &form, None)?;
+                headers.push(("Authorization".to_string(), authorization));
+            }
+            None => {}
         }
         Ok(Outgoing {
             method: self.method,
@@ -572,6 +689,10 @@ pub enum DeliveryError {
     /// valid): nothing was sent.
     #[error("{message}")]
     Unbuildable { message: String },
+    /// No token that works, and none herald can get on its own: a person
+    /// must run `herald auth`. Nothing was sent; the post stays due.
+    #[error("{message}")]
+    NeedsAuthorization { message: String },
 }
 
 impl DeliveryError {
@@ -609,7 +730,8 @@ impl DeliveryError {
             | DeliveryError::AuthExpired { message }
             | DeliveryError::Permanent { message }
             | DeliveryError::Uncertain { message }
-            | DeliveryError::Unbuildable { message } => message,
+            | DeliveryError::Unbuildable { message }
+            | DeliveryError::NeedsAuthorization { message } => message,
         }
     }
 
@@ -622,6 +744,7 @@ impl DeliveryError {
                 | DeliveryError::RateLimited { .. }
                 | DeliveryError::AuthExpired { .. }
                 | DeliveryError::Unbuildable { .. }
+                | DeliveryError::NeedsAuthorization { .. }
         )
     }
 
@@ -661,6 +784,9 @@ impl DeliveryError {
                 message: f(&message),
             },
             DeliveryError::Unbuildable { message } => DeliveryError::Unbuildable {
+                message: f(&message),
+            },
+            DeliveryError::NeedsAuthorization { message } => DeliveryError::NeedsAuthorization {
                 message: f(&message),
             },
         }
@@ -966,6 +1092,34 @@ mod tests {
             serde_json::from_slice::<serde_json::Value>(&bytes).unwrap(),
             serde_json::json!({"media": ["7"]})
         );
+    }
+
+    /// The worked example of X's "Creating a signature" page: the same
+    /// keys, nonce and time give the signature it prints.
+    #[test]
+    fn oauth1_signature_matches_the_published_example() {
+        let keys = OAuth1Keys {
+            consumer_key: Secret::literal("xvz1evFS4wEEPTGEFPHBog"),
+            consumer_secret: Secret::literal("kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw"),
+            token: Secret::literal("370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb"),
+            token_secret: Secret::literal("LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE"),
+        };
+        let header = keys
+            .authorization(
+                Method::Post,
+                "https://api.twitter.com/1.1/statuses/update.json?include_entities=true",
+                &[(
+                    "status".to_string(),
+                    "Hello Ladies + Gentlemen, a signed OAuth request!".to_string(),
+                )],
+                Some(("kYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg", 1_318_622_958)),
+            )
+            .unwrap();
+        assert!(
+            header.contains(r#"oauth_signature="hCtSmYh%2BiHYCEqBWrE7C7hYmtUk%3D""#),
+            "{header}"
+        );
+        assert!(header.starts_with("OAuth "), "{header}");
     }
 
     #[test]

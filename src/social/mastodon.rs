@@ -277,6 +277,7 @@ impl Platform for Mastodon {
             idempotency: Idempotency::Key {
                 kept_for: Some(KEY_LIFETIME),
             },
+            ..Capabilities::default()
         }
     }
 

@@ -335,6 +335,9 @@ pub struct Capabilities {
     /// Edits a post in place (`on_edit: update`).
     pub edit: bool,
     pub idempotency: Idempotency,
+    /// At most this many posts (and edits) in a calendar month (UTC): the
+    /// target's own cap where the platform charges per post.
+    pub monthly_cap: Option<u32>,
 }
 
 /// Whether a resend can be told apart from a new post.

@@ -113,7 +113,7 @@ impl Webhook {
         for (name, value) in &self.headers {
             request = request.header(name, Template::secret(value));
         }
-        request.signing = Some(Signing {
+        request.signing = Some(Signing::Webhook {
             id: post.idempotency_key.clone(),
             secret: self.secret.clone(),
         });
