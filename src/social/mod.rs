@@ -28,6 +28,7 @@ pub mod teams;
 pub mod telegram;
 pub mod transport;
 pub mod webhook;
+pub mod x;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -104,6 +105,11 @@ pub static PLATFORMS: &[Entry] = &[
         read: webhook::read,
         example: webhook::example,
     },
+    Entry {
+        kind: "x",
+        read: x::read,
+        example: x::example,
+    },
 ];
 
 /// The platform whose `type` word is `kind`.
@@ -142,6 +148,53 @@ pub trait Platform: fmt::Debug + Send + Sync {
 
     /// CSS for this platform's cards, scoped by its `kind` as a class.
     fn card_style(&self) -> &'static str;
+
+    /// How `herald auth` gets this target's tokens, when they come from a
+    /// person's consent and are kept in the ledger (not given in the
+    /// config): what `auth --status`, the expiry warnings and the upkeep
+    /// of idle targets work from.
+    fn authorization(&self) -> Option<Authorization> {
+        None
+    }
+}
+
+/// An OAuth 2.0 authorization-code flow, and how its tokens are renewed.
+#[derive(Debug, Clone)]
+pub struct Authorization {
+    /// The consent page with the platform's own query (client id, scopes);
+    /// herald adds `response_type`, `redirect_uri`, `state` and, with
+    /// `pkce`, the S256 challenge.
+    pub authorize: Url,
+    pub pkce: bool,
+    /// Exchanges the code; it uses the slots `code`, `redirect_uri` and
+    /// `code_verifier`.
+    pub exchange: Request,
+    pub read: steps::ReadSession,
+    /// Exchanges the first token for a longer-lived one (Threads); it uses
+    /// the slot `access_token`.
+    pub upgrade: Option<Request>,
+    /// How the kept session is renewed without a person.
+    pub session: steps::SessionStep,
+    /// What the developer app must be set up with, for `herald auth`'s
+    /// messages (products, scopes, the redirect URI).
+    pub setup: &'static str,
+}
+
+/// Token lifetimes within this long of their end are warned about in
+/// `check`, `publish` and `run`.
+pub const EXPIRY_WARNING: chrono::TimeDelta = chrono::TimeDelta::days(14);
+
+impl Authorization {
+    /// When the kept session stops working unless a person runs `herald
+    /// auth` again (None: no known end). A refresh token outlives its
+    /// access tokens; a token renewed by itself (Threads) lasts until its
+    /// own end, which upkeep pushes back while it can.
+    pub fn lapses(&self, session: &steps::Session) -> Option<DateTime<Utc>> {
+        match (&self.session.refresh, &session.refresh) {
+            (Some(_), Some(_)) => session.refresh_expires,
+            _ => session.access_expires,
+        }
+    }
 }
 
 /// A secret of a target: where it is set, and what its value must be.

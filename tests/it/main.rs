@@ -18,3 +18,4 @@ mod secrets;
 mod sessions;
 mod support;
 mod websub;
+mod x;

@@ -16,6 +16,7 @@ fn universal_answer() -> Value {
     json!({
         "ok": true,
         "id": "100",
+        "data": {"id": "100"},
         "url": "https://remote.example/100",
         "channel_id": "2",
         "guild_id": "3",
