@@ -491,8 +491,11 @@ impl Driver<'_> {
                 return Ok(());
             }
         };
+        // An earlier step may have given where to upload.
+        let mut slots = post.slots.clone();
+        slots.extend(session.clone());
         let answer = self
-            .call(&step.request, session, Some(&image))
+            .call(&step.request, &slots, Some(&image))
             .await
             .and_then(|r| (step.read)(&r, Utc::now()));
         match answer {

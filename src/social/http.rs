@@ -113,6 +113,12 @@ impl Template {
         self
     }
 
+    #[must_use]
+    pub fn then_template(mut self, t: Template) -> Self {
+        self.0.extend(t.0);
+        self
+    }
+
     /// The real text; slots must hold strings.
     pub fn resolve(&self, slots: &Slots) -> Result<String, DeliveryError> {
         self.0
@@ -247,7 +253,8 @@ impl OAuth1Keys {
 }
 
 /// A JSON field set when the request is resolved: a secret or a slot. A
-/// slot with no value removes the field (an image that could not be used).
+/// slot with no value, or null, removes the field (an image that could not
+/// be used).
 #[derive(Debug, Clone)]
 pub struct Fill {
     /// A JSON pointer into the body (`/record/createdAt`).
@@ -471,6 +478,8 @@ impl Request {
                 let mut v = v.clone();
                 for fill in &self.fills {
                     match fill.value.resolve(slots) {
+                        // A slot set to null: the step that gives it gave way.
+                        Ok(serde_json::Value::Null) => remove_pointer(&mut v, &fill.pointer),
                         Ok(value) => {
                             if let Some(slot) = v.pointer_mut(&fill.pointer) {
                                 *slot = value;

@@ -20,12 +20,15 @@ pub mod google_chat;
 pub mod http;
 pub mod image;
 pub mod keys;
+pub mod linkedin;
 pub mod mastodon;
 pub mod mattermost;
+pub mod oauth;
 pub mod slack;
 pub mod steps;
 pub mod teams;
 pub mod telegram;
+pub mod threads;
 pub mod transport;
 pub mod webhook;
 pub mod x;
@@ -104,6 +107,16 @@ pub static PLATFORMS: &[Entry] = &[
         kind: "webhook",
         read: webhook::read,
         example: webhook::example,
+    },
+    Entry {
+        kind: "linkedin",
+        read: linkedin::read,
+        example: linkedin::example,
+    },
+    Entry {
+        kind: "threads",
+        read: threads::read,
+        example: threads::example,
     },
     Entry {
         kind: "x",

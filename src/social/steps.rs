@@ -258,7 +258,7 @@ pub struct StepPreview {
 impl Steps {
     /// What a dry run prints: each step's request, and when it is sent.
     pub fn preview(&self) -> Vec<StepPreview> {
-        self.0
+        let mut out: Vec<StepPreview> = self.0
             .iter()
             .filter_map(|step| match step {
                 Step::Session(s) => match (&s.login, &s.refresh) {
@@ -321,7 +321,22 @@ impl Steps {
                     check: s.verify.as_ref().map(|v| v.request.preview()),
                 }),
             })
-            .collect()
+            .collect();
+        // After the post, where it can be seen, when its answer does not say.
+        for step in &self.0 {
+            if let Step::Send(s) = step
+                && let Some(address) = &s.address
+            {
+                out.push(StepPreview {
+                    step: "address",
+                    note: "once the post is made, where it can be seen (best effort)".to_string(),
+                    request: address.request.preview(),
+                    otherwise: None,
+                    check: None,
+                });
+            }
+        }
+        out
     }
 }
 

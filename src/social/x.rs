@@ -16,7 +16,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 use unicode_normalization::UnicodeNormalization;
@@ -31,7 +31,8 @@ use super::http::{
 };
 use super::image::ImageData;
 use super::keys::{KeyError, Keys};
-use super::steps::{CallStep, SendStep, Session, SessionStep, Step, Steps, UploadStep};
+use super::oauth;
+use super::steps::{CallStep, SendStep, SessionStep, Step, Steps, UploadStep};
 use super::{
     Authorization, Capabilities, Delivered, Learned, Platform, Post, SecretField, SecretKind,
     Shape, TextRule,
@@ -285,7 +286,7 @@ impl X {
         Some(SessionStep {
             login: None,
             refresh: Some(refresh),
-            read: read_token,
+            read: oauth::read_token,
             seed_refresh: refresh_token.clone(),
             renew_within: None,
         })
@@ -393,35 +394,6 @@ fn check(r: &Response, now: DateTime<Utc>) -> Result<(), DeliveryError> {
         });
     }
     classify(r, message, |r| reset_delay(r, now), now)
-}
-
-/// The token endpoint's answer: `access_token`, `expires_in` and, with
-/// `offline.access`, a new `refresh_token` (the old one is spent).
-pub fn read_token(r: &Response, now: DateTime<Utc>) -> Result<Session, DeliveryError> {
-    classify(r, message, |r| reset_delay(r, now), now)?;
-    let v = r.json().unwrap_or_default();
-    let access = v
-        .get("access_token")
-        .and_then(|t| t.as_str())
-        .ok_or_else(|| {
-            DeliveryError::permanent(format!(
-                "the token answer has no access_token: {}",
-                body_excerpt(&r.text())
-            ))
-        })?;
-    Ok(Session {
-        access: access.to_string(),
-        refresh: v
-            .get("refresh_token")
-            .and_then(|t| t.as_str())
-            .map(str::to_string),
-        values: Default::default(),
-        access_expires: v
-            .get("expires_in")
-            .and_then(serde_json::Value::as_i64)
-            .and_then(|s| now.checked_add_signed(TimeDelta::seconds(s))),
-        refresh_expires: None,
-    })
 }
 
 /// `{"data":{"id":…}}` (also read: v1.1's `media_id_string`).
@@ -581,7 +553,7 @@ impl Platform for X {
             authorize,
             pkce: true,
             exchange,
-            read: read_token,
+            read: oauth::read_token,
             upgrade: None,
             session: self.session_step()?,
             setup: "an app in the X developer portal with OAuth 2.0 user authentication on (type: native app for a public client, or web app with client_secret), read and write permissions, and the callback URL herald prints",

@@ -12,8 +12,11 @@ use crate::posting::{NOW, jpeg, seed_site};
 use crate::support::output;
 
 /// One answer every platform's reader accepts: each takes what it needs.
-fn universal_answer() -> Value {
+fn universal_answer(base: &str) -> Value {
     json!({
+        "value": {"uploadUrl": format!("{base}/upload/hero"), "image": "urn:li:image:C4E"},
+        "status": "FINISHED",
+        "permalink": "https://remote.example/permalink/100",
         "ok": true,
         "id": "100",
         "data": {"id": "100"},
@@ -46,7 +49,7 @@ async fn stand_in() -> MockServer {
         .mount(&server)
         .await;
     Mock::given(wiremock::matchers::any())
-        .respond_with(ResponseTemplate::new(200).set_body_json(universal_answer()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(universal_answer(&server.uri())))
         .mount(&server)
         .await;
     server
@@ -179,6 +182,11 @@ fn same_request(
             }
         }
         Ok(())
+    } else if content_type.starts_with("application/x-www-form-urlencoded") {
+        let sent: serde_json::Map<String, Value> = url::form_urlencoded::parse(&sent.body)
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect();
+        same_json(body, &Value::Object(sent), secrets, "body")
     } else if content_type.starts_with("image/") {
         match body.as_str() {
             Some(p) if is_placeholder(p) && sent.body.starts_with(&[0xFF, 0xD8]) => Ok(()),
