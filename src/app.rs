@@ -12,10 +12,11 @@ use std::sync::Arc;
 use clap::Parser;
 use serde::Serialize;
 
+use crate::auth;
 use crate::check;
 use crate::cli::{
-    CheckArgs, Cli, ColorChoice, Command, FeedsArgs, OutputFormat, PublishArgs, ScheduleArgs,
-    StatusArgs,
+    AuthArgs, CheckArgs, Cli, ColorChoice, Command, FeedsArgs, OutputFormat, PublishArgs,
+    ScheduleArgs, StatusArgs,
 };
 use crate::clock::Clock;
 use crate::config::{self, Config};
@@ -68,6 +69,7 @@ pub fn main() -> ExitCode {
         Command::Publish(args) => session.publish(args),
         Command::Status(args) => session.status(args),
         Command::Run(args) => session.run(args),
+        Command::Auth(args) => session.auth(args),
     };
     exit.into()
 }
@@ -399,6 +401,126 @@ impl Session {
             OutputFormat::Text => self.print(&report::status_table(&records, site, self.stdout)),
         }
         Exit::Ok
+    }
+
+    /// `herald auth TARGET` and `herald auth --status`.
+    fn auth(&self, args: &AuthArgs) -> Exit {
+        let config = match self.load_config() {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
+        if args.status {
+            let snapshot = match Ledger::open_read_only(&config.state.path) {
+                Ok(Some(l)) => match l.snapshot() {
+                    Ok(s) => s,
+                    Err(e) => return self.fail(&e.to_string()),
+                },
+                Ok(None) => Default::default(),
+                Err(e) => return self.fail(&e.to_string()),
+            };
+            let statuses = auth::status(&config, &snapshot, chrono::Utc::now());
+            match args.format {
+                OutputFormat::Json => self.print(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&statuses).unwrap_or_default()
+                )),
+                OutputFormat::Text => {
+                    for s in &statuses {
+                        self.print(&format!("{} ({}): {}\n", s.target, s.kind, s.summary));
+                    }
+                }
+            }
+            return Exit::Ok;
+        }
+        let Some(name) = &args.target else {
+            return self.fail("give the target to authorize, or --status");
+        };
+        let (target, authorization) = match auth::authorization(&config, name) {
+            Ok(found) => found,
+            Err(e) => return self.fail(&e.to_string()),
+        };
+        let runtime = match self.runtime() {
+            Ok(rt) => rt,
+            Err(e) => return e,
+        };
+        let services = match Services::network(&config) {
+            Ok(s) => s,
+            Err(e) => return self.fail(&e.to_string()),
+        };
+        let outcome = runtime.block_on(async {
+            let paste = args.no_browser || args.redirect_uri.is_some();
+            let listener = if paste {
+                None
+            } else {
+                let address = format!("127.0.0.1:{}", args.port);
+                Some(tokio::net::TcpListener::bind(&address).await.map_err(|e| {
+                    auth::AuthError::Listen {
+                        address,
+                        message: e.to_string(),
+                    }
+                })?)
+            };
+            let port = listener
+                .as_ref()
+                .and_then(|l| l.local_addr().ok())
+                .map_or(args.port, |a| a.port());
+            let redirect = args
+                .redirect_uri
+                .clone()
+                .unwrap_or_else(|| format!("http://127.0.0.1:{port}/callback"));
+            let consent = auth::consent(&target.name, &authorization, &redirect);
+            self.eprint(&format!(
+                "herald auth {}: the app needs {}.\nRedirect URI to register: {redirect}\nOpen this address in a browser and allow access:",
+                target.name, authorization.setup
+            ));
+            self.print(&format!("{}\n", consent.url));
+            let redirected = match &listener {
+                Some(l) => {
+                    self.eprint("Waiting for the browser to come back…");
+                    auth::wait_for_redirect(l).await?
+                }
+                None => {
+                    self.eprint("Then paste here the whole address the browser was sent to:");
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .map_err(|e| auth::AuthError::Redirect(e.to_string()))?;
+                    line
+                }
+            };
+            let code = auth::code_from(&consent, &redirected)?;
+            let session = auth::exchange(
+                &consent,
+                &authorization,
+                &code,
+                services.transport.as_ref(),
+                target.timeout.std(),
+            )
+            .await?;
+            let ledger = Ledger::open(&config.state.path)?;
+            auth::keep(&ledger, &target.name, &session)?;
+            Ok::<_, auth::AuthError>(session)
+        });
+        match outcome {
+            Ok(session) => {
+                let ends = session.access_expires.map_or_else(
+                    || "no stated end".to_string(),
+                    |at| format!("ends {}", at.format("%Y-%m-%d %H:%M UTC")),
+                );
+                self.eprint(&format!(
+                    "herald auth {}: authorized; the access token {ends}{}; kept in {}",
+                    target.name,
+                    if session.refresh.is_some() {
+                        ", with a refresh token"
+                    } else {
+                        ""
+                    },
+                    crate::paths::display(&config.state.path)
+                ));
+                Exit::Ok
+            }
+            Err(e) => self.fail(&format!("auth {}: {e}", target.name)),
+        }
     }
 
     /// `herald run`: publish at each time of `schedule.cron` until a signal.

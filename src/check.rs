@@ -46,6 +46,7 @@ pub fn check(path: &Path) -> CheckReport {
         ),
         Ok(config) => {
             report.problems.extend(config_problems(&config));
+            report.problems.extend(token_problems(&config));
             match article::load_with(&config, CacheUse::Read) {
                 Err(e) => report.problems.push(Diagnostic::error(&e.dir, e.reason)),
                 Ok(corpus) => {
@@ -134,6 +135,30 @@ fn template_problems(
         }
     }
     out
+}
+
+/// Tokens kept in the ledger that end within 14 days, or that a target
+/// still waits for: warnings at the target, read from the ledger without
+/// changing it.
+fn token_problems(config: &Config) -> Vec<Diagnostic> {
+    let snapshot = match crate::ledger::Ledger::open_read_only(&config.state.path) {
+        Ok(Some(ledger)) => ledger.snapshot().unwrap_or_default(),
+        Ok(None) | Err(_) => Default::default(),
+    };
+    crate::auth::expiry_warnings(config, &snapshot, chrono::Utc::now())
+        .into_iter()
+        .map(|(name, message)| {
+            let key = config
+                .social
+                .targets
+                .iter()
+                .find(|t| t.name == name)
+                .map(|t| t.key("type"))
+                .unwrap_or_default();
+            let (line, column) = config.locate(&key).unwrap_or((0, 0));
+            Diagnostic::warning(&config.file, message).at(line, column)
+        })
+        .collect()
 }
 
 /// Problems in a loaded config that only show when posting: templates that

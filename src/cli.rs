@@ -56,6 +56,35 @@ pub enum Command {
     Status(StatusArgs),
     /// Stay up and run `publish` at each time of schedule.cron
     Run(ScheduleArgs),
+    /// Get tokens for a target by its owner's consent (LinkedIn, Threads, X); --status shows every target's tokens
+    Auth(AuthArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuthArgs {
+    /// The target to authorize, by name
+    #[arg(required_unless_present = "status")]
+    pub target: Option<String>,
+
+    /// Show each target's tokens: when set, when they end, what to do
+    #[arg(long, conflicts_with_all = ["port", "no_browser", "redirect_uri"])]
+    pub status: bool,
+
+    /// The loopback port the browser is sent back to (the redirect URI registered with the platform names it)
+    #[arg(long, default_value_t = 8765)]
+    pub port: u16,
+
+    /// Listen for nothing: paste back the address the browser was sent to (for servers)
+    #[arg(long)]
+    pub no_browser: bool,
+
+    /// The redirect URI registered with the platform, when it is not http://127.0.0.1:PORT/callback (implies --no-browser)
+    #[arg(long, value_name = "URI")]
+    pub redirect_uri: Option<String>,
+
+    /// text for people, json for machines (with --status)
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, Args)]

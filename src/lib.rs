@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod article;
+pub mod auth;
 pub mod check;
 pub mod cli;
 pub mod clock;

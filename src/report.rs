@@ -167,10 +167,12 @@ fn posts_text(out: &mut String, plan: &Plan, palette: Palette, config: &Config) 
     for target in enabled {
         let mine: Vec<_> = shown.iter().filter(|p| p.target == target.name).collect();
         // Notes read "<target>: …"; target names cannot contain ": ".
-        let note = plan
+        let notes: Vec<&str> = plan
             .post_notes
             .iter()
-            .find_map(|n| n.strip_prefix(&format!("{}: ", target.name)));
+            .filter_map(|n| n.strip_prefix(&format!("{}: ", target.name)))
+            .collect();
+        let note = (!notes.is_empty()).then(|| notes.join("; "));
         if mine.is_empty() {
             let _ = writeln!(
                 out,

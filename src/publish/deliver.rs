@@ -194,6 +194,44 @@ impl Deliverer {
         Ok(results)
     }
 
+    /// Renews the kept token of each target in `due` (none of which posts
+    /// in this run); what fails is a warning, and the post-less run goes on.
+    pub async fn renew_tokens(&self, due: &[&Target]) -> Result<Vec<String>, LedgerError> {
+        let mut warnings = Vec::new();
+        for target in due {
+            let Some(authorization) = target.platform.authorization() else {
+                continue;
+            };
+            let learned = self.learned.get(&target.name).cloned().unwrap_or_default();
+            let mut run = TargetRun::new(&target.name, &learned);
+            let keep = |key: &str, value: Option<&str>| -> Result<(), KeepFailed> {
+                let now = self.clock.now();
+                self.record(|l| l.set_learned(&target.name, key, value, now))
+                    .map_err(|e| KeepFailed(e.to_string()))
+            };
+            let driver = Driver {
+                transport: self.transport.as_ref(),
+                images: self.images.as_ref(),
+                clock: &self.clock,
+                stop: &self.stop,
+                timeout: target.timeout.std(),
+                keep: &keep,
+            };
+            if let Err(e) = driver.renew(&authorization.session, &mut run).await {
+                let e = e.map_message(|m| social::scrub(m, &secrets(target, &run)));
+                warnings.push(format!(
+                    "{}: its token could not be renewed: {e}",
+                    target.name
+                ));
+            }
+            for (key, value) in run.learned.drain(..) {
+                let now = self.clock.now();
+                self.record(|l| l.set_learned(&target.name, &key, value.as_deref(), now))?;
+            }
+        }
+        Ok(warnings)
+    }
+
     /// A post whose request cannot be built: failed, no attempt used.
     fn refuse(&self, planned: &PlannedPost, message: &str) -> Result<PostResult, LedgerError> {
         let now = self.clock.now();

@@ -199,6 +199,15 @@ pub async fn run(
         (None, None, Snapshot::default())
     };
     let run_id = ledger.as_ref().map(|l| l.start_run(now)).transpose()?;
+    // Tokens live on the real clock, whatever `--now` says.
+    let token_now = Utc::now();
+    if posting {
+        warnings.extend(
+            crate::auth::expiry_warnings(&config, &snapshot, token_now)
+                .into_iter()
+                .map(|(_, w)| w),
+        );
+    }
 
     // A dry run reads the front-matter cache but creates nothing under the
     // state path.
@@ -309,6 +318,34 @@ pub async fn run(
     });
     plan.posts = planned_posts;
     plan.post_notes = post_notes;
+    // Kept tokens due for renewal on targets that post nothing this run
+    // (a target that posts renews its token as its first step).
+    let renewals: Vec<&crate::config::Target> = if posting {
+        crate::auth::renewals_due(&config, &snapshot, token_now)
+            .into_iter()
+            .filter(|(t, _)| {
+                !plan
+                    .posts
+                    .iter()
+                    .any(|p| p.target == t.name && p.action.sends())
+            })
+            .map(|(t, ends)| {
+                plan.post_notes.push(format!(
+                    "{}: its token ends {}; {}",
+                    t.name,
+                    ends.format("%Y-%m-%d %H:%M UTC"),
+                    if dry_run {
+                        "a real run now renews it"
+                    } else {
+                        "this run renews it"
+                    }
+                ));
+                t
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     plan.learning = pending_learning;
 
     if let Some(path) = &request.preview {
@@ -334,7 +371,7 @@ pub async fn run(
     let ledger = ledger.map(|l| Arc::new(Mutex::new(l)));
     let mut results = Vec::new();
     if let Some(ledger) = &ledger
-        && !plan.posts.is_empty()
+        && (!plan.posts.is_empty() || !renewals.is_empty())
     {
         if let Some(p) = &services.progress {
             p.start(plan.posts.len());
@@ -354,6 +391,7 @@ pub async fn run(
             }),
             clock,
         });
+        warnings.extend(deliverer.renew_tokens(&renewals).await?);
         let delivered = deliverer.deliver_all(plan.posts.clone()).await;
         if let Some(p) = &services.progress {
             p.finish();

@@ -207,6 +207,16 @@ impl Driver<'_> {
         }
     }
 
+    /// Renews the target's kept session when it is due, without posting
+    /// (a token that dies unused is renewed on idle runs too).
+    pub async fn renew(
+        &self,
+        step: &SessionStep,
+        target: &mut TargetRun,
+    ) -> Result<(), DeliveryError> {
+        self.session(step, target).await.map(drop)
+    }
+
     async fn pass(
         &self,
         steps: &Steps,

@@ -1,5 +1,6 @@
 //! Integration tests: the real `herald` binary on temporary sites.
 
+mod auth;
 mod bad_input;
 mod cli;
 mod delivery;
