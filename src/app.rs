@@ -29,6 +29,22 @@ use crate::publish::{
 use crate::report::{self, Palette};
 use crate::social::driver::Stop;
 
+impl auth::Prompt for Session {
+    fn say(&self, text: &str) {
+        self.eprint(text);
+    }
+
+    fn open(&self, url: &url::Url) {
+        self.print(&format!("{url}\n"));
+    }
+
+    fn paste(&self) -> std::io::Result<String> {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line)
+    }
+}
+
 /// The exit statuses herald uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -435,10 +451,6 @@ impl Session {
         let Some(name) = &args.target else {
             return self.fail("give the target to authorize, or --status");
         };
-        let (target, authorization) = match auth::authorization(&config, name) {
-            Ok(found) => found,
-            Err(e) => return self.fail(&e.to_string()),
-        };
         let runtime = match self.runtime() {
             Ok(rt) => rt,
             Err(e) => return e,
@@ -447,60 +459,20 @@ impl Session {
             Ok(s) => s,
             Err(e) => return self.fail(&e.to_string()),
         };
-        let outcome = runtime.block_on(async {
-            let paste = args.no_browser || args.redirect_uri.is_some();
-            let listener = if paste {
-                None
-            } else {
-                let address = format!("127.0.0.1:{}", args.port);
-                Some(tokio::net::TcpListener::bind(&address).await.map_err(|e| {
-                    auth::AuthError::Listen {
-                        address,
-                        message: e.to_string(),
-                    }
-                })?)
-            };
-            let port = listener
-                .as_ref()
-                .and_then(|l| l.local_addr().ok())
-                .map_or(args.port, |a| a.port());
-            let redirect = args
-                .redirect_uri
-                .clone()
-                .unwrap_or_else(|| format!("http://127.0.0.1:{port}/callback"));
-            let consent = auth::consent(&target.name, &authorization, &redirect);
-            self.eprint(&format!(
-                "herald auth {}: the app needs {}.\nRedirect URI to register: {redirect}\nOpen this address in a browser and allow access:",
-                target.name, authorization.setup
-            ));
-            self.print(&format!("{}\n", consent.url));
-            let redirected = match &listener {
-                Some(l) => {
-                    self.eprint("Waiting for the browser to come back…");
-                    auth::wait_for_redirect(l).await?
-                }
-                None => {
-                    self.eprint("Then paste here the whole address the browser was sent to:");
-                    let mut line = String::new();
-                    std::io::stdin()
-                        .read_line(&mut line)
-                        .map_err(|e| auth::AuthError::Redirect(e.to_string()))?;
-                    line
-                }
-            };
-            let code = auth::code_from(&consent, &redirected)?;
-            let session = auth::exchange(
-                &consent,
-                &authorization,
-                &code,
-                services.transport.as_ref(),
-                target.timeout.std(),
-            )
-            .await?;
-            let ledger = Ledger::open(&config.state.path)?;
-            auth::keep(&ledger, &target.name, &session)?;
-            Ok::<_, auth::AuthError>(session)
-        });
+        let redirect = match (&args.redirect_uri, args.no_browser) {
+            (Some(uri), _) => auth::Redirect::Paste { uri: uri.clone() },
+            (None, true) => auth::Redirect::Paste {
+                uri: format!("http://127.0.0.1:{}/callback", args.port),
+            },
+            (None, false) => auth::Redirect::Listen { port: args.port },
+        };
+        let outcome = runtime.block_on(auth::authorize(
+            &config,
+            name,
+            &redirect,
+            self,
+            services.transport.as_ref(),
+        ));
         match outcome {
             Ok(session) => {
                 let ends = session.access_expires.map_or_else(
@@ -508,8 +480,7 @@ impl Session {
                     |at| format!("ends {}", at.format("%Y-%m-%d %H:%M UTC")),
                 );
                 self.eprint(&format!(
-                    "herald auth {}: authorized; the access token {ends}{}; kept in {}",
-                    target.name,
+                    "herald auth {name}: authorized; the access token {ends}{}; kept in {}",
                     if session.refresh.is_some() {
                         ", with a refresh token"
                     } else {
@@ -519,7 +490,7 @@ impl Session {
                 ));
                 Exit::Ok
             }
-            Err(e) => self.fail(&format!("auth {}: {e}", target.name)),
+            Err(e) => self.fail(&format!("auth {name}: {e}")),
         }
     }
 

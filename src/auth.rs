@@ -208,6 +208,84 @@ pub async fn exchange(
     Ok(session)
 }
 
+/// Where the browser is sent back to.
+#[derive(Debug, Clone)]
+pub enum Redirect {
+    /// `http://127.0.0.1:PORT/callback`, answered by herald itself (port 0:
+    /// any free one).
+    Listen { port: u16 },
+    /// A URI registered with the platform; the person pastes back the
+    /// address the browser ended on.
+    Paste { uri: String },
+}
+
+/// How `authorize` talks to the person at the terminal.
+pub trait Prompt {
+    /// Says something (on stderr).
+    fn say(&self, text: &str);
+    /// Gives the consent page's address (on stdout, for scripts).
+    fn open(&self, url: &Url);
+    /// Reads the address the browser ended on.
+    fn paste(&self) -> std::io::Result<String>;
+}
+
+/// The whole flow for the target `name`: consent, the redirect, the code
+/// exchanged, the session kept in the ledger at `config.state.path`.
+pub async fn authorize(
+    config: &Config,
+    name: &str,
+    redirect: &Redirect,
+    prompt: &dyn Prompt,
+    transport: &dyn Transport,
+) -> Result<Session, AuthError> {
+    let (target, authorization) = self::authorization(config, name)?;
+    let (listener, redirect_uri) = match redirect {
+        Redirect::Listen { port } => {
+            let address = format!("127.0.0.1:{port}");
+            let listener =
+                tokio::net::TcpListener::bind(&address)
+                    .await
+                    .map_err(|e| AuthError::Listen {
+                        address,
+                        message: e.to_string(),
+                    })?;
+            let port = listener.local_addr().map_or(*port, |a| a.port());
+            (Some(listener), format!("http://127.0.0.1:{port}/callback"))
+        }
+        Redirect::Paste { uri } => (None, uri.clone()),
+    };
+    let consent = consent(&target.name, &authorization, &redirect_uri);
+    prompt.say(&format!(
+        "herald auth {}: the app needs {}.\nRedirect URI to register: {redirect_uri}\nOpen this address in a browser and allow access:",
+        target.name, authorization.setup
+    ));
+    prompt.open(&consent.url);
+    let redirected = match &listener {
+        Some(l) => {
+            prompt.say("Waiting for the browser to come back…");
+            wait_for_redirect(l).await?
+        }
+        None => {
+            prompt.say("Then paste here the whole address the browser was sent to:");
+            prompt
+                .paste()
+                .map_err(|e| AuthError::Redirect(e.to_string()))?
+        }
+    };
+    let code = code_from(&consent, &redirected)?;
+    let session = exchange(
+        &consent,
+        &authorization,
+        &code,
+        transport,
+        target.timeout.std(),
+    )
+    .await?;
+    let ledger = Ledger::open(&config.state.path)?;
+    keep(&ledger, &target.name, &session)?;
+    Ok(session)
+}
+
 /// Keeps `session` as `target`'s, replacing any earlier one.
 pub fn keep(ledger: &Ledger, target: &str, session: &Session) -> Result<(), AuthError> {
     let value = serde_json::to_string(session).map_err(|e| AuthError::Exchange {

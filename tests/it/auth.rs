@@ -323,7 +323,10 @@ fn linkedin_site(base: &str) -> Site {
 /// Writes a kept session for `target` ending in `days`, as `herald auth`
 /// would; the ledger is made by a first dry-run-free command.
 fn keep_session(site: &Site, target: &str, access: &str, days: i64) {
-    site.herald().args(["publish", "--now", NOW]).assert().success();
+    site.herald()
+        .args(["publish", "--now", NOW])
+        .assert()
+        .success();
     let db = rusqlite::Connection::open(site.root().join("state/herald.db")).unwrap();
     let session = json!({
         "access": access,
