@@ -10,7 +10,7 @@
 //!
 //! `status` and `expiry_warnings` read the kept sessions; `renewals_due`
 //! names the targets whose token should be renewed on this run even when
-//! nothing is posted (Threads' tokens die after 60 days unused).
+//! nothing is posted (some platforms' tokens die when left unused).
 
 use std::time::Duration;
 
@@ -107,7 +107,7 @@ pub fn authorization<'a>(
         .ok_or(AuthError::NotOAuth {
             name: target.name.clone(),
             kind: target.platform.kind(),
-            why: "its credentials come from the config (or its platform has no consent flow); for LinkedIn and Threads set client_id/app_id and the secret instead of token, for X set client_id",
+            why: "its credentials come from the config, or its platform has no consent flow; to use herald auth, give the target its app's id (and secret) instead of a token (see the README's section on the platform)",
         })?;
     Ok((target, authorization))
 }
@@ -153,6 +153,9 @@ pub fn consent(target: &str, authorization: &Authorization, redirect_uri: &str) 
 /// only its path and query), once its `state` is this request's.
 pub fn code_from(consent: &Consent, redirected: &str) -> Result<String, AuthError> {
     let redirected = redirected.trim();
+    if redirected.is_empty() {
+        return Err(AuthError::Redirect("nothing was pasted".to_string()));
+    }
     let url = Url::parse(redirected)
         .or_else(|_| Url::parse("http://127.0.0.1").and_then(|base| base.join(redirected)))
         .map_err(|e| AuthError::Redirect(e.to_string()))?;
@@ -256,7 +259,7 @@ pub async fn authorize(
     };
     let consent = consent(&target.name, &authorization, &redirect_uri);
     prompt.say(&format!(
-        "herald auth {}: the app needs {}.\nRedirect URI to register: {redirect_uri}\nOpen this address in a browser and allow access:",
+        "herald auth {}: this needs {}.\nRedirect URI to register: {redirect_uri}\nOpen this address in a browser and allow access:",
         target.name, authorization.setup
     ));
     prompt.open(&consent.url);

@@ -56,7 +56,7 @@ pub enum Command {
     Status(StatusArgs),
     /// Stay up and run `publish` at each time of schedule.cron
     Run(ScheduleArgs),
-    /// Get tokens for a target by its owner's consent (LinkedIn, Threads, X); --status shows every target's tokens
+    /// Get tokens for a target by its owner's consent (OAuth); --status shows every target's tokens
     Auth(AuthArgs),
 }
 
