@@ -165,6 +165,19 @@ pub struct PostRun {
 /// processed in one run: a run ends in bounded time whatever the platform.
 pub const RUN_POLL_LIMIT: Duration = Duration::from_secs(120);
 
+/// An error of a step before the post's own request: whatever that
+/// request's fate (a lost answer to an upload or a token refresh), the
+/// post itself was certainly not made, so it may be tried again.
+fn before_post(e: DeliveryError) -> DeliveryError {
+    match e {
+        DeliveryError::MaybeDelivered { message, after } => {
+            DeliveryError::Retryable { message, after }
+        }
+        DeliveryError::Uncertain { message } => DeliveryError::retryable(message),
+        other => other,
+    }
+}
+
 /// The slot holding the time a request is sent (RFC 3339, UTC, ms).
 pub const SENT_AT: &str = "sent_at";
 
@@ -226,9 +239,13 @@ impl Driver<'_> {
         let mut session = Slots::new();
         for (index, step) in steps.0.iter().enumerate() {
             match step {
-                Step::Session(s) => session = self.session(s, target).await?.slots(),
+                Step::Session(s) => {
+                    session = self.session(s, target).await.map_err(before_post)?.slots();
+                }
                 Step::Call(c) if !post.done.contains(&index) => {
-                    self.call_step(c, &session, post).await?;
+                    self.call_step(c, &session, post)
+                        .await
+                        .map_err(before_post)?;
                     post.done.push(index);
                 }
                 Step::Upload(u) if !post.done.contains(&index) => {
@@ -236,12 +253,14 @@ impl Driver<'_> {
                         .as_ref()
                         .is_none_or(|slot| post.slots.contains_key(slot))
                     {
-                        self.upload(u, &session, post).await?;
+                        self.upload(u, &session, post).await.map_err(before_post)?;
                     }
                     post.done.push(index);
                 }
                 Step::Poll(p) if !post.done.contains(&index) => {
-                    self.poll(p, &session, target, post).await?;
+                    self.poll(p, &session, target, post)
+                        .await
+                        .map_err(before_post)?;
                     post.done.push(index);
                 }
                 Step::Call(_) | Step::Upload(_) | Step::Poll(_) => {}

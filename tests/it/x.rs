@@ -464,3 +464,124 @@ async fn cjk_text_is_fitted_to_280_weighted_characters() {
         "the summary was cut too far: {weight}: {text}"
     );
 }
+
+mod in_process {
+    //! Lost answers and waits, on tokio's paused clock.
+
+    use serde_json::json;
+
+    use crate::posting::NOW;
+    use crate::support::{Answer, Scripted, posting_site, publish_in_process};
+
+    fn site(keys: &str) -> crate::support::Site {
+        let site = posting_site(
+            "",
+            &format!("    - {{ name: x, type: x, api_url: \"http://x.test/x\", {keys} }}\n"),
+        );
+        site.article(
+            "a.md",
+            "---\ntitle: Async tips\npublish_date: 2024-02-10\ndescription: Pinning, explained.\nheroImage: https://news.example/a.jpg\n---\n\nBody.\n",
+        );
+        site
+    }
+
+    const OAUTH1: &str =
+        "consumer_key: ck, consumer_secret: cs, access_token: at, access_token_secret: ats";
+
+    fn count(transport: &Scripted, suffix: &str) -> usize {
+        transport
+            .sent()
+            .iter()
+            .filter(|s| s.url.ends_with(suffix))
+            .count()
+    }
+
+    /// Bug class: a lost answer to the upload made the post `uncertain`,
+    /// though the post itself was never sent.
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_upload_answer_is_retried_not_left_uncertain() {
+        let site = site(OAUTH1);
+        let transport = Scripted::new();
+        transport.on(
+            "/2/media/upload",
+            vec![
+                Answer::Timeout,
+                Answer::json(200, json!({"data": {"id": "77"}})),
+            ],
+        );
+        transport.on("/2/media/metadata", vec![Answer::json(200, json!({}))]);
+        transport.on(
+            "/2/tweets",
+            vec![Answer::json(201, json!({"data": {"id": "9"}}))],
+        );
+        let report = publish_in_process(&site, NOW, transport.clone()).await;
+        let r = &report.results[0];
+        assert_eq!(r.status.as_str(), "posted", "{r:?}");
+        assert_eq!(count(&transport, "/2/tweets"), 1);
+        assert_eq!(
+            transport.sent().last().unwrap().json()["media"]["media_ids"],
+            json!(["77"])
+        );
+    }
+
+    /// A refresh whose answer was lost may have spent the refresh token
+    /// (X rotates it): the retry is refused, and the message says what to
+    /// do; the post stays due and nothing was posted.
+    #[tokio::test(start_paused = true)]
+    async fn a_refresh_lost_half_way_ends_in_a_clear_request_for_herald_auth() {
+        let site = site("client_id: herald-client, refresh_token: seed-refresh");
+        let transport = Scripted::new();
+        transport.on(
+            "/2/oauth2/token",
+            vec![
+                Answer::Timeout,
+                Answer::json(
+                    400,
+                    json!({"error": "invalid_request", "error_description": "Value passed for the token was invalid."}),
+                ),
+            ],
+        );
+        let report = publish_in_process(&site, NOW, transport.clone()).await;
+        let r = &report.results[0];
+        assert_eq!(r.status.as_str(), "failed", "{r:?}");
+        // The lost answer used an attempt, as a network failure does; the
+        // refusal that needs a person does not.
+        assert_eq!(r.attempts, 1, "{r:?}");
+        let error = r.error.as_deref().unwrap();
+        assert!(error.contains("run `herald auth x`"), "{error}");
+        assert!(
+            error.contains("Value passed for the token was invalid"),
+            "{error}"
+        );
+        assert_eq!(count(&transport, "/2/oauth2/token"), 2);
+        assert_eq!(count(&transport, "/2/media/upload"), 0);
+        assert_eq!(count(&transport, "/2/tweets"), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_without_reset_headers_backs_off_and_goes_out() {
+        let site = site(OAUTH1);
+        let transport = Scripted::new();
+        transport.on(
+            "/2/media/upload",
+            vec![Answer::json(200, json!({"data": {"id": "77"}}))],
+        );
+        transport.on("/2/media/metadata", vec![Answer::json(200, json!({}))]);
+        transport.on(
+            "/2/tweets",
+            vec![
+                Answer::json(429, json!({"title": "Too Many Requests", "status": 429})),
+                Answer::json(201, json!({"data": {"id": "9"}})),
+            ],
+        );
+        let report = publish_in_process(&site, NOW, transport.clone()).await;
+        let r = &report.results[0];
+        assert_eq!(r.status.as_str(), "posted", "{r:?}");
+        assert_eq!(count(&transport, "/2/tweets"), 2);
+        assert_eq!(
+            count(&transport, "/2/media/upload"),
+            1,
+            "the upload is kept"
+        );
+    }
+}
