@@ -25,7 +25,7 @@ use super::posts::{Action, PlannedPost};
 use crate::clock::Clock;
 use crate::config::{Config, Target};
 use crate::ledger::{Ledger, LedgerError, Status, Unsent};
-use crate::social::driver::{Driver, KeepFailed, PostRun, Stop, TargetRun};
+use crate::social::driver::{Driver, KeepFailed, KeepLearned, PostRun, Stop, TargetRun};
 use crate::social::http::DeliveryError;
 use crate::social::image::Images;
 use crate::social::transport::Transport;
@@ -194,6 +194,30 @@ impl Deliverer {
         Ok(results)
     }
 
+    /// Keeps what the driver learns about `target` in the ledger at once.
+    fn keeper<'a>(
+        &'a self,
+        target: &'a Target,
+    ) -> impl Fn(&str, Option<&str>) -> Result<(), KeepFailed> + Send + Sync + 'a {
+        move |key, value| {
+            let now = self.clock.now();
+            self.record(|l| l.set_learned(&target.name, key, value, now))
+                .map_err(|e| KeepFailed(e.to_string()))
+        }
+    }
+
+    /// The driver for `target`'s requests.
+    fn driver<'a>(&'a self, target: &Target, keep: &'a KeepLearned<'a>) -> Driver<'a> {
+        Driver {
+            transport: self.transport.as_ref(),
+            images: self.images.as_ref(),
+            clock: &self.clock,
+            stop: &self.stop,
+            timeout: target.timeout.std(),
+            keep,
+        }
+    }
+
     /// Renews the kept token of each target in `due` (none of which posts
     /// in this run); what fails is a warning, and the post-less run goes on.
     pub async fn renew_tokens(&self, due: &[&Target]) -> Result<Vec<String>, LedgerError> {
@@ -204,19 +228,8 @@ impl Deliverer {
             };
             let learned = self.learned.get(&target.name).cloned().unwrap_or_default();
             let mut run = TargetRun::new(&target.name, &learned);
-            let keep = |key: &str, value: Option<&str>| -> Result<(), KeepFailed> {
-                let now = self.clock.now();
-                self.record(|l| l.set_learned(&target.name, key, value, now))
-                    .map_err(|e| KeepFailed(e.to_string()))
-            };
-            let driver = Driver {
-                transport: self.transport.as_ref(),
-                images: self.images.as_ref(),
-                clock: &self.clock,
-                stop: &self.stop,
-                timeout: target.timeout.std(),
-                keep: &keep,
-            };
+            let keep = self.keeper(target);
+            let driver = self.driver(target, &keep);
             if let Err(e) = driver.renew(&authorization.session, &mut run).await {
                 let e = e.map_message(|m| social::scrub(m, &secrets(target, &run)));
                 warnings.push(format!(
@@ -382,19 +395,8 @@ impl Deliverer {
                     r.attempts
                 }
             });
-        let keep = |key: &str, value: Option<&str>| -> Result<(), KeepFailed> {
-            let now = self.clock.now();
-            self.record(|l| l.set_learned(&target.name, key, value, now))
-                .map_err(|e| KeepFailed(e.to_string()))
-        };
-        let driver = Driver {
-            transport: self.transport.as_ref(),
-            images: self.images.as_ref(),
-            clock: &self.clock,
-            stop: &self.stop,
-            timeout: target.timeout.std(),
-            keep: &keep,
-        };
+        let keep = self.keeper(target);
+        let driver = self.driver(target, &keep);
         let mut post_run = PostRun::default();
         let mut attempt_in_run = 0;
         loop {

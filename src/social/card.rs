@@ -49,4 +49,10 @@ impl Card<'_> {
             esc(handle)
         )
     }
+
+    /// A timeline post: the name line, the text, then the image below it
+    /// (Mastodon, Threads, X).
+    pub fn timeline(&self, handle: &str) -> String {
+        format!("{}<div>{}</div>{}", self.who(handle), self.text, self.hero)
+    }
 }

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::json;
 use url::Url;
 
-use super::card::Card;
+use super::card::{Card, esc};
 use super::compose::{CountUnit, Counter, TextLimit};
 use super::http::{
     Body, DeliveryError, Method, Part, Request, Response, Slots, Template, body_excerpt, classify,
@@ -193,6 +193,8 @@ impl LinkedIn {
             .header("X-Restli-Protocol-Version", Template::text("2.0.0"))
     }
 
+    /// LinkedIn's token endpoint takes the client's id and secret in the
+    /// form.
     fn token_request(&self, fields: Vec<(&str, Template)>) -> Option<Request> {
         let Tokens::Kept {
             client_id,
@@ -201,27 +203,18 @@ impl LinkedIn {
         else {
             return None;
         };
-        let mut form: Vec<(String, Template)> = fields
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-        form.push(("client_id".into(), Template::text(client_id.clone())));
-        form.push(("client_secret".into(), Template::secret(client_secret)));
-        Some(Request::new(
-            Method::Post,
+        Some(oauth::token_request(
             Template::text(endpoint(&self.auth_url, "accessToken")),
-            Body::Form(form),
+            fields,
+            oauth::Client::InForm {
+                id: client_id,
+                secret: client_secret,
+            },
         ))
     }
 
     fn session_step(&self) -> Option<SessionStep> {
-        let refresh = self.token_request(vec![
-            ("grant_type", Template::text("refresh_token")),
-            (
-                "refresh_token",
-                Template::text("").then_slot("refresh_token", "<refresh token kept in the ledger>"),
-            ),
-        ])?;
+        let refresh = self.token_request(oauth::refresh_fields())?;
         Some(SessionStep {
             login: None,
             refresh: Some(refresh),
@@ -462,7 +455,18 @@ impl Platform for LinkedIn {
     }
 
     fn card(&self, post: &Post, c: &Card<'_>) -> String {
-        format!("{}<div>{}</div>{}", c.who(&post.target), c.text, c.hero)
+        // LinkedIn shows the article below the commentary: thumbnail,
+        // title and the site's host.
+        let host = post.url.host_str().unwrap_or_default();
+        format!(
+            "{}<div>{}</div><a class=\"article\" href=\"{}\" style=\"display:block;color:inherit;text-decoration:none\">{}<div class=\"lc\"><strong>{}</strong><div class=\"d\">{}</div></div></a>",
+            c.who(&post.target),
+            c.text,
+            c.url,
+            c.hero,
+            esc(&post.card_title),
+            esc(host)
+        )
     }
 
     fn card_style(&self) -> &'static str {
@@ -483,14 +487,7 @@ impl Platform for LinkedIn {
             .query_pairs_mut()
             .append_pair("client_id", client_id)
             .append_pair("scope", scope);
-        let exchange = self.token_request(vec![
-            ("grant_type", Template::text("authorization_code")),
-            ("code", Template::text("").then_slot("code", "<code>")),
-            (
-                "redirect_uri",
-                Template::text("").then_slot("redirect_uri", "<redirect URI>"),
-            ),
-        ])?;
+        let exchange = self.token_request(oauth::code_fields(false))?;
         Some(Authorization {
             authorize,
             pkce: false,

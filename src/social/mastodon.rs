@@ -305,12 +305,7 @@ impl Platform for Mastodon {
     }
 
     fn card(&self, post: &Post, c: &Card<'_>) -> String {
-        format!(
-            "{}<div>{}</div>{}",
-            c.who(&format!("@{}", post.target)),
-            c.text,
-            c.hero
-        )
+        c.timeline(&format!("@{}", post.target))
     }
 
     fn card_style(&self) -> &'static str {

@@ -3,8 +3,81 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::http::{DeliveryError, Response, body_excerpt, classify};
+use super::http::{
+    Body, DeliveryError, Method, Part, Request, Response, Template, body_excerpt, classify,
+};
 use super::steps::Session;
+use crate::secret::Secret;
+
+/// How a client proves who it is to a token endpoint (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy)]
+pub enum Client<'a> {
+    /// A public client: its id in the form, nothing secret.
+    Public { id: &'a str },
+    /// Id and secret as HTTP Basic credentials.
+    Basic { id: &'a str, secret: &'a Secret },
+    /// Id and secret in the form.
+    InForm { id: &'a str, secret: &'a Secret },
+}
+
+/// A form POST to the token endpoint at `url`: `fields`, then the client's
+/// id (and secret) as the platform takes them.
+pub fn token_request(url: Template, fields: Vec<(&str, Template)>, client: Client<'_>) -> Request {
+    let mut form: Vec<(String, Template)> = fields
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    let (Client::Public { id } | Client::Basic { id, .. } | Client::InForm { id, .. }) = client;
+    form.push(("client_id".into(), Template::text(id)));
+    if let Client::InForm { secret, .. } = client {
+        form.push(("client_secret".into(), Template::secret(secret)));
+    }
+    let request = Request::new(Method::Post, url, Body::Form(form));
+    match client {
+        Client::Basic { id, secret } => request.header(
+            "Authorization",
+            Template(vec![
+                Part::Text("Basic ".into()),
+                Part::Basic {
+                    user: id.to_string(),
+                    password: secret.clone(),
+                },
+            ]),
+        ),
+        Client::Public { .. } | Client::InForm { .. } => request,
+    }
+}
+
+/// The fields of a refresh (RFC 6749 §6): the refresh token kept in the
+/// ledger.
+pub fn refresh_fields() -> Vec<(&'static str, Template)> {
+    vec![
+        ("grant_type", Template::text("refresh_token")),
+        (
+            "refresh_token",
+            slot("refresh_token", "<refresh token kept in the ledger>"),
+        ),
+    ]
+}
+
+/// The fields of a code exchange (RFC 6749 §4.1.3), with the PKCE
+/// verifier (RFC 7636 §4.5) where the platform takes one.
+pub fn code_fields(pkce: bool) -> Vec<(&'static str, Template)> {
+    let mut fields = vec![
+        ("grant_type", Template::text("authorization_code")),
+        ("code", slot("code", "<code>")),
+        ("redirect_uri", slot("redirect_uri", "<redirect URI>")),
+    ];
+    if pkce {
+        fields.push(("code_verifier", slot("code_verifier", "<PKCE verifier>")));
+    }
+    fields
+}
+
+/// A form field whose value an earlier step (or `herald auth`) gives.
+pub fn slot(name: &str, shown: &str) -> Template {
+    Template(vec![Part::slot(name, shown)])
+}
 
 /// The token endpoint's error text: RFC 6749's `error_description` and
 /// `error`, or a Graph-style `error.message`, or LinkedIn's `message`.

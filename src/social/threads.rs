@@ -419,12 +419,7 @@ impl Platform for Threads {
     }
 
     fn card(&self, post: &Post, c: &Card<'_>) -> String {
-        format!(
-            "{}<div>{}</div>{}",
-            c.who(&format!("@{}", post.target)),
-            c.text,
-            c.hero
-        )
+        c.timeline(&format!("@{}", post.target))
     }
 
     fn card_style(&self) -> &'static str {
@@ -440,22 +435,20 @@ impl Platform for Threads {
             .query_pairs_mut()
             .append_pair("client_id", app_id)
             .append_pair("scope", SCOPES);
-        let exchange = Request::new(
-            Method::Post,
+        let exchange = oauth::token_request(
             self.url("oauth/access_token"),
-            Body::Form(vec![
-                ("client_id".into(), Template::text(app_id.clone())),
-                ("client_secret".into(), Template::secret(app_secret)),
-                ("grant_type".into(), Template::text("authorization_code")),
+            vec![
+                ("grant_type", Template::text("authorization_code")),
                 (
-                    "redirect_uri".into(),
-                    Template::text("").then_slot("redirect_uri", "<redirect URI>"),
+                    "redirect_uri",
+                    oauth::slot("redirect_uri", "<redirect URI>"),
                 ),
-                (
-                    "code".into(),
-                    Template::text("").then_slot("code", "<code>"),
-                ),
-            ]),
+                ("code", oauth::slot("code", "<code>")),
+            ],
+            oauth::Client::InForm {
+                id: app_id,
+                secret: app_secret,
+            },
         );
         // The hour-long token is exchanged at once for a 60-day one.
         let upgrade = Request::new(

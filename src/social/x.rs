@@ -251,38 +251,25 @@ impl X {
         else {
             return None;
         };
-        let mut form: Vec<(String, Template)> = fields
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-        form.push(("client_id".into(), Template::text(client_id.clone())));
-        let mut request = Request::new(Method::Post, self.api("2/oauth2/token"), Body::Form(form));
-        if let Some(secret) = client_secret {
-            request = request.header(
-                "Authorization",
-                Template(vec![
-                    Part::Text("Basic ".into()),
-                    Part::Basic {
-                        user: client_id.clone(),
-                        password: secret.clone(),
-                    },
-                ]),
-            );
-        }
-        Some(request)
+        let client = match client_secret {
+            Some(secret) => oauth::Client::Basic {
+                id: client_id,
+                secret,
+            },
+            None => oauth::Client::Public { id: client_id },
+        };
+        Some(oauth::token_request(
+            self.api("2/oauth2/token"),
+            fields,
+            client,
+        ))
     }
 
     fn session_step(&self) -> Option<SessionStep> {
         let Auth::OAuth2 { refresh_token, .. } = &self.auth else {
             return None;
         };
-        let refresh = self.token_request(vec![
-            ("grant_type", Template::text("refresh_token")),
-            (
-                "refresh_token",
-                Template::text("").then_slot("refresh_token", "<refresh token kept in the ledger>"),
-            ),
-        ])?;
+        let refresh = self.token_request(oauth::refresh_fields())?;
         Some(SessionStep {
             login: None,
             refresh: Some(refresh),
@@ -516,12 +503,7 @@ impl Platform for X {
     }
 
     fn card(&self, post: &Post, c: &Card<'_>) -> String {
-        format!(
-            "{}<div>{}</div>{}",
-            c.who(&format!("@{}", post.target)),
-            c.text,
-            c.hero
-        )
+        c.timeline(&format!("@{}", post.target))
     }
 
     fn card_style(&self) -> &'static str {
@@ -537,18 +519,7 @@ impl Platform for X {
             .query_pairs_mut()
             .append_pair("client_id", client_id)
             .append_pair("scope", SCOPES);
-        let exchange = self.token_request(vec![
-            ("grant_type", Template::text("authorization_code")),
-            ("code", Template::text("").then_slot("code", "<code>")),
-            (
-                "redirect_uri",
-                Template::text("").then_slot("redirect_uri", "<redirect URI>"),
-            ),
-            (
-                "code_verifier",
-                Template::text("").then_slot("code_verifier", "<PKCE verifier>"),
-            ),
-        ])?;
+        let exchange = self.token_request(oauth::code_fields(true))?;
         Some(Authorization {
             authorize,
             pkce: true,
