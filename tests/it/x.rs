@@ -585,3 +585,37 @@ mod in_process {
         );
     }
 }
+
+/// A person who put a new refresh token in the config after the kept one
+/// died is not sent to `herald auth`: the config's token is tried next.
+#[tokio::test]
+async fn a_new_refresh_token_in_the_config_replaces_a_dead_kept_one() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/x/2/oauth2/token"))
+        .and(wiremock::matchers::body_string_contains("refresh_token=rotated-1"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"error": "invalid_request", "error_description": "Value passed for the token was invalid."}),
+        ))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    rotating_tokens(&server, 60).await;
+    tweets_posted(&server).await;
+    let site = posting_site("", &oauth2_target(&server.uri(), ""));
+    site.simple("one", "2024-02-10");
+    publish_at(&site, NOW).success();
+    assert_eq!(kept_refresh(&site, "x").as_deref(), Some("rotated-1"));
+
+    let config = std::fs::read_to_string(site.root().join("config/herald.yaml")).unwrap();
+    site.write_config(&config.replace("seed-refresh", "new-seed"));
+    site.simple("two", "2024-02-10");
+    publish_at(&site, NOW).success();
+    let sent: Vec<String> = requests_to(&server, "/2/oauth2/token")
+        .await
+        .iter()
+        .filter_map(|r| form_value(r, "refresh_token"))
+        .collect();
+    assert_eq!(sent, ["seed-refresh", "rotated-1", "new-seed"]);
+    assert_eq!(requests_to(&server, "/2/tweets").await.len(), 2);
+}
