@@ -166,6 +166,8 @@ pub enum Body {
     Json(serde_json::Value),
     /// Form fields; a value may hold a secret or a slot.
     Form(Vec<(String, Template)>),
+    /// Plain text (UTF-8), as it is.
+    Text(String),
     /// The post's prepared hero image as the raw body; `note` says what it
     /// will be (a dry run has no bytes).
     Image {
@@ -413,6 +415,7 @@ impl Request {
                     .collect(),
             ),
             Body::Image { note } => serde_json::Value::String(format!("<{note}>")),
+            Body::Text(text) => serde_json::Value::String(text.clone()),
             Body::Multipart(fields) => serde_json::Value::Object(
                 fields
                     .iter()
@@ -513,6 +516,10 @@ impl Request {
                     bytes: Arc::new(encoded.into_bytes()),
                 }
             }
+            Body::Text(text) => OutgoingBody::Bytes {
+                content_type: "text/plain; charset=utf-8".to_string(),
+                bytes: Arc::new(text.clone().into_bytes()),
+            },
             Body::Image { .. } => {
                 let image = image_needed()?;
                 OutgoingBody::Bytes {

@@ -23,6 +23,7 @@ pub mod keys;
 pub mod linkedin;
 pub mod mastodon;
 pub mod mattermost;
+pub mod ntfy;
 pub mod oauth;
 pub mod slack;
 pub mod steps;
@@ -32,6 +33,7 @@ pub mod threads;
 pub mod transport;
 pub mod webhook;
 pub mod x;
+pub mod zulip;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -122,6 +124,16 @@ pub static PLATFORMS: &[Entry] = &[
         kind: "x",
         read: x::read,
         example: x::example,
+    },
+    Entry {
+        kind: "ntfy",
+        read: ntfy::read,
+        example: ntfy::example,
+    },
+    Entry {
+        kind: "zulip",
+        read: zulip::read,
+        example: zulip::example,
     },
 ];
 

@@ -187,6 +187,9 @@ fn same_request(
             .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
             .collect();
         same_json(body, &Value::Object(sent), secrets, "body")
+    } else if content_type.starts_with("text/plain") {
+        let sent = Value::String(String::from_utf8_lossy(&sent.body).into_owned());
+        same_json(body, &sent, secrets, "body")
     } else if content_type.starts_with("image/") {
         match body.as_str() {
             Some(p) if is_placeholder(p) && sent.body.starts_with(&[0xFF, 0xD8]) => Ok(()),
