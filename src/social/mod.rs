@@ -23,6 +23,7 @@ pub mod keys;
 pub mod linkedin;
 pub mod mastodon;
 pub mod mattermost;
+pub mod misskey;
 pub mod ntfy;
 pub mod oauth;
 pub mod slack;
@@ -124,6 +125,11 @@ pub static PLATFORMS: &[Entry] = &[
         kind: "x",
         read: x::read,
         example: x::example,
+    },
+    Entry {
+        kind: "misskey",
+        read: misskey::read,
+        example: misskey::example,
     },
     Entry {
         kind: "ntfy",

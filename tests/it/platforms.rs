@@ -20,6 +20,8 @@ fn universal_answer(base: &str) -> Value {
         "ok": true,
         "id": "100",
         "data": {"id": "100"},
+        "createdNote": {"id": "9y100"},
+        "maxNoteTextLength": 3000,
         "url": "https://remote.example/100",
         "channel_id": "2",
         "guild_id": "3",
