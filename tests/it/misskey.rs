@@ -2,8 +2,7 @@
 //! upload with its alt text, the note's visibility and content warning.
 
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
 use crate::posting::{NOW, seed_site};
 use crate::support::{answer, ledger_records, output, publish_at};
