@@ -22,6 +22,7 @@ pub mod image;
 pub mod keys;
 pub mod linkedin;
 pub mod mastodon;
+pub mod matrix;
 pub mod mattermost;
 pub mod misskey;
 pub mod ntfy;
@@ -125,6 +126,11 @@ pub static PLATFORMS: &[Entry] = &[
         kind: "x",
         read: x::read,
         example: x::example,
+    },
+    Entry {
+        kind: "matrix",
+        read: matrix::read,
+        example: matrix::example,
     },
     Entry {
         kind: "misskey",

@@ -10,6 +10,7 @@ mod feeds;
 mod guarantees;
 mod hostile;
 mod linkedin;
+mod matrix;
 mod misskey;
 mod mistakes;
 mod ntfy;

@@ -21,6 +21,8 @@ fn universal_answer(base: &str) -> Value {
         "id": "100",
         "data": {"id": "100"},
         "createdNote": {"id": "9y100"},
+        "content_uri": "mxc://stand-in/abc",
+        "event_id": "$ev100",
         "maxNoteTextLength": 3000,
         "url": "https://remote.example/100",
         "channel_id": "2",
