@@ -629,7 +629,7 @@ pub fn compose(
                         Action::Update { remote_id } => Some(remote_id.as_str()),
                         _ => None,
                     };
-                    p.steps = platform.steps(&post, edit);
+                    p.steps = platform.steps(&post, edit, learned);
                     for problem in social::secret_problems(platform) {
                         let key = target.key(&problem.key);
                         if problem.missing {

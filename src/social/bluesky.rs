@@ -492,7 +492,7 @@ impl Platform for Bluesky {
         }
     }
 
-    fn steps(&self, post: &Post, _edit: Option<&str>) -> Steps {
+    fn steps(&self, post: &Post, _edit: Option<&str>, _learned: &Learned) -> Steps {
         let mut steps = vec![Step::Session(self.session_step())];
         if let Some(image) = &post.image {
             steps.push(Step::Upload(self.upload_step(image)));

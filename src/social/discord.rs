@@ -149,7 +149,7 @@ impl Platform for Discord {
         }
     }
 
-    fn steps(&self, post: &Post, edit: Option<&str>) -> Steps {
+    fn steps(&self, post: &Post, edit: Option<&str>, _learned: &Learned) -> Steps {
         let request = match edit {
             Some(id) => edit_request(post, &self.url, id),
             None => request(post, &self.url),

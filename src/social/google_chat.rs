@@ -115,7 +115,7 @@ impl Platform for GoogleChat {
         }
     }
 
-    fn steps(&self, post: &Post, _edit: Option<&str>) -> Steps {
+    fn steps(&self, post: &Post, _edit: Option<&str>, _learned: &Learned) -> Steps {
         Steps(vec![Step::send(SendStep::new(
             request(post, &self.url),
             parse,

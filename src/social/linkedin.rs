@@ -431,7 +431,7 @@ impl Platform for LinkedIn {
         }
     }
 
-    fn steps(&self, post: &Post, edit: Option<&str>) -> Steps {
+    fn steps(&self, post: &Post, edit: Option<&str>, _learned: &Learned) -> Steps {
         let mut steps = Vec::new();
         if let Some(session) = self.session_step() {
             steps.push(Step::Session(session));

@@ -291,7 +291,7 @@ impl Platform for Mastodon {
             })
     }
 
-    fn steps(&self, post: &Post, edit: Option<&str>) -> Steps {
+    fn steps(&self, post: &Post, edit: Option<&str>, _learned: &Learned) -> Steps {
         let mut steps = Vec::new();
         if let Some(image) = &post.image {
             steps.push(Step::Upload(self.media_step(post, image)));

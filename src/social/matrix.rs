@@ -310,7 +310,7 @@ impl Platform for Matrix {
         }
     }
 
-    fn steps(&self, post: &Post, edit: Option<&str>) -> Steps {
+    fn steps(&self, post: &Post, edit: Option<&str>, _learned: &Learned) -> Steps {
         let mut steps = Vec::new();
         if let (Some(image), None) = (&post.image, edit) {
             steps.push(Step::Upload(self.upload_step(image)));

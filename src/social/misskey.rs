@@ -251,7 +251,7 @@ impl Platform for Misskey {
         })
     }
 
-    fn steps(&self, post: &Post, _edit: Option<&str>) -> Steps {
+    fn steps(&self, post: &Post, _edit: Option<&str>, _learned: &Learned) -> Steps {
         let mut steps = Vec::new();
         if let Some(image) = &post.image {
             steps.push(Step::Upload(self.upload_step(post, image)));

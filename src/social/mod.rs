@@ -24,6 +24,7 @@ pub mod linkedin;
 pub mod mastodon;
 pub mod matrix;
 pub mod mattermost;
+pub mod micropub;
 pub mod misskey;
 pub mod ntfy;
 pub mod oauth;
@@ -138,6 +139,11 @@ pub static PLATFORMS: &[Entry] = &[
         example: misskey::example,
     },
     Entry {
+        kind: "micropub",
+        read: micropub::read,
+        example: micropub::example,
+    },
+    Entry {
         kind: "ntfy",
         read: ntfy::read,
         example: ntfy::example,
@@ -178,7 +184,7 @@ pub trait Platform: fmt::Debug + Send + Sync {
     }
 
     /// The steps that make the post, or edit the post `edit` names.
-    fn steps(&self, post: &Post, edit: Option<&str>) -> Steps;
+    fn steps(&self, post: &Post, edit: Option<&str>, _learned: &Learned) -> Steps;
 
     /// The post as the preview page draws it (inside the platform's frame).
     fn card(&self, post: &Post, card: &Card<'_>) -> String;

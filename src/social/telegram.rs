@@ -198,7 +198,7 @@ impl Platform for Telegram {
         }
     }
 
-    fn steps(&self, post: &Post, _edit: Option<&str>) -> Steps {
+    fn steps(&self, post: &Post, _edit: Option<&str>, _learned: &Learned) -> Steps {
         let send = match &post.image {
             Some(image) => SendStep {
                 fallback: Some(Fallback {

@@ -407,7 +407,7 @@ impl Platform for Threads {
         }
     }
 
-    fn steps(&self, post: &Post, _edit: Option<&str>) -> Steps {
+    fn steps(&self, post: &Post, _edit: Option<&str>, _learned: &Learned) -> Steps {
         let mut steps = Vec::new();
         if let Some(session) = self.session_step() {
             steps.push(Step::Session(session));

@@ -168,7 +168,7 @@ impl Platform for Webhook {
         }
     }
 
-    fn steps(&self, post: &Post, _edit: Option<&str>) -> Steps {
+    fn steps(&self, post: &Post, _edit: Option<&str>, _learned: &Learned) -> Steps {
         Steps(vec![Step::send(SendStep::new(self.request(post), parse))])
     }
 

@@ -218,7 +218,7 @@ impl Platform for Zulip {
         }
     }
 
-    fn steps(&self, post: &Post, edit: Option<&str>) -> Steps {
+    fn steps(&self, post: &Post, edit: Option<&str>, _learned: &Learned) -> Steps {
         let request = match edit {
             Some(id) => Request::new(
                 Method::Patch,

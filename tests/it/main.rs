@@ -11,6 +11,7 @@ mod guarantees;
 mod hostile;
 mod linkedin;
 mod matrix;
+mod micropub;
 mod misskey;
 mod mistakes;
 mod ntfy;

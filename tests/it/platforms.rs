@@ -53,7 +53,11 @@ async fn stand_in() -> MockServer {
         .mount(&server)
         .await;
     Mock::given(wiremock::matchers::any())
-        .respond_with(ResponseTemplate::new(200).set_body_json(universal_answer(&server.uri())))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("location", format!("{}/posts/100", server.uri()).as_str())
+                .set_body_json(universal_answer(&server.uri())),
+        )
         .mount(&server)
         .await;
     server
