@@ -274,6 +274,76 @@ fn push_attribute(tag: &mut String, name: &str, value: &str) {
     tag.push('"');
 }
 
+/// The Markdown with every relative link and image destination made
+/// absolute against `base` (the article's permalink), for a copy of the
+/// article published elsewhere (a cross-post), where `/img/a.png` would
+/// point at the other site. Inline links, images and reference
+/// definitions are rewritten in place; everything else is kept byte for
+/// byte. A destination the parser reports in a form not found verbatim in
+/// the source (escapes) is left as it is.
+pub fn absolute_links(markdown: &str, base: &Url) -> String {
+    let absolute = |dest: &str| -> Option<String> {
+        if dest.is_empty() || dest.starts_with('#') || Url::parse(dest).is_ok() {
+            return None;
+        }
+        base.join(dest).ok().map(String::from)
+    };
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    let parser = Parser::new_ext(markdown, options());
+    for (_, def) in parser.reference_definitions().iter() {
+        if let Some(abs) = absolute(def.dest.as_ref()) {
+            let span = &markdown[def.span.clone()];
+            if let Some(at) = span.find(def.dest.as_ref()) {
+                let start = def.span.start + at;
+                edits.push((start, start + def.dest.len(), abs));
+            }
+        }
+    }
+    for (event, range) in parser.into_offset_iter() {
+        let (Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            ..
+        })
+        | Event::Start(Tag::Image {
+            link_type,
+            dest_url,
+            ..
+        })) = event
+        else {
+            continue;
+        };
+        if !matches!(link_type, LinkType::Inline) {
+            continue;
+        }
+        let Some(abs) = absolute(dest_url.as_ref()) else {
+            continue;
+        };
+        let text = &markdown[range.clone()];
+        // The destination follows the last `](` of the link's own text.
+        if let Some(open) = text.rfind("](")
+            && let Some(at) = text[open..].find(dest_url.as_ref())
+        {
+            let start = range.start + open + at;
+            edits.push((start, start + dest_url.len(), abs));
+        }
+    }
+    edits.sort_by_key(|e| e.0);
+    edits.dedup_by_key(|e| e.0);
+    let mut out = String::with_capacity(markdown.len() + edits.len() * 32);
+    let mut last = 0;
+    for (start, end, abs) in edits {
+        if start < last {
+            continue;
+        }
+        out.push_str(&markdown[last..start]);
+        out.push_str(&abs);
+        last = end;
+    }
+    out.push_str(&markdown[last..]);
+    out
+}
+
 /// The plain text of the first paragraph that has any text (a paragraph of
 /// images alone is skipped), whitespace collapsed.
 pub fn first_paragraph(markdown: &str) -> Option<String> {
@@ -332,6 +402,20 @@ mod tests {
 
     pub(super) fn base() -> Url {
         Url::parse("https://example.com/articles/post/").unwrap()
+    }
+
+    #[test]
+    fn relative_links_and_images_become_absolute_and_nothing_else_changes() {
+        let md = "See [the chart](../chart/ \"Chart\") and ![a pin](img/pin.png).\n\
+                  [Home](/) [abs](https://other.example/x) [top](#top) <https://auto.example/>\n\n\
+                  [ref]: /notes/ref \"Ref\"\nUse [it][ref].\n\n    [not](/a-code-block)\n";
+        let out = absolute_links(md, &base());
+        assert_eq!(
+            out,
+            "See [the chart](https://example.com/articles/chart/ \"Chart\") and ![a pin](https://example.com/articles/post/img/pin.png).\n\
+             [Home](https://example.com/) [abs](https://other.example/x) [top](#top) <https://auto.example/>\n\n\
+             [ref]: https://example.com/notes/ref \"Ref\"\nUse [it][ref].\n\n    [not](/a-code-block)\n"
+        );
     }
 
     #[test]

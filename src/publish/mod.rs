@@ -239,7 +239,12 @@ pub async fn run(
         let options = &request.options;
         let candidates =
             posts::edit_candidates(&config, &selection.published, &snapshot, now, options);
-        let mut drafts = drafts(&config.site, &candidates, &bodies, &mut problems);
+        let whole = config
+            .social
+            .targets
+            .iter()
+            .any(|t| t.enabled && t.platform.capabilities().full_article);
+        let mut drafts = drafts(&config.site, &candidates, &bodies, whole, &mut problems);
         let fingerprints: HashMap<String, String> = drafts
             .iter()
             .map(|(id, d)| (id.clone(), d.fingerprint()))
@@ -263,7 +268,13 @@ pub async fn run(
             .map(|d| d.article)
             .filter(|a| !drafts.contains_key(a.id()))
             .collect();
-        drafts.extend(self::drafts(&config.site, &decided, &bodies, &mut problems));
+        drafts.extend(self::drafts(
+            &config.site,
+            &decided,
+            &bodies,
+            whole,
+            &mut problems,
+        ));
         let sending: Vec<&crate::config::Target> = config
             .social
             .targets
@@ -722,6 +733,7 @@ fn drafts(
     site: &Site,
     articles: &[&Article],
     bodies: &HashMap<String, Rendered>,
+    whole: bool,
     problems: &mut Vec<Diagnostic>,
 ) -> HashMap<String, Draft> {
     let mut out = HashMap::new();
@@ -743,7 +755,16 @@ fn drafts(
             None => None,
         };
         let summary = feed::summary(a, first);
-        out.insert(a.id().to_string(), draft(a, &summary, site));
+        let mut d = draft(a, &summary, site);
+        if whole {
+            match article::read_body(a) {
+                Ok(body) => {
+                    d.markdown = Some(markdown::absolute_links(&body, &a.permalink).into());
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        out.insert(a.id().to_string(), d);
     }
     out
 }
@@ -753,6 +774,7 @@ pub fn draft(article: &Article, summary: &str, site: &Site) -> Draft {
     Draft {
         article_id: article.id().to_string(),
         url: article.permalink.clone(),
+        markdown: None,
         published: article.published,
         image: article.hero_image.clone(),
         image_alt: article.alt_text().to_string(),

@@ -14,6 +14,7 @@
 pub mod bluesky;
 pub mod card;
 pub mod compose;
+pub mod devto;
 pub mod discord;
 pub mod driver;
 pub mod google_chat;
@@ -142,6 +143,11 @@ pub static PLATFORMS: &[Entry] = &[
         kind: "micropub",
         read: micropub::read,
         example: micropub::example,
+    },
+    Entry {
+        kind: "devto",
+        read: devto::read,
+        example: devto::example,
     },
     Entry {
         kind: "ntfy",
@@ -434,6 +440,9 @@ pub struct Capabilities {
     /// At most this many posts (and edits) in a calendar month (UTC): the
     /// target's own cap where the platform charges per post.
     pub monthly_cap: Option<u32>,
+    /// The post is the whole article (a cross-post): its Markdown is read
+    /// for the post.
+    pub full_article: bool,
 }
 
 /// Whether a resend can be told apart from a new post.
@@ -539,6 +548,10 @@ pub struct Post {
     /// call to action, link, image and its alt text): a change here is an
     /// edit; a change of template or limit is not.
     pub content_hash: String,
+    /// The whole article, for platforms that post it (`full_article`);
+    /// the dry run shows it in the request that carries it.
+    #[serde(skip)]
+    pub markdown: Option<Arc<str>>,
 }
 
 /// What composing a post needs from its article.
@@ -546,6 +559,9 @@ pub struct Post {
 pub struct Draft {
     pub article_id: String,
     pub url: Url,
+    /// The article's Markdown with its links made absolute, when a target
+    /// posts whole articles.
+    pub markdown: Option<Arc<str>>,
     pub published: DateTime<FixedOffset>,
     pub image: Option<Url>,
     pub image_alt: String,
@@ -622,6 +638,7 @@ pub fn compose(
         published: draft.published,
         idempotency_key: idempotency_key(target, &draft.article_id),
         content_hash: draft.fingerprint(),
+        markdown: draft.markdown.clone(),
         fields: draft.fields.clone(),
         fitted,
     })

@@ -4,6 +4,7 @@ mod auth;
 mod bad_input;
 mod cli;
 mod delivery;
+mod devto;
 mod edits;
 mod example;
 mod feeds;
