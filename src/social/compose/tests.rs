@@ -65,7 +65,12 @@ fn summary_for(limit: TextLimit, target: usize) -> String {
 #[test]
 fn at_one_under_and_one_over_each_limit() {
     let composer = Composer::new(None).unwrap();
-    for (name, limit) in limits() {
+    // A limit beyond what a field may hold (dev.to's 800 KB body) cannot
+    // be reached by a summary: fields are cut to `guard::MAX_FIELD` first.
+    for (name, limit) in limits()
+        .into_iter()
+        .filter(|(_, l)| (l.max as u64) < guard::MAX_FIELD)
+    {
         for (delta, shortened) in [(-1i64, false), (0, false), (1, true)] {
             let target = (limit.max as i64 + delta) as usize;
             let f = fields(&summary_for(limit, target));
