@@ -28,6 +28,7 @@ use crate::ledger::{Ledger, LedgerError, Status, Unsent};
 use crate::social::driver::{Driver, KeepFailed, KeepLearned, PostRun, Stop, TargetRun};
 use crate::social::http::DeliveryError;
 use crate::social::image::Images;
+use crate::social::socket::Sockets;
 use crate::social::transport::Transport;
 use crate::social::{self, Learned};
 
@@ -62,6 +63,8 @@ pub struct Deliverer {
     /// Called after each post, for the progress bar.
     pub on_done: Arc<dyn Fn(&PostResult) + Send + Sync>,
     pub clock: Clock,
+    /// WebSocket exchanges (Nostr relays).
+    pub sockets: Arc<dyn Sockets>,
 }
 
 impl Deliverer {
@@ -215,6 +218,7 @@ impl Deliverer {
             stop: &self.stop,
             timeout: target.timeout.std(),
             keep,
+            sockets: self.sockets.as_ref(),
         }
     }
 

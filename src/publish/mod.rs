@@ -31,6 +31,7 @@ use crate::social::compose::PostFields;
 use crate::social::driver::Stop;
 use crate::social::http::Slots;
 use crate::social::image::{ImageFetcher, Images};
+use crate::social::socket::{Sockets, WsSockets};
 use crate::social::transport::{HttpTransport, Transport};
 use crate::social::{self, Draft, Learned};
 
@@ -73,6 +74,8 @@ pub trait Progress: Send + Sync {
 /// The network and the signals a run uses: the real ones, or stand-ins.
 pub struct Services {
     pub transport: Arc<dyn Transport>,
+    /// WebSocket exchanges (Nostr relays).
+    pub sockets: Arc<dyn Sockets>,
     pub images: Arc<dyn Images>,
     pub stop: Arc<Stop>,
     pub progress: Option<Arc<dyn Progress>>,
@@ -85,6 +88,7 @@ impl Services {
         let setup = |e: reqwest::Error| RunError::Setup(e.to_string());
         Ok(Services {
             transport: Arc::new(HttpTransport::new().map_err(setup)?),
+            sockets: Arc::new(WsSockets),
             images: Arc::new(
                 ImageFetcher::new(config.social.allow_private_network, Duration::from_secs(30))
                     .map_err(setup)?,
@@ -390,6 +394,7 @@ pub async fn run(
         let progress = services.progress.clone();
         let deliverer = Arc::new(deliver::Deliverer {
             transport: services.transport.clone(),
+            sockets: services.sockets.clone(),
             images: services.images.clone(),
             ledger: ledger.clone(),
             config: config.clone(),

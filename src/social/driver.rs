@@ -15,21 +15,28 @@
 //! the wire (a signature's timestamp, a record's `createdAt`) and the reading
 //! of a server's `Retry-After` date use the real time.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::json;
 use tokio::sync::Notify;
 
 use super::http::{DeliveryError, Request, Response, Slots};
 use super::image::{ImageData, Images};
+use super::socket::{Reply, Sockets};
 use super::steps::{
-    CallStep, PollStep, Polled, SendStep, Session, SessionStep, Step, Steps, UploadStep,
+    BroadcastStep, CallStep, PollStep, Polled, SendStep, Session, SessionStep, Step, Steps,
+    UploadStep,
 };
 use super::transport::Transport;
 use super::{Delivered, Learned};
 use crate::clock::Clock;
 use crate::secret::Secret;
+
+/// Learned keys of sealed messages start with this (`sealed:{post key}`).
+pub const SEALED_PREFIX: &str = "sealed:";
 
 /// The learned key a target's session is kept under.
 pub const SESSION_KEY: &str = "session";
@@ -78,6 +85,8 @@ pub struct Driver<'a> {
     /// Keeps (`Some`) or forgets (`None`) a value learned about the target,
     /// in the ledger, at once.
     pub keep: &'a KeepLearned<'a>,
+    /// WebSocket exchanges (Nostr relays).
+    pub sockets: &'a dyn Sockets,
 }
 
 /// Keeps (`Some`) or forgets (`None`) one learned value in the ledger.
@@ -109,6 +118,8 @@ pub struct TargetRun {
     pub learned: Vec<(String, Option<String>)>,
     /// Token values obtained in this run, to scrub from texts.
     pub secrets: Vec<String>,
+    /// Messages sealed by an earlier attempt, by their learned key.
+    sealed: BTreeMap<String, String>,
 }
 
 impl TargetRun {
@@ -120,6 +131,11 @@ impl TargetRun {
             .and_then(|v| serde_json::from_str(v).ok());
         TargetRun {
             name: name.to_string(),
+            sealed: learned
+                .iter()
+                .filter(|(k, _)| k.starts_with(SEALED_PREFIX))
+                .map(|(k, f)| (k.clone(), f.value.clone()))
+                .collect(),
             secrets: kept.as_ref().map(Session::secrets).unwrap_or_default(),
             kept,
             login_not_before: learned
@@ -265,6 +281,7 @@ impl Driver<'_> {
                 }
                 Step::Call(_) | Step::Upload(_) | Step::Poll(_) => {}
                 Step::Send(s) => return self.send(s, &session, post).await,
+                Step::Broadcast(b) => return self.broadcast(b, target, post).await,
             }
         }
         Err(DeliveryError::unbuildable(
@@ -455,6 +472,92 @@ impl Driver<'_> {
                 target.blocked = Some(blocked.clone());
                 Err(blocked)
             }
+        }
+    }
+
+    /// The post as one sealed message to several servers: sealed at the
+    /// first attempt and kept in the ledger before it is sent, so that a
+    /// later attempt (in this run or another) sends the very same message;
+    /// made when `needed` servers accept it.
+    async fn broadcast(
+        &self,
+        step: &BroadcastStep,
+        target: &mut TargetRun,
+        post: &mut PostRun,
+    ) -> Result<Delivered, DeliveryError> {
+        let kept = target
+            .sealed
+            .get(&step.keep_as)
+            .and_then(|v| serde_json::from_str::<serde_json::Value>(v).ok())
+            .and_then(|v| {
+                Some((
+                    v.get("message")?.clone(),
+                    v.get("id")?.as_str()?.to_string(),
+                ))
+            });
+        let (message, id) = match kept {
+            Some(kept) => kept,
+            None => {
+                let secret = step
+                    .secret
+                    .expose()
+                    .map_err(|e| DeliveryError::unbuildable(e.to_string()))?;
+                let (message, id) = (step.seal)(&step.draft, &secret, Utc::now())
+                    .map_err(DeliveryError::unbuildable)?;
+                let kept = json!({"id": id, "message": message}).to_string();
+                target.sealed.insert(step.keep_as.clone(), kept.clone());
+                target.learned.push((step.keep_as.clone(), Some(kept)));
+                self.flush(target)?;
+                (message, id)
+            }
+        };
+        let frame = (step.frame)(&message);
+        let read = |text: &str| (step.read)(text, &id);
+        let answers = futures_util::future::join_all(step.servers.iter().map(|server| {
+            self.sockets
+                .exchange(server, frame.clone(), &read, self.timeout)
+        }))
+        .await;
+        let mut accepted = 0;
+        let mut may_retry = false;
+        let mut troubles = Vec::new();
+        for (server, answer) in step.servers.iter().zip(answers) {
+            match answer {
+                Ok(Reply::Accepted(_)) => accepted += 1,
+                Ok(Reply::Refused { message, retry }) => {
+                    may_retry |= retry;
+                    troubles.push(format!("{server} refused it: {message}"));
+                }
+                Err(e) => {
+                    may_retry = true;
+                    troubles.push(format!("{server}: {e}"));
+                }
+            }
+        }
+        let summary = format!(
+            "{accepted} of {} servers accepted it ({} needed)",
+            step.servers.len(),
+            step.needed
+        );
+        if accepted >= step.needed {
+            post.warnings.extend(troubles);
+            target.sealed.remove(&step.keep_as);
+            target.learned.push((step.keep_as.clone(), None));
+            self.flush(target)?;
+            return Ok(Delivered {
+                remote_url: (step.address)(&id),
+                remote_id: Some(id),
+            });
+        }
+        let message = format!("{summary}: {}", troubles.join("; "));
+        if may_retry {
+            // The same message goes again: a server that has it says so.
+            Err(DeliveryError::MaybeDelivered {
+                message,
+                after: None,
+            })
+        } else {
+            Err(DeliveryError::permanent(message))
         }
     }
 

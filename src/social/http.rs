@@ -144,6 +144,9 @@ pub enum Method {
     Put,
     Patch,
     Delete,
+    /// A message on a WebSocket (not an HTTP request).
+    #[serde(rename = "WEBSOCKET")]
+    WebSocket,
 }
 
 impl Method {
@@ -155,6 +158,7 @@ impl Method {
             Method::Put => "PUT",
             Method::Patch => "PATCH",
             Method::Delete => "DELETE",
+            Method::WebSocket => "WEBSOCKET",
         }
     }
 }

@@ -27,9 +27,11 @@ pub mod matrix;
 pub mod mattermost;
 pub mod micropub;
 pub mod misskey;
+pub mod nostr;
 pub mod ntfy;
 pub mod oauth;
 pub mod slack;
+pub mod socket;
 pub mod steps;
 pub mod teams;
 pub mod telegram;
@@ -148,6 +150,11 @@ pub static PLATFORMS: &[Entry] = &[
         kind: "devto",
         read: devto::read,
         example: devto::example,
+    },
+    Entry {
+        kind: "nostr",
+        read: nostr::read,
+        example: nostr::example,
     },
     Entry {
         kind: "ntfy",

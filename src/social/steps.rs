@@ -46,6 +46,9 @@ pub enum Step {
     Poll(PollStep),
     /// Boxed: it holds up to three requests.
     Send(Box<SendStep>),
+    /// The post itself, sealed once and sent to several servers over
+    /// WebSocket (Nostr relays).
+    Broadcast(Box<BroadcastStep>),
 }
 
 impl Step {
@@ -130,6 +133,35 @@ pub struct SendStep {
     /// does not say (Threads' permalink); best effort.
     pub address: Option<Verify>,
 }
+
+/// A message sealed (signed) at the first attempt and kept, so every later
+/// attempt sends the very same one, then sent to each server over
+/// WebSocket; the post is made when `needed` of them accept it.
+#[derive(Debug, Clone)]
+pub struct BroadcastStep {
+    pub servers: Vec<Url>,
+    /// The message before it is sealed, with placeholders for what sealing
+    /// adds: what the dry run shows.
+    pub draft: serde_json::Value,
+    pub seal: Seal,
+    pub secret: crate::secret::Secret,
+    /// The text frame that carries a (sealed or draft) message.
+    pub frame: fn(&serde_json::Value) -> String,
+    /// Reads a frame from a server: `Some` when it answers the message
+    /// whose id is given.
+    pub read: fn(&str, &str) -> Option<super::socket::Reply>,
+    pub needed: usize,
+    /// The learned key the sealed message is kept under between attempts.
+    pub keep_as: String,
+    /// Where the post can be seen, from its id.
+    pub address: fn(&str) -> Option<String>,
+    /// What the dry run says of it.
+    pub note: String,
+}
+
+/// Seals a draft with the secret at a time: the sealed message and its id.
+pub type Seal =
+    fn(&serde_json::Value, &str, DateTime<Utc>) -> Result<(serde_json::Value, String), String>;
 
 /// A question whose answer says whether the post was made.
 #[derive(Debug, Clone)]
@@ -310,6 +342,7 @@ impl Steps {
                     otherwise: None,
                     check: None,
                 }),
+                Step::Broadcast(_) => None,
                 Step::Send(s) => Some(StepPreview {
                     step: "send",
                     note: match &s.fallback {
@@ -322,6 +355,27 @@ impl Steps {
                 }),
             })
             .collect();
+        // A message sealed once goes to each server.
+        for step in &self.0 {
+            if let Step::Broadcast(b) = step {
+                let body = serde_json::from_str((b.frame)(&b.draft).as_str())
+                    .unwrap_or(serde_json::Value::Null);
+                for server in &b.servers {
+                    out.push(StepPreview {
+                        step: "publish",
+                        note: b.note.clone(),
+                        request: RequestPreview {
+                            method: super::http::Method::WebSocket,
+                            url: server.to_string(),
+                            headers: Default::default(),
+                            body: body.clone(),
+                        },
+                        otherwise: None,
+                        check: None,
+                    });
+                }
+            }
+        }
         // After the post, where it can be seen, when its answer does not say.
         for step in &self.0 {
             if let Step::Send(s) = step

@@ -50,6 +50,11 @@ impl HttpTransport {
             Method::Put => reqwest::Method::PUT,
             Method::Patch => reqwest::Method::PATCH,
             Method::Delete => reqwest::Method::DELETE,
+            Method::WebSocket => {
+                return Err(DeliveryError::unbuildable(
+                    "a WebSocket message is not an HTTP request",
+                ));
+            }
         };
         let mut builder = self.client.request(method, &request.url).timeout(timeout);
         for (name, value) in &request.headers {

@@ -63,9 +63,16 @@ async fn stand_in() -> MockServer {
     server
 }
 
-/// A target of every platform, built from its example keys below `base`.
-fn example_target(entry: &herald::social::Entry, base: &str) -> (Value, Value) {
+/// A target of every platform, built from its example keys below `base`
+/// (WebSocket addresses below `base` go to `relay`).
+fn example_target(entry: &herald::social::Entry, base: &str, relay: &str) -> (Value, Value) {
     let keys = (entry.example)(&format!("{base}/{}", entry.kind));
+    let keys: Value = serde_json::from_str(
+        &keys
+            .to_string()
+            .replace(&base.replacen("http", "ws", 1), relay),
+    )
+    .unwrap();
     let mut target = json!({"name": entry.kind, "type": entry.kind});
     for (k, v) in keys.as_object().unwrap() {
         target[k] = v.clone();
@@ -227,7 +234,8 @@ fn values(keys: &Value) -> Vec<String> {
 async fn every_platform_sends_step_by_step_what_its_dry_run_printed() {
     for entry in herald::social::PLATFORMS {
         let server = stand_in().await;
-        let (target, keys) = example_target(entry, &server.uri());
+        let relay = crate::relay::start(vec![crate::relay::Behaviour::Accept]).await;
+        let (target, keys) = example_target(entry, &server.uri(), &relay.url);
         // A JSON object is a YAML flow mapping.
         let site = seed_site(&server.uri(), &format!("    - {target}\n"));
 
@@ -267,6 +275,33 @@ async fn every_platform_sends_step_by_step_what_its_dry_run_printed() {
         // Each printed step was sent, in order; a poll is sent only while
         // the platform is still processing (the stand-in never is).
         let secrets = values(&keys);
+        // Messages on WebSockets went to the relay: each printed one was
+        // received there, signed, as printed but for what sealing adds.
+        let (sockets, printed): (Vec<_>, Vec<_>) = printed
+            .into_iter()
+            .partition(|(_, r)| r["method"] == "WEBSOCKET");
+        let received = relay.events();
+        assert_eq!(
+            received.len(),
+            sockets.len(),
+            "{}: relay messages",
+            entry.kind
+        );
+        for (_, request) in &sockets {
+            let url = request["url"].as_str().unwrap();
+            let path = url::Url::parse(url).unwrap().path().to_string();
+            let got = received
+                .iter()
+                .find(|r| r.path == path)
+                .unwrap_or_else(|| panic!("{}: nothing received at {url}", entry.kind));
+            assert!(
+                got.valid,
+                "{}: the relay found the event invalid",
+                entry.kind
+            );
+            same_json(&request["body"][1], &got.event, &secrets, "event")
+                .unwrap_or_else(|e| panic!("{}: {e}", entry.kind));
+        }
         let mut sent_iter = sent.iter().peekable();
         for (step, request) in &printed {
             match sent_iter.peek() {
@@ -293,16 +328,21 @@ async fn every_platform_sends_step_by_step_what_its_dry_run_printed() {
             "{}: sent but not printed: {rest:?}",
             entry.kind
         );
-        assert!(!sent.is_empty(), "{}: nothing sent", entry.kind);
+        assert!(
+            !sent.is_empty() || !received.is_empty(),
+            "{}: nothing sent",
+            entry.kind
+        );
     }
 }
 
 #[tokio::test]
 async fn ten_cron_runs_with_nothing_due_make_no_request_at_all() {
     let server = stand_in().await;
+    let relay = crate::relay::start(vec![crate::relay::Behaviour::Accept]).await;
     let mut targets = String::new();
     for entry in herald::social::PLATFORMS {
-        let (target, _) = example_target(entry, &server.uri());
+        let (target, _) = example_target(entry, &server.uri(), &relay.url);
         targets.push_str(&format!("    - {target}\n"));
     }
     let site = seed_site(&server.uri(), &targets);

@@ -338,6 +338,7 @@ pub async fn publish_in_process_with_stop(
     let config = herald::config::load(&site.root().join("config/herald.yaml")).expect("config");
     let services = herald::publish::Services {
         transport,
+        sockets: std::sync::Arc::new(herald::social::socket::WsSockets),
         images: std::sync::Arc::new(StubImages),
         stop,
         progress: None,
