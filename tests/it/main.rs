@@ -24,6 +24,7 @@ mod relay;
 mod retries;
 mod scheduler;
 mod secrets;
+mod servers;
 mod sessions;
 mod support;
 mod threads;
