@@ -387,7 +387,10 @@ impl Deliverer {
         let social = &self.config.social;
         let recognises_resend = editing
             || !matches!(
-                target.platform.capabilities().idempotency,
+                target
+                    .platform
+                    .capabilities(&self.learned.get(&target.name).cloned().unwrap_or_default())
+                    .idempotency,
                 social::Idempotency::None
             );
         let prior_attempts = self

@@ -247,7 +247,7 @@ pub async fn run(
             .social
             .targets
             .iter()
-            .any(|t| t.enabled && t.platform.capabilities().full_article);
+            .any(|t| t.enabled && t.platform.capabilities(&Learned::default()).full_article);
         let mut drafts = drafts(&config.site, &candidates, &bodies, whole, &mut problems);
         let fingerprints: HashMap<String, String> = drafts
             .iter()
@@ -637,14 +637,23 @@ async fn learn(
         let Some(question) = target.platform.learn(known, clock.now()) else {
             continue;
         };
-        let answer = match question.request.resolve(&Slots::new(), None, clock.now()) {
-            Ok(outgoing) => services
-                .transport
-                .send(outgoing, target.timeout.std())
-                .await
-                .and_then(|r| (question.read)(&r, clock.now())),
-            Err(e) => Err(e),
+        let ask = |request: &social::http::Request| {
+            let outgoing = request.resolve(&Slots::new(), None, clock.now());
+            async move {
+                let response = services
+                    .transport
+                    .send(outgoing?, target.timeout.std())
+                    .await?;
+                (question.read)(&response, clock.now())
+            }
         };
+        let mut answer = ask(&question.request).await;
+        // A server without this address may have an older one.
+        if let (Err(social::http::DeliveryError::Permanent { .. }), Some(otherwise)) =
+            (&answer, &question.otherwise)
+        {
+            answer = ask(otherwise).await;
+        }
         match answer {
             Ok(values) => {
                 for (key, value) in values {

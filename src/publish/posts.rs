@@ -181,7 +181,9 @@ pub fn decide<'a>(
         let max_age = max_age(config, target);
         let min_interval = target.min_interval.unwrap_or(social.min_interval);
         let max_per_run = target.max_per_run.unwrap_or(social.max_per_run) as usize;
-        let capabilities = target.platform.capabilities();
+        let capabilities = target
+            .platform
+            .capabilities(&snapshot.learned(&target.name));
         // Without an interval there is nothing to wait for (even when the
         // last post's time is past `now`, as with a repeated `--now`).
         // A last post dated after now was recorded under a wrong clock

@@ -485,7 +485,7 @@ impl Platform for Bluesky {
     }
 
     /// The record key is fixed per (target, article): a resend is refused.
-    fn capabilities(&self) -> Capabilities {
+    fn capabilities(&self, _learned: &Learned) -> Capabilities {
         Capabilities {
             idempotency: Idempotency::Key { kept_for: None },
             ..Capabilities::default()

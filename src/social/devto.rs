@@ -247,7 +247,7 @@ impl Platform for DevTo {
         }
     }
 
-    fn capabilities(&self) -> Capabilities {
+    fn capabilities(&self, _learned: &Learned) -> Capabilities {
         Capabilities {
             edit: true,
             // The canonical URL is unique on dev.to: a resend is refused,

@@ -142,7 +142,7 @@ impl Platform for Discord {
         }
     }
 
-    fn capabilities(&self) -> Capabilities {
+    fn capabilities(&self, _learned: &Learned) -> Capabilities {
         Capabilities {
             edit: true,
             ..Capabilities::default()

@@ -108,7 +108,7 @@ impl Platform for GoogleChat {
     }
 
     /// A reused `requestId` returns the existing message.
-    fn capabilities(&self) -> Capabilities {
+    fn capabilities(&self, _learned: &Learned) -> Capabilities {
         Capabilities {
             idempotency: Idempotency::Key { kept_for: None },
             ..Capabilities::default()

@@ -424,7 +424,7 @@ impl Platform for LinkedIn {
         }
     }
 
-    fn capabilities(&self) -> Capabilities {
+    fn capabilities(&self, _learned: &Learned) -> Capabilities {
         Capabilities {
             edit: true,
             ..Capabilities::default()

@@ -38,6 +38,12 @@ pub const MAX_ALT: usize = 1500;
 pub const KEY_LIFETIME: Duration = Duration::from_secs(3600);
 /// The learned key of the instance's text limit.
 pub const MAX_CHARACTERS: &str = "max_characters";
+/// The learned key of the server software (`mastodon`, `pleroma`, …).
+pub const SOFTWARE: &str = "software";
+/// Servers known to honour `Idempotency-Key` (Mastodon for an hour;
+/// Pleroma and Akkoma took it from Mastodon). GoToSocial and others are
+/// not counted on: a lost answer there is `uncertain`, never resent.
+const IDEMPOTENT_SOFTWARE: &[&str] = &["mastodon", "pleroma", "akkoma"];
 /// How long a learned limit is trusted before the instance is asked again.
 const LIMIT_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(1);
 /// The longest herald waits for an uploaded image to be processed.
@@ -202,20 +208,51 @@ fn read_poll(response: &Response, now: DateTime<Utc>) -> Result<Polled, Delivery
     Ok(Polled::Ready(slots))
 }
 
-/// `configuration.statuses.max_characters` of the instance.
+/// The instance's text limit (`configuration.statuses.max_characters`,
+/// or Pleroma's and Akkoma's `max_toot_chars`) and which software it runs
+/// (from `version` and `source_url`), from its v2 or v1 instance.
 fn read_instance(
     response: &Response,
     now: DateTime<Utc>,
 ) -> Result<Vec<(String, String)>, DeliveryError> {
     classify(response, message, |_| None, now)?;
-    response
-        .json()
-        .and_then(|v| {
-            v.pointer("/configuration/statuses/max_characters")
-                .and_then(|m| m.as_u64())
-        })
-        .map(|m| vec![(MAX_CHARACTERS.to_string(), m.to_string())])
-        .ok_or_else(|| DeliveryError::permanent("the instance did not say its max_characters"))
+    let v = response.json().unwrap_or_default();
+    let max = v
+        .pointer("/configuration/statuses/max_characters")
+        .or_else(|| v.get("max_toot_chars"))
+        .and_then(serde_json::Value::as_u64)
+        .filter(|m| *m > 0)
+        .ok_or_else(|| DeliveryError::permanent("the instance did not say its max_characters"))?;
+    let version = v
+        .get("version")
+        .and_then(|s| s.as_str())
+        .unwrap_or_default();
+    let source = v
+        .get("source_url")
+        .and_then(|s| s.as_str())
+        .unwrap_or_default();
+    Ok(vec![
+        (MAX_CHARACTERS.to_string(), max.to_string()),
+        (SOFTWARE.to_string(), software(version, source).to_string()),
+    ])
+}
+
+/// Which Mastodon-API server answers: Pleroma and Akkoma say so in their
+/// `version` ("2.7.2 (compatible; Akkoma 3.13.2)"), GoToSocial in its
+/// `source_url`.
+pub fn software(version: &str, source_url: &str) -> &'static str {
+    let version = version.to_lowercase();
+    if version.contains("akkoma") {
+        "akkoma"
+    } else if version.contains("pleroma") {
+        "pleroma"
+    } else if source_url.contains("gotosocial") || version.contains("gotosocial") {
+        "gotosocial"
+    } else if source_url.contains("mastodon/mastodon") || !version.contains("compatible") {
+        "mastodon"
+    } else {
+        "other"
+    }
 }
 
 /// 200 with the Status (`id`, `url`).
@@ -271,11 +308,19 @@ impl Platform for Mastodon {
         }
     }
 
-    fn capabilities(&self) -> Capabilities {
+    /// Idempotency where the server is known to keep the key; an instance
+    /// not asked yet is taken to be Mastodon (the first run asks before it
+    /// sends anything).
+    fn capabilities(&self, learned: &Learned) -> Capabilities {
+        let software = learned.get(SOFTWARE).unwrap_or("mastodon");
         Capabilities {
             edit: true,
-            idempotency: Idempotency::Key {
-                kept_for: Some(KEY_LIFETIME),
+            idempotency: if IDEMPOTENT_SOFTWARE.contains(&software) {
+                Idempotency::Key {
+                    kept_for: Some(KEY_LIFETIME),
+                }
+            } else {
+                Idempotency::None
             },
             ..Capabilities::default()
         }
@@ -287,7 +332,13 @@ impl Platform for Mastodon {
             .then(|| Learning {
                 request: Request::new(Method::Get, self.api("api/v2/instance"), Body::Empty),
                 read: read_instance,
-                what: "the instance's text limit",
+                what: "the instance's text limit and software",
+                // Older Pleroma and Akkoma have no v2 instance.
+                otherwise: Some(Request::new(
+                    Method::Get,
+                    self.api("api/v1/instance"),
+                    Body::Empty,
+                )),
             })
     }
 

@@ -300,7 +300,7 @@ impl Platform for Matrix {
         }
     }
 
-    fn capabilities(&self) -> Capabilities {
+    fn capabilities(&self, _learned: &Learned) -> Capabilities {
         Capabilities {
             edit: true,
             idempotency: Idempotency::Key {

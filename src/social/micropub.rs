@@ -245,7 +245,7 @@ impl Platform for Micropub {
         }
     }
 
-    fn capabilities(&self) -> Capabilities {
+    fn capabilities(&self, _learned: &Learned) -> Capabilities {
         Capabilities {
             edit: true,
             ..Capabilities::default()
@@ -264,6 +264,7 @@ impl Platform for Micropub {
                 .header("Authorization", self.bearer()),
                 read: read_config,
                 what: "the server's media endpoint",
+                otherwise: None,
             },
         )
     }

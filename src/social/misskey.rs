@@ -248,6 +248,7 @@ impl Platform for Misskey {
             ),
             read: read_meta,
             what: "the instance's text limit",
+            otherwise: None,
         })
     }
 

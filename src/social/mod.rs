@@ -185,8 +185,9 @@ pub trait Platform: fmt::Debug + Send + Sync {
     /// what herald learned about the target.
     fn text(&self, learned: &Learned) -> TextRule;
 
-    /// What the platform can do.
-    fn capabilities(&self) -> Capabilities {
+    /// What the platform can do, given what herald learned about the
+    /// target (which server software answers).
+    fn capabilities(&self, _learned: &Learned) -> Capabilities {
         Capabilities::default()
     }
 
@@ -532,6 +533,8 @@ pub struct Learning {
     pub read: ReadLearned,
     /// What is asked, for warnings ("the instance's text limit").
     pub what: &'static str,
+    /// Asked when the server refuses `request` (an older API's address).
+    pub otherwise: Option<Request>,
 }
 
 /// One announcement of one article on one target, fitted to its platform.

@@ -327,7 +327,7 @@ impl Platform for Nostr {
         }
     }
 
-    fn capabilities(&self) -> Capabilities {
+    fn capabilities(&self, _learned: &Learned) -> Capabilities {
         Capabilities {
             // An article with the same `d` replaces the first.
             edit: self.kind == EventKind::Article,

@@ -161,7 +161,7 @@ impl Platform for Webhook {
     }
 
     /// `webhook-id` lets a receiver drop a resend, for good.
-    fn capabilities(&self) -> Capabilities {
+    fn capabilities(&self, _learned: &Learned) -> Capabilities {
         Capabilities {
             idempotency: Idempotency::Key { kept_for: None },
             ..Capabilities::default()

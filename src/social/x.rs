@@ -479,7 +479,7 @@ impl Platform for X {
         }
     }
 
-    fn capabilities(&self) -> Capabilities {
+    fn capabilities(&self, _learned: &Learned) -> Capabilities {
         Capabilities {
             monthly_cap: self.max_posts_per_month,
             ..Capabilities::default()

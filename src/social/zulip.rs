@@ -211,7 +211,7 @@ impl Platform for Zulip {
         }
     }
 
-    fn capabilities(&self) -> Capabilities {
+    fn capabilities(&self, _learned: &Learned) -> Capabilities {
         Capabilities {
             edit: true,
             ..Capabilities::default()

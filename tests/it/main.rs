@@ -7,6 +7,7 @@ mod delivery;
 mod devto;
 mod edits;
 mod example;
+mod fediverse;
 mod feeds;
 mod guarantees;
 mod hostile;
