@@ -377,11 +377,12 @@ impl Session {
                 "uncertain",
                 "seen",
                 "dropped",
+                "deleted",
             ]
             .contains(&s.as_str())
             {
                 return self.fail(&format!(
-                    "--status {s:?}: expected posted, queued, failed, uncertain, dropped, pending or seen"
+                    "--status {s:?}: expected posted, queued, failed, uncertain, dropped, deleted, pending or seen"
                 ));
             }
         }

@@ -136,7 +136,7 @@ pub struct StatusArgs {
     #[arg(long = "article", value_name = "SLUG")]
     pub articles: Vec<String>,
 
-    /// Only these statuses: posted, queued, failed, uncertain, dropped, pending, seen (repeatable)
+    /// Only these statuses: posted, queued, failed, uncertain, dropped, deleted, pending, seen (repeatable)
     #[arg(long = "status", value_name = "STATUS")]
     pub statuses: Vec<String>,
 

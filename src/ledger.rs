@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_ledger.sql"),
     include_str!("../migrations/0002_target_state.sql"),
     include_str!("../migrations/0003_waits_moves_sites.sql"),
+    include_str!("../migrations/0004_deleted.sql"),
 ];
 
 /// Why the ledger cannot be used. Nothing is sent when it cannot.
@@ -77,6 +78,8 @@ pub enum Status {
     Seen,
     /// Never sent: it grew older than `max_age` while it waited.
     Dropped,
+    /// Posted, then deleted because the article was unpublished.
+    Deleted,
 }
 
 impl Status {
@@ -89,6 +92,7 @@ impl Status {
             Status::Uncertain => "uncertain",
             Status::Seen => "seen",
             Status::Dropped => "dropped",
+            Status::Deleted => "deleted",
         }
     }
 
@@ -100,6 +104,7 @@ impl Status {
             "failed" => Status::Failed,
             "uncertain" => Status::Uncertain,
             "dropped" => Status::Dropped,
+            "deleted" => Status::Deleted,
             _ => Status::Seen,
         }
     }

@@ -162,6 +162,18 @@ pub enum OnEdit {
     Repost,
 }
 
+/// What to do when a posted article is unpublished (a draft again, dated
+/// in the future, or its file gone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OnUnpublish {
+    /// Leave the remote posts.
+    #[default]
+    Ignore,
+    /// Delete them where the platform allows.
+    Delete,
+}
+
 /// Posting policy and the targets posted to.
 #[derive(Debug, Clone)]
 pub struct SocialSettings {
@@ -170,6 +182,7 @@ pub struct SocialSettings {
     pub max_per_run: u32,
     pub max_attempts: u32,
     pub on_edit: OnEdit,
+    pub on_unpublish: OnUnpublish,
     pub template: Option<String>,
     pub allow_private_network: bool,
     /// First retry delay; doubles per attempt, with full jitter.
@@ -194,6 +207,8 @@ pub struct Target {
     pub max_age: Option<TimeSpan>,
     pub max_per_run: Option<u32>,
     pub timeout: TimeSpan,
+    /// Its own `on_unpublish`, else the one under `social`.
+    pub on_unpublish: Option<OnUnpublish>,
 }
 
 impl Target {

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_saphyr::{Location, Spanned};
 
-use super::OnEdit;
+use super::{OnEdit, OnUnpublish};
 use crate::units::{ByteSize, Count, Text, TimeSpan};
 
 /// Text as written, and where.
@@ -85,6 +85,7 @@ pub(super) struct RawSocial {
     pub max_per_run: Option<Count>,
     pub max_attempts: Option<At<Count>>,
     pub on_edit: Option<OnEdit>,
+    pub on_unpublish: Option<OnUnpublish>,
     pub template: Option<At<String>>,
     pub allow_private_network: Option<bool>,
     pub retry_base: Option<TimeSpan>,

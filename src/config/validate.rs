@@ -32,6 +32,7 @@ const COMMON_TARGET_KEYS: &[&str] = &[
     "max_age",
     "max_per_run",
     "timeout",
+    "on_unpublish",
 ];
 
 /// Parses the YAML into the raw types, with the key path and position of
@@ -407,6 +408,7 @@ impl<'a> Validator<'a> {
             max_per_run: raw.max_per_run.map_or(5, Count::saturating_u32),
             max_attempts: u32::try_from(max_attempts).unwrap_or(u32::MAX),
             on_edit: raw.on_edit.unwrap_or_default(),
+            on_unpublish: raw.on_unpublish.unwrap_or_default(),
             template: raw.template.map(|t| t.value),
             allow_private_network: raw.allow_private_network.unwrap_or(false),
             retry_base: raw.retry_base.unwrap_or(TimeSpan::from_secs(1)),
@@ -558,6 +560,8 @@ impl<'a> Validator<'a> {
                 .map_err(|m| located("max_per_run", m))?
                 .map(Count::saturating_u32),
             timeout,
+            on_unpublish: common::<crate::config::OnUnpublish>(&values, "on_unpublish")
+                .map_err(|m| located("on_unpublish", m))?,
         })
     }
 }

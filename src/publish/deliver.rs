@@ -222,6 +222,51 @@ impl Deliverer {
         }
     }
 
+    /// Deletes a post made earlier: once per run (a later run tries again),
+    /// and the row stays `posted` until the platform confirms.
+    async fn delete_one(
+        &self,
+        target: &Target,
+        planned: PlannedPost,
+        run: &mut TargetRun,
+        mut result: PostResult,
+    ) -> Result<PostResult, LedgerError> {
+        if let Some(blocked) = &run.blocked {
+            result.status = Status::Queued;
+            result.error = Some(format!("not deleted in this run: {blocked}"));
+            return Ok(result);
+        }
+        let keep = self.keeper(target);
+        let driver = self.driver(target, &keep);
+        let mut post_run = PostRun::default();
+        let outcome = driver.run(&planned.steps, run, &mut post_run).await;
+        result.warnings.append(&mut post_run.warnings);
+        result.attempts = 1;
+        let now = self.clock.now();
+        match outcome {
+            Ok(_) => {
+                self.record(|l| {
+                    l.mark(
+                        &planned.target,
+                        &planned.article_id,
+                        Status::Deleted,
+                        "deleted: the article was unpublished",
+                        now,
+                    )
+                })?;
+                result.status = Status::Deleted;
+            }
+            Err(e) => {
+                let e = e.map_message(|m| social::scrub(m, &secrets(target, run)));
+                result.status = Status::Failed;
+                result.error = Some(format!(
+                    "could not delete the post (it stays recorded as posted; the next run tries again): {e}"
+                ));
+            }
+        }
+        Ok(result)
+    }
+
     /// Renews the kept token of each target in `due` (none of which posts
     /// in this run); what fails is a warning, and the post-less run goes on.
     pub async fn renew_tokens(&self, due: &[&Target]) -> Result<Vec<String>, LedgerError> {
@@ -341,6 +386,7 @@ impl Deliverer {
                 return Ok(result);
             }
             Action::Adopt => return Ok(result),
+            Action::Delete => return self.delete_one(target, planned, run, result).await,
             Action::Send | Action::Resend | Action::Update { .. } | Action::Repost => {}
         }
         let editing = matches!(planned.action, Action::Update { .. });
@@ -578,6 +624,7 @@ pub fn summary(results: &[PostResult]) -> String {
         Status::Uncertain,
         Status::Queued,
         Status::Dropped,
+        Status::Deleted,
         Status::Seen,
     ] {
         let mine: Vec<&PostResult> = results.iter().filter(|r| r.status == status).collect();

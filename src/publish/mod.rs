@@ -297,6 +297,16 @@ pub async fn run(
             None => pending_learning = questions(&sending, &learned, now),
         }
         planned_posts = posts::compose(&config, decisions, &drafts, &snapshot, &learned);
+        let (deletions, notes, deletion_warnings) = posts::deletions(
+            &config,
+            &selection.published,
+            articles.len(),
+            &snapshot,
+            options,
+        );
+        planned_posts.extend(deletions);
+        post_notes.extend(notes);
+        warnings.extend(deletion_warnings);
     }
 
     // Each shown article's entry, its rendered body moved (not copied) in,

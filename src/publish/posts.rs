@@ -12,7 +12,7 @@
 //! the same key where the platform honours one, and otherwise marked
 //! uncertain and never silently resent.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use chrono::Datelike;
@@ -21,7 +21,7 @@ use serde::Serialize;
 use url::Url;
 
 use crate::article::Article;
-use crate::config::{Config, OnEdit, Target};
+use crate::config::{Config, OnEdit, OnUnpublish, Target};
 use crate::ledger::{Record, Snapshot, Status};
 use crate::social::compose::{ComposeError, Composer};
 use crate::social::steps::Steps;
@@ -63,13 +63,16 @@ pub enum Action {
     /// It waited (queued, or failed and due for a retry) until it grew older
     /// than `max_age`: never sent.
     Drop,
+    /// The article was unpublished: delete the post made earlier
+    /// (`on_unpublish: delete`).
+    Delete,
 }
 
 impl Action {
     pub fn sends(&self) -> bool {
         matches!(
             self,
-            Action::Send | Action::Resend | Action::Update { .. } | Action::Repost
+            Action::Send | Action::Resend | Action::Update { .. } | Action::Repost | Action::Delete
         )
     }
 
@@ -85,6 +88,7 @@ impl Action {
             Action::Queue => "queue",
             Action::Adopt => "adopt",
             Action::Drop => "drop",
+            Action::Delete => "delete",
         }
     }
 }
@@ -254,6 +258,12 @@ pub fn decide<'a>(
                     }
                 }
                 Some(r) if r.status == Status::Seen => continue,
+                // Published again after its posts were deleted: a new post,
+                // under a key of its own.
+                Some(r) if r.status == Status::Deleted => (
+                    Action::Repost,
+                    "published again after its posts were deleted".to_string(),
+                ),
                 Some(r)
                     if r.status == Status::Uncertain
                         && !options.retry_uncertain
@@ -546,6 +556,115 @@ pub struct PlannedPost {
     pub published: String,
     #[serde(skip)]
     pub post: Option<Post>,
+}
+
+/// The posts to delete because their article is no longer published (a
+/// draft again, dated in the future, or its file gone), on targets with
+/// `on_unpublish: delete`; with the notes and warnings to show. Pure.
+///
+/// A safety stop: when no article was loaded at all, or more of the
+/// posted articles vanished at once than a tenth of them (and more than
+/// one), nothing is deleted and a warning says why: a moved or emptied
+/// content folder must not wipe a site's history.
+pub fn deletions(
+    config: &Config,
+    published: &[&Article],
+    loaded: usize,
+    snapshot: &Snapshot,
+    options: &PostOptions,
+) -> (Vec<PlannedPost>, Vec<String>, Vec<String>) {
+    let (mut planned, mut notes, mut warnings) = (Vec::new(), Vec::new(), Vec::new());
+    let deleting: Vec<&Target> = targets(config, options)
+        .into_iter()
+        .filter(|t| t.on_unpublish.unwrap_or(config.social.on_unpublish) == OnUnpublish::Delete)
+        .collect();
+    if deleting.is_empty() || options.mark_seen {
+        return (planned, notes, warnings);
+    }
+    let live: HashSet<&str> = published.iter().map(|a| a.id()).collect();
+    let posted: HashSet<&str> = snapshot
+        .records
+        .values()
+        .filter(|r| r.status == Status::Posted)
+        .map(|r| r.article_id.as_str())
+        .collect();
+    let vanished = posted.iter().filter(|id| !live.contains(*id)).count();
+    if vanished == 0 {
+        return (planned, notes, warnings);
+    }
+    if loaded == 0 {
+        warnings.push(format!(
+            "no article was loaded from the content folder, so the posts of {vanished} posted articles are not deleted (on_unpublish: delete); check content.dir"
+        ));
+        return (planned, notes, warnings);
+    }
+    if vanished > 1 && vanished * 10 > posted.len() {
+        warnings.push(format!(
+            "{vanished} of {} posted articles are no longer published at once, more than a tenth: nothing is deleted (on_unpublish: delete). If that is meant, unpublish them in smaller steps",
+            posted.len()
+        ));
+        return (planned, notes, warnings);
+    }
+    for target in deleting {
+        let mut cannot = 0;
+        let mut gone: Vec<&Record> = snapshot
+            .records
+            .values()
+            .filter(|r| {
+                r.target == target.name
+                    && r.status == Status::Posted
+                    && !live.contains(r.article_id.as_str())
+                    && (options.articles.is_empty()
+                        || options.articles.iter().any(|a| {
+                            r.article_id == *a
+                                || r.article_id.trim_end_matches('/').rsplit('/').next()
+                                    == Some(a.as_str())
+                        }))
+            })
+            .collect();
+        gone.sort_by(|a, b| a.article_id.cmp(&b.article_id));
+        for r in gone {
+            let remote = social::Remote {
+                id: r.remote_id.as_deref(),
+                url: r.remote_url.as_deref(),
+                key: &r.idempotency_key,
+            };
+            let Some(steps) = target.platform.delete(&remote) else {
+                cannot += 1;
+                continue;
+            };
+            planned.push(PlannedPost {
+                target: target.name.clone(),
+                platform: target.platform.kind(),
+                article_id: r.article_id.clone(),
+                source: std::path::PathBuf::new(),
+                title: r.title.clone().unwrap_or_else(|| r.article_id.clone()),
+                action: Action::Delete,
+                reason: "no longer published (on_unpublish: delete)".to_string(),
+                text: None,
+                count: None,
+                limit: None,
+                unit: None,
+                image: None,
+                notes: Vec::new(),
+                steps,
+                error: None,
+                content_hash: r.content_hash.clone().unwrap_or_default(),
+                published: r.published_at.clone().unwrap_or_default(),
+                post: None,
+            });
+        }
+        if cannot > 0 {
+            notes.push(format!(
+                "{}: {cannot} {} of unpublished articles {} ({} cannot delete posts)",
+                target.name,
+                if cannot == 1 { "post" } else { "posts" },
+                if cannot == 1 { "stays" } else { "stay" },
+                target.platform.kind()
+            ));
+        }
+    }
+    (planned, notes, warnings)
 }
 
 fn steps_empty(steps: &Steps) -> bool {

@@ -209,6 +209,18 @@ fn classify_xrpc(response: &Response, now: DateTime<Utc>) -> Result<(), Delivery
     }
 }
 
+/// `deleteRecord` answers 200; a record already gone is gone.
+fn read_deleted(
+    response: &Response,
+    _: &Slots,
+    now: DateTime<Utc>,
+) -> Result<Delivered, DeliveryError> {
+    if matches!(response.status, 404 | 410) {
+        return Ok(Delivered::default());
+    }
+    classify_xrpc(response, now).map(|()| Delivered::default())
+}
+
 /// How long until `RateLimit-Reset` (a Unix time), which the PDS sends
 /// with a 429.
 fn reset_delay(response: &Response) -> Option<std::time::Duration> {
@@ -510,6 +522,22 @@ impl Platform for Bluesky {
             )
         }));
         Steps(steps)
+    }
+
+    fn delete(&self, remote: &super::Remote<'_>) -> Option<Steps> {
+        // `at://{did}/app.bsky.feed.post/{rkey}`
+        let rkey = remote.id?.rsplit('/').next()?.to_string();
+        let request = Request::new(
+            Method::Post,
+            self.xrpc("com.atproto.repo.deleteRecord"),
+            Body::Json(json!({"repo": DID, "collection": "app.bsky.feed.post", "rkey": rkey})),
+        )
+        .header("Authorization", Self::bearer())
+        .fill("/repo", Part::slot("did", DID));
+        Some(Steps(vec![
+            Step::Session(self.session_step()),
+            Step::send(SendStep::new(request, read_deleted)),
+        ]))
     }
 
     fn card(&self, post: &Post, c: &Card<'_>) -> String {

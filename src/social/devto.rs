@@ -199,6 +199,14 @@ fn read_article(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered
     })
 }
 
+fn read_unpublished(
+    r: &Response,
+    _: &Slots,
+    now: DateTime<Utc>,
+) -> Result<Delivered, DeliveryError> {
+    super::read_deletion(r, message, now)
+}
+
 /// The account's article whose `canonical_url` is this post's.
 fn find_by_canonical_url(
     r: &Response,
@@ -271,6 +279,19 @@ impl Platform for DevTo {
             None => self.create_step(post),
         };
         Steps(vec![Step::send(step)])
+    }
+
+    /// dev.to has no deletion: the article is unpublished (a draft again).
+    fn delete(&self, remote: &super::Remote<'_>) -> Option<Steps> {
+        let id = remote.id?;
+        Some(Steps(vec![Step::send(SendStep::new(
+            self.authorized(Request::new(
+                Method::Put,
+                self.api(&format!("articles/{id}")),
+                Body::Json(json!({"article": {"published": false}})),
+            )),
+            read_unpublished,
+        ))]))
     }
 
     fn card(&self, post: &Post, c: &Card<'_>) -> String {

@@ -73,6 +73,10 @@ fn edit_request(post: &Post, url: &Secret, message_id: &str) -> Request {
     .path_suffix(&format!("/messages/{message_id}"))
 }
 
+fn read_deleted(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
+    super::read_deletion(r, message, now)
+}
+
 fn message(r: &Response) -> String {
     match r.json() {
         Some(v) if v.get("message").is_some() => {
@@ -155,6 +159,15 @@ impl Platform for Discord {
             None => request(post, &self.url),
         };
         Steps(vec![Step::send(SendStep::new(request, parse))])
+    }
+
+    fn delete(&self, remote: &super::Remote<'_>) -> Option<Steps> {
+        let id = remote.id?;
+        Some(Steps(vec![Step::send(SendStep::new(
+            Request::new(Method::Delete, Template::secret(&self.url), Body::Empty)
+                .path_suffix(&format!("/messages/{id}")),
+            read_deleted,
+        ))]))
     }
 
     fn card(&self, _post: &Post, c: &Card<'_>) -> String {

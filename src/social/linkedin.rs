@@ -392,6 +392,14 @@ fn read_post(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, D
     Ok(delivered(urn))
 }
 
+/// 204; a post already gone is gone.
+fn read_deleted(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
+    if matches!(r.status, 404 | 410) {
+        return Ok(Delivered::default());
+    }
+    check(r, now).map(|()| Delivered::default())
+}
+
 /// 204 for a patched post.
 fn read_edit(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
     check(r, now)?;
@@ -452,6 +460,19 @@ impl Platform for LinkedIn {
             read_post,
         )));
         Steps(steps)
+    }
+
+    fn delete(&self, remote: &super::Remote<'_>) -> Option<Steps> {
+        let urn: String = url::form_urlencoded::byte_serialize(remote.id?.as_bytes()).collect();
+        let mut steps = Vec::new();
+        if let Some(session) = self.session_step() {
+            steps.push(Step::Session(session));
+        }
+        steps.push(Step::send(SendStep::new(
+            self.api_request(Method::Delete, &format!("posts/{urn}"), Body::Empty),
+            read_deleted,
+        )));
+        Some(Steps(steps))
     }
 
     fn card(&self, post: &Post, c: &Card<'_>) -> String {

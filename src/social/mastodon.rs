@@ -255,6 +255,10 @@ pub fn software(version: &str, source_url: &str) -> &'static str {
     }
 }
 
+fn read_deleted(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
+    super::read_deletion(r, message, now)
+}
+
 /// 200 with the Status (`id`, `url`).
 fn read_status(
     response: &Response,
@@ -353,6 +357,19 @@ impl Platform for Mastodon {
             read_status,
         )));
         Steps(steps)
+    }
+
+    fn delete(&self, remote: &super::Remote<'_>) -> Option<Steps> {
+        let id = remote.id?;
+        Some(Steps(vec![Step::send(SendStep::new(
+            Request::new(
+                Method::Delete,
+                self.api(&format!("api/v1/statuses/{id}")),
+                Body::Empty,
+            )
+            .header("Authorization", self.bearer()),
+            read_deleted,
+        ))]))
     }
 
     fn card(&self, post: &Post, c: &Card<'_>) -> String {

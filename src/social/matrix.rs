@@ -256,6 +256,14 @@ fn read_event(r: &Response, now: DateTime<Utc>) -> Result<Slots, DeliveryError> 
     check(r, now).map(|()| Slots::new())
 }
 
+/// A redaction's `{"event_id":…}`; an event already gone is gone.
+fn read_redacted(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
+    if matches!(r.status, 404 | 410) {
+        return Ok(Delivered::default());
+    }
+    check(r, now).map(|()| Delivered::default())
+}
+
 /// `{"event_id":"$…"}`; its address is a matrix.to link.
 fn read_sent(r: &Response, slots: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
     check(r, now)?;
@@ -320,6 +328,28 @@ impl Platform for Matrix {
         send.known.insert("room_id".into(), json!(self.room_id));
         steps.push(Step::send(send));
         Steps(steps)
+    }
+
+    fn delete(&self, remote: &super::Remote<'_>) -> Option<Steps> {
+        let event = remote.id?;
+        let url = Template::text(endpoint(
+            &self.homeserver,
+            &format!(
+                "_matrix/client/v3/rooms/{}/redact/{}/{}",
+                segment(&self.room_id),
+                segment(event),
+                segment(&txn(remote.key, "redact"))
+            ),
+        ));
+        Some(Steps(vec![Step::send(SendStep::new(
+            Request::new(
+                Method::Put,
+                url,
+                Body::Json(json!({"reason": "The article was unpublished."})),
+            )
+            .header("Authorization", self.bearer()),
+            read_redacted,
+        ))]))
     }
 
     fn card(&self, post: &Post, c: &Card<'_>) -> String {

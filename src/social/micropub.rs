@@ -214,6 +214,10 @@ fn read_updated(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered
     })
 }
 
+fn read_deleted(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
+    super::read_deletion(r, oauth::message, now)
+}
+
 /// `q=config`'s `media-endpoint`, or "" when the server has none.
 fn read_config(r: &Response, now: DateTime<Utc>) -> Result<Vec<(String, String)>, DeliveryError> {
     classify(r, oauth::message, |_| None, now)?;
@@ -289,6 +293,19 @@ impl Platform for Micropub {
             .insert("endpoint".into(), json!(self.endpoint.as_str()));
         steps.push(Step::send(send));
         Steps(steps)
+    }
+
+    fn delete(&self, remote: &super::Remote<'_>) -> Option<Steps> {
+        let url = remote.url.or(remote.id)?;
+        Some(Steps(vec![Step::send(SendStep::new(
+            Request::new(
+                Method::Post,
+                Template::text(self.endpoint.as_str()),
+                Body::Json(json!({"action": "delete", "url": url})),
+            )
+            .header("Authorization", self.bearer()),
+            read_deleted,
+        ))]))
     }
 
     fn card(&self, post: &Post, c: &Card<'_>) -> String {

@@ -175,6 +175,14 @@ fn read_upload(r: &Response, now: DateTime<Utc>) -> Result<Slots, DeliveryError>
     Ok(slots)
 }
 
+/// 204; a note already gone (`NO_SUCH_NOTE`) is gone.
+fn read_deleted(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
+    if r.status == 400 && message(r).starts_with("NO_SUCH_NOTE") {
+        return Ok(Delivered::default());
+    }
+    super::read_deletion(r, message, now)
+}
+
 /// `{"createdNote":{"id":…}}`; its page is `{instance}/notes/{id}`.
 fn read_note(r: &Response, slots: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
     classify(r, message, |_| None, now)?;
@@ -262,6 +270,19 @@ impl Platform for Misskey {
             .insert("instance".into(), json!(self.instance.as_str()));
         steps.push(Step::send(send));
         Steps(steps)
+    }
+
+    fn delete(&self, remote: &super::Remote<'_>) -> Option<Steps> {
+        let id = remote.id?;
+        Some(Steps(vec![Step::send(SendStep::new(
+            Request::new(
+                Method::Post,
+                self.api("notes/delete"),
+                Body::Json(json!({"noteId": id})),
+            )
+            .header("Authorization", self.bearer()),
+            read_deleted,
+        ))]))
     }
 
     fn card(&self, post: &Post, c: &Card<'_>) -> String {

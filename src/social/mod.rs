@@ -206,6 +206,12 @@ pub trait Platform: fmt::Debug + Send + Sync {
     /// CSS for this platform's cards, scoped by its `kind` as a class.
     fn card_style(&self) -> &'static str;
 
+    /// The steps that delete a post made earlier (`on_unpublish: delete`),
+    /// where the platform allows it; None where it cannot.
+    fn delete(&self, _remote: &Remote<'_>) -> Option<Steps> {
+        None
+    }
+
     /// How `herald auth` gets this target's tokens, when they come from a
     /// person's consent and are kept in the ledger (not given in the
     /// config): what `auth --status`, the expiry warnings and the upkeep
@@ -213,6 +219,30 @@ pub trait Platform: fmt::Debug + Send + Sync {
     fn authorization(&self) -> Option<Authorization> {
         None
     }
+}
+
+/// A post made earlier, as the ledger recorded it.
+#[derive(Debug, Clone, Copy)]
+pub struct Remote<'a> {
+    pub id: Option<&'a str>,
+    pub url: Option<&'a str>,
+    /// The key it was posted under (for keys of its own that a deletion
+    /// derives from it).
+    pub key: &'a str,
+}
+
+/// The answer to a deletion: done when the platform says so, or says the
+/// post is gone already (404, 410).
+pub fn read_deletion(
+    response: &Response,
+    message: impl Fn(&Response) -> String,
+    now: DateTime<Utc>,
+) -> Result<Delivered, DeliveryError> {
+    if matches!(response.status, 404 | 410) {
+        return Ok(Delivered::default());
+    }
+    http::classify(response, message, |_| None, now)?;
+    Ok(Delivered::default())
 }
 
 /// An OAuth 2.0 authorization-code flow, and how its tokens are renewed.

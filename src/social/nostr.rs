@@ -365,6 +365,37 @@ impl Platform for Nostr {
         }))])
     }
 
+    /// A kind 5 deletion request naming the event (NIP-09); relays may
+    /// keep the event anyway.
+    fn delete(&self, remote: &super::Remote<'_>) -> Option<Steps> {
+        let id = remote.id?;
+        let draft = json!({
+            "id": "<SHA-256 of the event, when first sent>",
+            "pubkey": "<public key of secret_key>",
+            "created_at": "<the first attempt's time>",
+            "kind": 5,
+            "tags": [["e", id]],
+            "content": "The article was unpublished.",
+            "sig": "<BIP-340 signature>",
+        });
+        Some(Steps(vec![Step::Broadcast(Box::new(BroadcastStep {
+            servers: self.relays.clone(),
+            draft,
+            seal,
+            secret: self.secret_key.clone(),
+            frame,
+            read: read_ok,
+            needed: self.min_acks,
+            keep_as: format!("{SEALED_PREFIX}{}-delete", remote.key),
+            address,
+            note: format!(
+                "a deletion request (kind 5), signed once; done when {} of {} relays accept it",
+                self.min_acks,
+                self.relays.len()
+            ),
+        }))]))
+    }
+
     fn card(&self, post: &Post, c: &Card<'_>) -> String {
         c.timeline(&post.target)
     }

@@ -151,6 +151,14 @@ pub fn is_photo_problem(error: &DeliveryError) -> bool {
         || m.contains("wrong type of the web page content")
 }
 
+/// `{"ok":true,"result":true}`; a message already gone is gone.
+fn read_deleted(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
+    if r.status == 400 && message(r).contains("message to delete not found") {
+        return Ok(Delivered::default());
+    }
+    super::read_deletion(r, message, now)
+}
+
 /// `{"ok":true,"result":{"message_id":…,"chat":{…}}}`.
 fn parse(response: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
     classify(response, message, body_delay, now)?;
@@ -212,6 +220,18 @@ impl Platform for Telegram {
             None => SendStep::new(self.message_request(post), parse),
         };
         Steps(vec![Step::send(send)])
+    }
+
+    fn delete(&self, remote: &super::Remote<'_>) -> Option<Steps> {
+        let id: i64 = remote.id?.parse().ok()?;
+        Some(Steps(vec![Step::send(SendStep::new(
+            Request::new(
+                Method::Post,
+                self.method_url("deleteMessage"),
+                Body::Json(json!({"chat_id": self.chat_id, "message_id": id})),
+            ),
+            read_deleted,
+        ))]))
     }
 
     fn card(&self, post: &Post, c: &Card<'_>) -> String {

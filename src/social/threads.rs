@@ -333,6 +333,14 @@ fn read_status(r: &Response, now: DateTime<Utc>) -> Result<Polled, DeliveryError
     }
 }
 
+/// `{"success":true}`; a post already gone is gone.
+fn read_deleted(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
+    if matches!(r.status, 404 | 410) {
+        return Ok(Delivered::default());
+    }
+    check(r, now).map(|()| Delivered::default())
+}
+
 /// `{"id": media}`.
 fn read_published(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
     check(r, now)?;
@@ -416,6 +424,23 @@ impl Platform for Threads {
         steps.push(Step::Poll(self.poll_step()));
         steps.push(Step::send(self.publish_step()));
         Steps(steps)
+    }
+
+    fn delete(&self, remote: &super::Remote<'_>) -> Option<Steps> {
+        let id = remote.id?;
+        let mut steps = Vec::new();
+        if let Some(session) = self.session_step() {
+            steps.push(Step::Session(session));
+        }
+        let request = Request::new(
+            Method::Delete,
+            self.url(&format!("v1.0/{id}"))
+                .then("?access_token=")
+                .then_template(self.access()),
+            Body::Empty,
+        );
+        steps.push(Step::send(SendStep::new(request, read_deleted)));
+        Some(Steps(steps))
     }
 
     fn card(&self, post: &Post, c: &Card<'_>) -> String {

@@ -408,6 +408,14 @@ fn read_nothing(r: &Response, now: DateTime<Utc>) -> Result<Slots, DeliveryError
     check(r, now).map(|()| Slots::new())
 }
 
+/// `{"data":{"deleted":true}}`; a post already gone is gone.
+fn read_deleted(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
+    if matches!(r.status, 404 | 410) {
+        return Ok(Delivered::default());
+    }
+    check(r, now).map(|()| Delivered::default())
+}
+
 /// 201 `{"data":{"id":…}}`; 403 "duplicate content" means the post is
 /// already there (X gives no id).
 fn read_post(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
@@ -500,6 +508,24 @@ impl Platform for X {
             read_post,
         )));
         Steps(steps)
+    }
+
+    fn delete(&self, remote: &super::Remote<'_>) -> Option<Steps> {
+        let id = remote.id?;
+        let mut steps = Vec::new();
+        if let Some(session) = self.session_step() {
+            steps.push(Step::Session(session));
+        }
+        let request = Request::new(
+            Method::Delete,
+            self.api(&format!("2/tweets/{id}")),
+            Body::Empty,
+        );
+        steps.push(Step::send(SendStep::new(
+            self.authorized(request),
+            read_deleted,
+        )));
+        Some(Steps(steps))
     }
 
     fn card(&self, post: &Post, c: &Card<'_>) -> String {

@@ -186,6 +186,14 @@ fn read_sent(r: &Response, slots: &Slots, now: DateTime<Utc>) -> Result<Delivere
     })
 }
 
+/// A message already gone (`BAD_REQUEST` "Invalid message(s)") is gone.
+fn read_deleted(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
+    if r.status == 400 && message(r).contains("Invalid message") {
+        return Ok(Delivered::default());
+    }
+    super::read_deletion(r, message, now)
+}
+
 fn read_edited(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
     classify(r, message, body_delay, now)?;
     Ok(Delivered {
@@ -247,6 +255,19 @@ impl Platform for Zulip {
         );
         step.known.insert("site".into(), json!(self.site.as_str()));
         Steps(vec![Step::send(step)])
+    }
+
+    fn delete(&self, remote: &super::Remote<'_>) -> Option<Steps> {
+        let id = remote.id?;
+        Some(Steps(vec![Step::send(SendStep::new(
+            Request::new(
+                Method::Delete,
+                Template::text(endpoint(&self.site, &format!("api/v1/messages/{id}"))),
+                Body::Empty,
+            )
+            .header("Authorization", self.auth()),
+            read_deleted,
+        ))]))
     }
 
     fn card(&self, post: &Post, c: &Card<'_>) -> String {

@@ -29,6 +29,7 @@ mod servers;
 mod sessions;
 mod support;
 mod threads;
+mod unpublish;
 mod websub;
 mod x;
 mod zulip;

@@ -230,6 +230,100 @@ fn values(keys: &Value) -> Vec<String> {
     }
 }
 
+/// The steps a dry run printed: what it would ask first, then each post's.
+fn printed_steps(plan: &Value) -> Vec<(String, Value)> {
+    let mut printed: Vec<(String, Value)> = plan["learning"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| ("learn".to_string(), l["request"].clone()))
+        .collect();
+    for post in plan["posts"].as_array().into_iter().flatten() {
+        for step in post["steps"].as_array().into_iter().flatten() {
+            printed.push((
+                step["step"].as_str().unwrap().to_string(),
+                step["request"].clone(),
+            ));
+        }
+    }
+    printed
+}
+
+/// Holds what a real run sent (HTTP requests to `server`, messages to the
+/// relay) equal, step by step, to what the dry run printed.
+fn assert_sent_as_printed(
+    kind: &str,
+    printed: Vec<(String, Value)>,
+    sent: &[Request],
+    received: &[crate::relay::Received],
+    server: &str,
+    secrets: &[String],
+) {
+    // Messages on WebSockets went to the relay: each printed one was
+    // received there, signed, as printed but for what sealing adds.
+    let (sockets, printed): (Vec<_>, Vec<_>) = printed
+        .into_iter()
+        .partition(|(_, r)| r["method"] == "WEBSOCKET");
+    assert_eq!(received.len(), sockets.len(), "{kind}: relay messages");
+    for (_, request) in &sockets {
+        let url = request["url"].as_str().unwrap();
+        let path = url::Url::parse(url).unwrap().path().to_string();
+        let got = received
+            .iter()
+            .find(|r| r.path == path)
+            .unwrap_or_else(|| panic!("{kind}: nothing received at {url}"));
+        assert!(got.valid, "{kind}: the relay found the event invalid");
+        same_json(&request["body"][1], &got.event, secrets, "event")
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+    }
+    // Each printed step was sent, in order; a poll is sent only while the
+    // platform is still processing (the stand-in never is), a session step
+    // only when no session is kept from an earlier run.
+    let mut sent_iter = sent.iter().peekable();
+    for (step, request) in &printed {
+        match sent_iter.peek() {
+            Some(s) if same_request(request, s, server, secrets).is_ok() => {
+                sent_iter.next();
+            }
+            Some(_) if step == "poll" || step == "session" => {}
+            Some(s) => panic!(
+                "{kind}: the {step} step differs: {}",
+                same_request(request, s, server, secrets).unwrap_err()
+            ),
+            None if step == "poll" || step == "session" => {}
+            None => panic!("{kind}: the {step} step was printed but not sent"),
+        }
+    }
+    let rest: Vec<String> = sent_iter
+        .map(|r| format!("{} {}", r.method, r.url))
+        .collect();
+    assert!(rest.is_empty(), "{kind}: sent but not printed: {rest:?}");
+    assert!(
+        !sent.is_empty() || !received.is_empty(),
+        "{kind}: nothing sent"
+    );
+}
+
+fn dry_plan(site: &crate::support::Site, now: &str) -> Value {
+    let dry = site
+        .herald()
+        .args(["publish", "--dry-run", "--format", "json", "--now", now])
+        .assert()
+        .success();
+    serde_json::from_str(&output(&dry).0).unwrap()
+}
+
+async fn sent_to(server: &MockServer, after: usize) -> Vec<Request> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() != "/img/hero.jpg")
+        .skip(after)
+        .collect()
+}
+
 #[tokio::test]
 async fn every_platform_sends_step_by_step_what_its_dry_run_printed() {
     for entry in herald::social::PLATFORMS {
@@ -239,101 +333,100 @@ async fn every_platform_sends_step_by_step_what_its_dry_run_printed() {
         // A JSON object is a YAML flow mapping.
         let site = seed_site(&server.uri(), &format!("    - {target}\n"));
 
-        let dry = site
-            .herald()
-            .args(["publish", "--dry-run", "--format", "json", "--now", NOW])
-            .assert()
-            .success();
-        let plan: Value = serde_json::from_str(&output(&dry).0).unwrap();
+        let plan = dry_plan(&site, NOW);
         let posts = plan["posts"].as_array().unwrap();
         assert_eq!(posts.len(), 1, "{}: one post planned", entry.kind);
-        let mut printed: Vec<(String, Value)> = plan["learning"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|l| ("learn".to_string(), l["request"].clone()))
-            .collect();
-        for step in posts[0]["steps"].as_array().unwrap() {
-            printed.push((
-                step["step"].as_str().unwrap().to_string(),
-                step["request"].clone(),
-            ));
-        }
-
+        let printed = printed_steps(&plan);
         site.herald()
             .args(["publish", "--now", NOW])
             .assert()
             .success();
-        let sent: Vec<Request> = server
-            .received_requests()
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|r| r.url.path() != "/img/hero.jpg")
-            .collect();
-
-        // Each printed step was sent, in order; a poll is sent only while
-        // the platform is still processing (the stand-in never is).
-        let secrets = values(&keys);
-        // Messages on WebSockets went to the relay: each printed one was
-        // received there, signed, as printed but for what sealing adds.
-        let (sockets, printed): (Vec<_>, Vec<_>) = printed
-            .into_iter()
-            .partition(|(_, r)| r["method"] == "WEBSOCKET");
-        let received = relay.events();
-        assert_eq!(
-            received.len(),
-            sockets.len(),
-            "{}: relay messages",
-            entry.kind
-        );
-        for (_, request) in &sockets {
-            let url = request["url"].as_str().unwrap();
-            let path = url::Url::parse(url).unwrap().path().to_string();
-            let got = received
-                .iter()
-                .find(|r| r.path == path)
-                .unwrap_or_else(|| panic!("{}: nothing received at {url}", entry.kind));
-            assert!(
-                got.valid,
-                "{}: the relay found the event invalid",
-                entry.kind
-            );
-            same_json(&request["body"][1], &got.event, &secrets, "event")
-                .unwrap_or_else(|e| panic!("{}: {e}", entry.kind));
-        }
-        let mut sent_iter = sent.iter().peekable();
-        for (step, request) in &printed {
-            match sent_iter.peek() {
-                Some(s) if same_request(request, s, &server.uri(), &secrets).is_ok() => {
-                    sent_iter.next();
-                }
-                Some(s) if step == "poll" => {
-                    let _ = s;
-                }
-                Some(s) => panic!(
-                    "{}: the {step} step differs: {}",
-                    entry.kind,
-                    same_request(request, s, &server.uri(), &secrets).unwrap_err()
-                ),
-                None if step == "poll" => {}
-                None => panic!("{}: the {step} step was printed but not sent", entry.kind),
-            }
-        }
-        let rest: Vec<String> = sent_iter
-            .map(|r| format!("{} {}", r.method, r.url))
-            .collect();
-        assert!(
-            rest.is_empty(),
-            "{}: sent but not printed: {rest:?}",
-            entry.kind
-        );
-        assert!(
-            !sent.is_empty() || !received.is_empty(),
-            "{}: nothing sent",
-            entry.kind
+        assert_sent_as_printed(
+            entry.kind,
+            printed,
+            &sent_to(&server, 0).await,
+            &relay.events(),
+            &server.uri(),
+            &values(&keys),
         );
     }
+}
+
+/// With `on_unpublish: delete`, an article that disappears has its post
+/// deleted where the platform can: the dry run prints the deletion's steps,
+/// and a real run sends exactly those and records the post `deleted`.
+#[tokio::test]
+async fn every_platform_that_can_delete_deletes_as_its_dry_run_printed() {
+    let mut deleting = Vec::new();
+    for entry in herald::social::PLATFORMS {
+        let server = stand_in().await;
+        let relay = crate::relay::start(vec![crate::relay::Behaviour::Accept]).await;
+        let (target, keys) = example_target(entry, &server.uri(), &relay.url);
+        let site = crate::posting::seed_site_with(
+            &server.uri(),
+            "  on_unpublish: delete\n",
+            &format!("    - {target}\n"),
+        );
+        // An older article that stays (too old to be posted): the content
+        // folder is not empty once the seed is gone.
+        site.simple("older", "2024-01-10");
+        site.herald()
+            .args(["publish", "--now", NOW])
+            .assert()
+            .success();
+        let before = sent_to(&server, 0).await.len();
+        let relayed = relay.events().len();
+        std::fs::remove_file(site.root().join("content/deepseek-paradigm-shift.md")).unwrap();
+
+        let plan = dry_plan(&site, NOW);
+        let posts = plan["posts"].as_array().unwrap();
+        if posts.is_empty() {
+            let notes = plan["post_notes"].to_string();
+            assert!(
+                notes.contains("cannot delete posts"),
+                "{}: {notes}",
+                entry.kind
+            );
+            continue;
+        }
+        deleting.push(entry.kind);
+        assert_eq!(posts[0]["action"]["kind"], "delete", "{}", entry.kind);
+        let printed = printed_steps(&plan);
+        site.herald()
+            .args(["publish", "--now", NOW])
+            .assert()
+            .success();
+        assert_sent_as_printed(
+            entry.kind,
+            printed,
+            &sent_to(&server, before).await,
+            &relay.events()[relayed..],
+            &server.uri(),
+            &values(&keys),
+        );
+        let records = crate::support::ledger_records(&site);
+        assert_eq!(
+            records[0]["status"], "deleted",
+            "{}: {records:?}",
+            entry.kind
+        );
+        // Nothing more on the next run.
+        site.herald()
+            .args(["publish", "--now", NOW])
+            .assert()
+            .success();
+        assert_eq!(
+            sent_to(&server, 0).await.len(),
+            before + sent_to(&server, before).await.len(),
+        );
+    }
+    assert_eq!(
+        deleting,
+        [
+            "discord", "telegram", "mastodon", "bluesky", "linkedin", "threads", "x", "matrix",
+            "misskey", "micropub", "devto", "nostr", "zulip"
+        ]
+    );
 }
 
 #[tokio::test]

@@ -42,7 +42,12 @@ pub fn all_targets(base: &str) -> String {
 
 /// A site with the seed article (its hero image on `base`) and `targets`.
 pub fn seed_site(base: &str, targets: &str) -> Site {
-    let site = posting_site("", targets);
+    seed_site_with(base, "", targets)
+}
+
+/// `seed_site` with extra lines under `social:`.
+pub fn seed_site_with(base: &str, social: &str, targets: &str) -> Site {
+    let site = posting_site(social, targets);
     let seed = std::fs::read_to_string(repo().join("content/deepseek-paradigm-shift.md")).unwrap();
     let seed = seed.replace(
         "https://media.magick.ai/ai-competition-abstract.jpg",
