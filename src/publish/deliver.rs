@@ -63,7 +63,7 @@ pub struct Deliverer {
     /// Called after each post, for the progress bar.
     pub on_done: Arc<dyn Fn(&PostResult) + Send + Sync>,
     pub clock: Clock,
-    /// WebSocket exchanges (Nostr relays).
+    /// WebSocket exchanges (for platforms that post over WebSockets).
     pub sockets: Arc<dyn Sockets>,
 }
 

@@ -74,7 +74,7 @@ pub trait Progress: Send + Sync {
 /// The network and the signals a run uses: the real ones, or stand-ins.
 pub struct Services {
     pub transport: Arc<dyn Transport>,
-    /// WebSocket exchanges (Nostr relays).
+    /// WebSocket exchanges (for platforms that post over WebSockets).
     pub sockets: Arc<dyn Sockets>,
     pub images: Arc<dyn Images>,
     pub stop: Arc<Stop>,
