@@ -5,14 +5,17 @@ use atom_syndication::{
     TextType, WriteConfig,
 };
 
-use super::{Channel, Entry, GENERATOR, VERSION, image_mime_type, newest};
+use super::{Channel, Entry, GENERATOR, LayoutError, VERSION, image_mime_type, newest};
 
 /// The document around the entries: the declaration and everything before
 /// `</feed>`, and the rest.
-pub(super) fn frame(channel: &Channel, entries: &[&Entry]) -> (Vec<u8>, Vec<u8>) {
+pub(super) fn frame(
+    channel: &Channel,
+    entries: &[&Entry],
+) -> Result<(Vec<u8>, Vec<u8>), LayoutError> {
     let mut bytes = to_bytes(&document(channel, entries, Vec::new()));
     bytes.push(b'\n');
-    super::split_before(bytes, b"</feed>")
+    super::split_before(bytes, b"</feed>", "atom_syndication")
 }
 
 /// Stands in for an entry's HTML while the crate renders the entry; the
@@ -24,7 +27,7 @@ pub(super) fn frame(channel: &Channel, entries: &[&Entry]) -> (Vec<u8>, Vec<u8>)
 const CONTENT_MARK: &str = "\u{1}herald-content\u{1}";
 
 /// One `<entry>`, as the crate writes it inside a document.
-pub(super) fn item(e: &Entry) -> Vec<u8> {
+pub(super) fn item(e: &Entry) -> Result<Vec<u8>, LayoutError> {
     let Some(html) = &e.content_html else {
         return crate_item(entry(e));
     };
@@ -32,23 +35,27 @@ pub(super) fn item(e: &Entry) -> Vec<u8> {
     if let Some(content) = &mut atom.content {
         content.value = Some(CONTENT_MARK.to_string());
     }
-    let rendered = crate_item(atom);
-    let Some(at) = super::find(&rendered, CONTENT_MARK.as_bytes()) else {
-        return crate_item(entry(e));
-    };
+    let rendered = crate_item(atom)?;
+    let mark = CONTENT_MARK.as_bytes();
+    let at = super::find(&rendered, mark)
+        .filter(|at| super::rfind(&rendered, mark) == Some(*at))
+        .ok_or_else(|| LayoutError {
+            krate: "atom_syndication",
+            what: "an entry's content is not written once, as it was given".to_string(),
+        })?;
     let mut out = Vec::with_capacity(rendered.len() + html.len() + html.len() / 4);
     out.extend_from_slice(&rendered[..at]);
     escape_text(&mut out, html);
-    out.extend_from_slice(&rendered[at + CONTENT_MARK.len()..]);
-    out
+    out.extend_from_slice(&rendered[at + mark.len()..]);
+    Ok(out)
 }
 
-fn crate_item(atom: AtomEntry) -> Vec<u8> {
+fn crate_item(atom: AtomEntry) -> Result<Vec<u8>, LayoutError> {
     let feed = Feed {
         entries: vec![atom],
         ..Feed::default()
     };
-    super::between(to_bytes(&feed), b"<entry>", b"</feed>")
+    super::between(to_bytes(&feed), b"<entry>", b"</feed>", "atom_syndication")
 }
 
 /// Escapes text exactly as quick-xml's `escape` (which the crate uses for

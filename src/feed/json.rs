@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{Channel, Entry};
+use super::{Channel, Entry, LayoutError};
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -55,16 +55,26 @@ struct Item<'a> {
 
 /// The document around the items: everything up to the items array's
 /// `[`, and what closes it.
-pub(super) fn frame(channel: &Channel, entries: &[&Entry]) -> (Vec<u8>, Vec<u8>) {
+pub(super) fn frame(
+    channel: &Channel,
+    entries: &[&Entry],
+) -> Result<(Vec<u8>, Vec<u8>), LayoutError> {
     let mut head = to_bytes(&document(channel, Vec::new()));
     // serde_json writes an empty array as `[]`, the document's end as `\n}`.
-    head.truncate(head.len().saturating_sub(b"]\n}".len()));
+    let end: &[u8] = b"\"items\": []\n}";
+    if !head.ends_with(end) {
+        return Err(LayoutError {
+            krate: "serde_json",
+            what: "the document does not end with an empty items array".to_string(),
+        });
+    }
+    head.truncate(head.len() - b"]\n}".len());
     let tail = if entries.is_empty() {
         b"]\n}\n".to_vec()
     } else {
         b"\n  ]\n}\n".to_vec()
     };
-    (head, tail)
+    Ok((head, tail))
 }
 
 /// One item as serde_json's pretty printer writes it inside the document:

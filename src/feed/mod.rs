@@ -227,7 +227,7 @@ pub fn write(
         Format::Rss => rss::frame(channel, entries),
         Format::Atom => atom::frame(channel, entries),
         Format::Json => json::frame(channel, entries),
-    };
+    }?;
     out.write_all(&head)?;
     for (n, batch) in entries.chunks(BATCH).enumerate() {
         let items: Vec<Vec<u8>> = batch
@@ -236,9 +236,9 @@ pub fn write(
             .map(|(i, entry)| match format {
                 Format::Rss => rss::item(entry),
                 Format::Atom => atom::item(entry),
-                Format::Json => json::item(entry, n == 0 && i == 0),
+                Format::Json => Ok(json::item(entry, n == 0 && i == 0)),
             })
-            .collect();
+            .collect::<Result<_, LayoutError>>()?;
         for item in &items {
             out.write_all(item)?;
         }
@@ -246,30 +246,79 @@ pub fn write(
     out.write_all(&tail)
 }
 
-/// Renders one feed file into memory (for tests and small feeds).
-pub fn render(format: Format, channel: &Channel, entries: &[&Entry]) -> Vec<u8> {
+/// Renders one feed file into memory, for tests.
+#[cfg(test)]
+pub(crate) fn render(format: Format, channel: &Channel, entries: &[&Entry]) -> Vec<u8> {
     let mut out = Vec::new();
-    // Writing to a Vec cannot fail.
-    let _ = write(format, channel, entries, &mut out);
+    write(format, channel, entries, &mut out).expect("the crates' layout, as pinned");
     out
 }
 
-/// The part of `document` between the first `open` tag and the last
-/// `close` tag: one item cut out of a document the format's crate rendered
-/// around it (the crates render items only as part of a document).
-fn between(mut document: Vec<u8>, open: &[u8], close: &[u8]) -> Vec<u8> {
-    let start = find(&document, open).unwrap_or(0);
-    let end = rfind(&document, close).unwrap_or(document.len());
+/// The output of a feed crate is not laid out the way herald cuts it: a
+/// new version of the crate changed its layout. No feed is written rather
+/// than a broken one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the {krate} crate's output is not laid out as herald expects ({what}); no feed was written. This is a bug in herald with this version of {krate}: please report it"
+)]
+pub struct LayoutError {
+    pub krate: &'static str,
+    pub what: String,
+}
+
+impl From<LayoutError> for io::Error {
+    fn from(e: LayoutError) -> Self {
+        io::Error::other(e)
+    }
+}
+
+/// The part of `document` from the first `open` tag to the last `close`
+/// tag: one item cut out of a document the format's crate rendered around
+/// it (the crates render items only as part of a document). Both tags
+/// must be there, in that order.
+fn between(
+    mut document: Vec<u8>,
+    open: &[u8],
+    close: &[u8],
+    krate: &'static str,
+) -> Result<Vec<u8>, LayoutError> {
+    let layout = |what: String| LayoutError { krate, what };
+    let start = find(&document, open).ok_or_else(|| {
+        layout(format!(
+            "no {} in an item's document",
+            String::from_utf8_lossy(open)
+        ))
+    })?;
+    let end = rfind(&document, close).ok_or_else(|| {
+        layout(format!(
+            "no {} in an item's document",
+            String::from_utf8_lossy(close)
+        ))
+    })?;
+    if end < start {
+        return Err(layout(format!(
+            "{} before {}",
+            String::from_utf8_lossy(close),
+            String::from_utf8_lossy(open)
+        )));
+    }
     document.truncate(end);
-    document.drain(..start.min(end));
-    document
+    document.drain(..start);
+    Ok(document)
 }
 
 /// `document` split before its last `close` tag: the frame items go into.
-fn split_before(mut document: Vec<u8>, close: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let at = rfind(&document, close).unwrap_or(document.len());
+fn split_before(
+    mut document: Vec<u8>,
+    close: &[u8],
+    krate: &'static str,
+) -> Result<(Vec<u8>, Vec<u8>), LayoutError> {
+    let at = rfind(&document, close).ok_or_else(|| LayoutError {
+        krate,
+        what: format!("no {} in the document", String::from_utf8_lossy(close)),
+    })?;
     let tail = document.split_off(at);
-    (document, tail)
+    Ok((document, tail))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

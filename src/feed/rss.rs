@@ -8,7 +8,7 @@ use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::{self, DublinCoreExtension};
 use rss::{Category, Channel as RssChannel, Guid, Item};
 
-use super::{Channel, Entry, GENERATOR, VERSION, image_mime_type, newest};
+use super::{Channel, Entry, GENERATOR, LayoutError, VERSION, image_mime_type, newest};
 
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
 const CONTENT_NS: &str = "http://purl.org/rss/1.0/modules/content/";
@@ -16,7 +16,10 @@ const CONTENT_NS: &str = "http://purl.org/rss/1.0/modules/content/";
 /// The document around the items: everything before `</channel>`, and the
 /// rest. Namespaces the items use are declared here, as the crate would
 /// declare them seeing the items.
-pub(super) fn frame(channel: &Channel, entries: &[&Entry]) -> (Vec<u8>, Vec<u8>) {
+pub(super) fn frame(
+    channel: &Channel,
+    entries: &[&Entry],
+) -> Result<(Vec<u8>, Vec<u8>), LayoutError> {
     let mut namespaces = own_namespaces(entries);
     if entries.iter().any(|e| e.content_html.is_some()) {
         namespaces.insert("content".to_string(), CONTENT_NS.to_string());
@@ -26,16 +29,16 @@ pub(super) fn frame(channel: &Channel, entries: &[&Entry]) -> (Vec<u8>, Vec<u8>)
     }
     let mut bytes = to_bytes(&document(channel, entries, namespaces, Vec::new()));
     bytes.push(b'\n');
-    super::split_before(bytes, b"</channel>")
+    super::split_before(bytes, b"</channel>", "rss")
 }
 
 /// One `<item>`, as the crate writes it inside a document.
-pub(super) fn item(entry: &Entry) -> Vec<u8> {
+pub(super) fn item(entry: &Entry) -> Result<Vec<u8>, LayoutError> {
     let doc = RssChannel {
         items: vec![to_item(entry)],
         ..RssChannel::default()
     };
-    super::between(to_bytes(&doc), b"<item>", b"</channel>")
+    super::between(to_bytes(&doc), b"<item>", b"</channel>", "rss")
 }
 
 /// The whole document rendered by the crate at once: what `frame` and

@@ -214,3 +214,29 @@ proptest::proptest! {
         proptest::prop_assert_eq!(render(Format::Json, &channel, &shown), json::render_whole(&channel, &shown));
     }
 }
+
+/// A crate whose layout changed is an error naming it, never a feed cut
+/// in the wrong place.
+#[test]
+fn a_layout_not_as_expected_is_an_error_naming_the_crate() {
+    let e = super::between(
+        b"<rss><channel></channel></rss>".to_vec(),
+        b"<item>",
+        b"</channel>",
+        "rss",
+    )
+    .unwrap_err();
+    assert_eq!(e.krate, "rss");
+    assert!(e.to_string().contains("no <item>"), "{e}");
+    let e = super::between(
+        b"</feed><entry>".to_vec(),
+        b"<entry>",
+        b"</feed>",
+        "atom_syndication",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("</feed> before <entry>"), "{e}");
+    let e = super::split_before(b"<feed>".to_vec(), b"</feed>", "atom_syndication").unwrap_err();
+    assert!(e.to_string().contains("atom_syndication crate"), "{e}");
+    assert!(e.to_string().contains("no feed was written"), "{e}");
+}
