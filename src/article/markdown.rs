@@ -69,26 +69,35 @@ fn render_sanitized(markdown: &str, base: &Url) -> String {
 }
 
 /// The direct path: the HTML `render_sanitized` gives, without building a
-/// tree, or `None` when the document holds something only the sanitizer
-/// handles (raw HTML, footnotes, characters its parser rewrites).
+/// tree, or `None` when the document holds anything the direct path does
+/// not know to be written as the sanitizer writes it. An allowlist: every
+/// event and tag not named below (raw HTML, footnotes, math, heading ids
+/// and attributes, alerts, definition lists, metadata, a link inside a
+/// link, and whatever a future parser option adds) takes the sanitizing
+/// path.
 fn render_direct(markdown: &str, base: &Url) -> Option<String> {
-    let mut out = Vec::with_capacity(markdown.len() / 16);
+    direct_html(events(markdown), markdown.len(), base)
+}
+
+/// The direct path over parsed events (`size`: the source's length, for
+/// the buffers).
+fn direct_html<'a>(
+    mut iter: impl Iterator<Item = Event<'a>>,
+    size: usize,
+    base: &Url,
+) -> Option<String> {
+    let mut out = Vec::with_capacity(size / 16);
     let mut rules = false;
-    let mut iter = events(markdown);
+    let mut links = 0usize;
     while let Some(event) = iter.next() {
         out.push(match event {
-            Event::Html(_)
-            | Event::InlineHtml(_)
-            | Event::FootnoteReference(_)
-            | Event::InlineMath(_)
-            | Event::DisplayMath(_)
-            | Event::Start(Tag::HtmlBlock | Tag::FootnoteDefinition(_)) => return None,
             // Text the HTML parser would rewrite (CR, other controls) or
             // the serializer write otherwise (U+00A0 as `&nbsp;`).
             Event::Text(text) | Event::Code(text) if rewritten(&text) => return None,
+            e @ (Event::Text(_) | Event::Code(_) | Event::SoftBreak) => e,
             // The sanitizer drops the `language-*` class: no class at all
             // is what an indented block writes.
-            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(_))) => {
+            Event::Start(Tag::CodeBlock(_)) => {
                 Event::Start(Tag::CodeBlock(CodeBlockKind::Indented))
             }
             // It drops the alignment `style` too.
@@ -98,15 +107,65 @@ fn render_direct(markdown: &str, base: &Url) -> Option<String> {
                     .map(|_| pulldown_cmark::Alignment::None)
                     .collect(),
             )),
+            // A plain heading; one with an id, classes or attributes is
+            // the sanitizer's to clean.
+            Event::Start(Tag::Heading {
+                level,
+                id: None,
+                classes,
+                attrs,
+            }) if classes.is_empty() && attrs.is_empty() => Event::Start(Tag::Heading {
+                level,
+                id: None,
+                classes,
+                attrs,
+            }),
+            e @ Event::Start(
+                Tag::Paragraph
+                | Tag::BlockQuote(None)
+                | Tag::List(_)
+                | Tag::Item
+                | Tag::TableHead
+                | Tag::TableRow
+                | Tag::TableCell
+                | Tag::Emphasis
+                | Tag::Strong
+                | Tag::Strikethrough,
+            ) => e,
+            // A link inside a link: the sanitizer's tree splits the outer
+            // one; only it knows where.
+            Event::Start(Tag::Link { .. }) if links > 0 => return None,
             Event::Start(Tag::Link {
                 link_type,
                 dest_url,
                 title,
                 ..
-            }) => Event::InlineHtml(link_tag(link_type, &dest_url, &title, base)?.into()),
+            }) => {
+                links += 1;
+                Event::InlineHtml(link_tag(link_type, &dest_url, &title, base)?.into())
+            }
+            Event::End(TagEnd::Link) => {
+                links = links.saturating_sub(1);
+                Event::End(TagEnd::Link)
+            }
             Event::Start(Tag::Image {
                 dest_url, title, ..
             }) => Event::InlineHtml(image_tag(&dest_url, &title, &mut iter, base)?.into()),
+            e @ Event::End(
+                TagEnd::Paragraph
+                | TagEnd::Heading(_)
+                | TagEnd::BlockQuote(None)
+                | TagEnd::CodeBlock
+                | TagEnd::List(_)
+                | TagEnd::Item
+                | TagEnd::Table
+                | TagEnd::TableHead
+                | TagEnd::TableRow
+                | TagEnd::TableCell
+                | TagEnd::Emphasis
+                | TagEnd::Strong
+                | TagEnd::Strikethrough,
+            ) => e,
             // Void elements are serialized without the slash. pulldown-cmark
             // writes raw HTML as it writes a break: with the same newline.
             Event::HardBreak => Event::InlineHtml("<br>\n".into()),
@@ -114,10 +173,10 @@ fn render_direct(markdown: &str, base: &Url) -> Option<String> {
                 rules = true;
                 Event::Rule
             }
-            other => other,
+            _ => return None,
         });
     }
-    let mut html = String::with_capacity(markdown.len() + markdown.len() / 2);
+    let mut html = String::with_capacity(size + size / 2);
     pulldown_cmark::html::push_html(&mut html, out.into_iter());
     // A rule's leading newline depends on the writer's state: let it write
     // the rule, then drop the slash (raw HTML is excluded, so the string can
@@ -402,6 +461,44 @@ mod tests {
 
     pub(super) fn base() -> Url {
         Url::parse("https://example.com/articles/post/").unwrap()
+    }
+
+    /// The direct path's allowlist was written for these parser options:
+    /// a new one (heading attributes, GFM alerts, math) must be reviewed
+    /// there before it is turned on.
+    #[test]
+    fn the_parser_options_are_the_ones_the_direct_path_knows() {
+        assert_eq!(
+            options(),
+            Options::ENABLE_TABLES
+                | Options::ENABLE_FOOTNOTES
+                | Options::ENABLE_STRIKETHROUGH
+                | Options::ENABLE_TASKLISTS
+        );
+    }
+
+    /// A link inside a link: the sanitizer's tree splits the anchors; the
+    /// direct path declines, so both give the sanitizer's answer.
+    #[test]
+    fn a_link_inside_a_link_takes_the_sanitizing_path() {
+        let md = "[a <https://b.example/> c](https://d.example/)";
+        assert_eq!(render_direct(md, &base()), None);
+        assert!(render(md, &base()).contains("https://b.example/"));
+    }
+
+    /// Headings with attributes (were the option ever on) are not passed
+    /// through: `{#id onclick=x}` must never become an attribute unchecked.
+    #[test]
+    fn a_heading_with_attributes_takes_the_sanitizing_path() {
+        let md = "# h {#id onclick=x}";
+        let with_attributes = Parser::new_ext(md, Options::ENABLE_HEADING_ATTRIBUTES);
+        assert_eq!(direct_html(with_attributes, md.len(), &base()), None);
+        // Other options the direct path does not know decline too.
+        let alert = "> [!NOTE]\n> Hello";
+        let gfm = Parser::new_ext(alert, Options::ENABLE_GFM);
+        assert_eq!(direct_html(gfm, alert.len(), &base()), None);
+        // Through `render`'s own options the braces stay text.
+        assert!(render("# h {#id onclick=x}", &base()).contains("{#id onclick=x}"));
     }
 
     #[test]
