@@ -68,7 +68,7 @@ impl Identity {
     }
 
     /// Whether the file changed long enough before `now` to be cached.
-    fn settled(&self, now: SystemTime) -> bool {
+    pub fn settled(&self, now: SystemTime) -> bool {
         let limit = nanos(now) - SETTLE.as_nanos() as i128;
         self.modified_ns < limit && self.changed_ns < limit
     }

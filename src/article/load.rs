@@ -27,6 +27,9 @@ pub struct Corpus {
     pub files: usize,
     /// How many of them the front-matter cache answered for.
     pub from_cache: usize,
+    /// The identity of each article file that changed long enough ago to
+    /// be trusted (with the cache on): what a feed's fingerprint is made of.
+    pub identities: std::collections::HashMap<PathBuf, Identity>,
 }
 
 impl Corpus {
@@ -70,11 +73,7 @@ pub fn load_with(config: &Config, cache_use: CacheUse) -> Result<Corpus, LoadErr
 
 /// `load_with` at a given time (which decides which files changed too
 /// recently to be cached).
-pub(crate) fn load_at(
-    config: &Config,
-    cache_use: CacheUse,
-    now: SystemTime,
-) -> Result<Corpus, LoadError> {
+pub fn load_at(config: &Config, cache_use: CacheUse, now: SystemTime) -> Result<Corpus, LoadError> {
     let dir = &config.content.dir;
     let meta = std::fs::metadata(dir).map_err(|e| LoadError {
         dir: dir.clone(),
@@ -167,11 +166,19 @@ pub(crate) fn load_at(
         "{} article files, {hits} answered by the front-matter cache",
         files.len()
     );
+    let files_len = files.len();
+    let identities = files
+        .into_iter()
+        .zip(identities)
+        .filter_map(|(file, identity)| Some((file, identity?)))
+        .filter(|(_, identity)| identity.settled(now))
+        .collect();
     Ok(Corpus {
         articles,
         diagnostics,
-        files: files.len(),
+        files: files_len,
         from_cache: hits,
+        identities,
     })
 }
 

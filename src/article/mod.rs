@@ -22,7 +22,7 @@ use url::Url;
 use crate::config::{ContentSettings, Site, nearest};
 use crate::diagnostic::Diagnostic;
 
-pub use load::{CacheUse, Corpus, LoadError, load, load_with, read_body};
+pub use load::{CacheUse, Corpus, LoadError, load, load_at, load_with, read_body};
 
 /// A validated article, without its body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -278,6 +278,12 @@ impl StateSettings {
         self.cache
             .then(|| self.path.with_extension("articles.cache"))
     }
+
+    /// The feed memo's file (`state.db` → `state.feeds.memo`), unless
+    /// `state.cache` is off.
+    pub fn memo_file(&self) -> Option<PathBuf> {
+        self.cache.then(|| self.path.with_extension("feeds.memo"))
+    }
 }
 
 /// Reads and validates the config file at `path`.

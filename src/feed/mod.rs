@@ -16,6 +16,7 @@
 
 pub mod atom;
 pub mod json;
+pub mod memo;
 pub mod rss;
 
 use std::io::{self, Write};

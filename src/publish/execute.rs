@@ -17,6 +17,9 @@ pub struct Outcome {
     pub written: Vec<PathBuf>,
     /// Feed files that could not be written; the old file is intact.
     pub write_errors: Vec<String>,
+    /// Their paths.
+    #[serde(skip)]
+    pub unwritten: Vec<PathBuf>,
     /// WebSub hubs that did not accept a ping (a warning: feeds are still fine).
     pub ping_warnings: Vec<String>,
 }
@@ -24,6 +27,11 @@ pub struct Outcome {
 impl Outcome {
     pub fn failed(&self) -> bool {
         !self.write_errors.is_empty()
+    }
+
+    /// The feed files that could not be written.
+    pub fn failed_paths(&self) -> impl Iterator<Item = &PathBuf> {
+        self.unwritten.iter()
     }
 }
 
@@ -54,10 +62,13 @@ pub async fn execute(plan: &Plan, hubs: &[url::Url]) -> Outcome {
                 outcome.written.push(feed.path.clone());
                 changed_urls.push(feed.url.clone());
             }
-            Err(e) => outcome.write_errors.push(format!(
-                "cannot write {}: {e}; the previous file is left as it was",
-                crate::paths::display(&feed.path)
-            )),
+            Err(e) => {
+                outcome.unwritten.push(feed.path.clone());
+                outcome.write_errors.push(format!(
+                    "cannot write {}: {e}; the previous file is left as it was",
+                    crate::paths::display(&feed.path)
+                ));
+            }
         }
     }
     if !hubs.is_empty() && !changed_urls.is_empty() {

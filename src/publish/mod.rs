@@ -165,6 +165,10 @@ struct Loaded {
     articles: Vec<Article>,
     bodies: HashMap<String, Rendered>,
     problems: Vec<Diagnostic>,
+    /// Feed files the memo proves unchanged: their bodies were not read.
+    proven: HashSet<PathBuf>,
+    /// Each feed file's fingerprint, where every entry's file is trusted.
+    fingerprints: HashMap<PathBuf, String>,
 }
 
 /// Runs one `herald feeds`, `publish` or `publish --dry-run`.
@@ -224,7 +228,9 @@ pub async fn run(
         articles,
         mut bodies,
         mut problems,
-    } = load(&config, now, cache)?;
+        proven,
+        fingerprints: feed_fingerprints,
+    } = load(&config, now, cache, std::time::SystemTime::now())?;
     let selection = plan::select(&articles, now);
     let specs = feed::plan_feeds(&config, &selection.published);
 
@@ -338,6 +344,9 @@ pub async fn run(
         .collect();
     problems.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
     let mut plan = plan::build(&config, now, selection, specs, entries, &existing, problems);
+    for feed in &mut plan.feeds {
+        feed.proven = proven.contains(&feed.path);
+    }
     plan::confirm_unchanged(&mut plan, |plan, feed| {
         crate::fsio::same_as(&feed.path, |out| plan.write_feed(feed, out))
     });
@@ -393,6 +402,30 @@ pub async fn run(
     }
 
     let outcome = execute(&plan, &config.feeds.websub_hubs).await;
+    // What the feeds now hold, for the next run to prove them unchanged
+    // without rendering; kept only when a feed was not already proven.
+    if let Some(memo) = config
+        .state
+        .memo_file()
+        .filter(|_| cache == CacheUse::ReadWrite)
+        && plan.feeds.iter().any(|f| !f.proven)
+    {
+        let failed: HashSet<&PathBuf> = outcome.failed_paths().collect();
+        let remembered: Vec<(PathBuf, String)> = plan
+            .feeds
+            .iter()
+            .filter(|f| !failed.contains(&f.path))
+            .filter_map(|f| Some((f.path.clone(), feed_fingerprints.get(&f.path)?.clone())))
+            .collect();
+        if !remembered.is_empty()
+            && let Err(e) = feed::memo::Memo::write(&memo, &remembered)
+        {
+            warnings.push(format!(
+                "cannot write the feed memo {} (the next run renders every feed to compare it): {e}",
+                crate::paths::display(&memo)
+            ));
+        }
+    }
     let ledger = ledger.map(|l| Arc::new(Mutex::new(l)));
     let mut results = Vec::new();
     if let Some(ledger) = &ledger
@@ -685,11 +718,24 @@ async fn learn(
     Ok(warnings)
 }
 
-/// Loads the articles and the bodies of the articles the feeds show.
-fn load(config: &Config, now: DateTime<Utc>, cache: CacheUse) -> Result<Loaded, LoadError> {
-    let corpus = article::load_with(config, cache)?;
+/// Loads the articles (at `files_now` on the file system's clock, which
+/// decides which files changed too recently to be trusted) and the bodies
+/// of the articles the feeds show, but for feeds the memo proves unchanged.
+fn load(
+    config: &Config,
+    now: DateTime<Utc>,
+    cache: CacheUse,
+    files_now: std::time::SystemTime,
+) -> Result<Loaded, LoadError> {
+    let corpus = article::load_at(config, cache, files_now)?;
     let mut problems = corpus.diagnostics;
     let mut articles = corpus.articles;
+    let memo = config
+        .state
+        .memo_file()
+        .filter(|_| cache != CacheUse::Off)
+        .map(|path| feed::memo::Memo::read(&path))
+        .unwrap_or_default();
     let mut bodies: HashMap<String, Rendered> = HashMap::new();
     // A body that cannot be read leaves its article out, which can bring an
     // older article into a feed: repeat until every shown article has its
@@ -697,8 +743,23 @@ fn load(config: &Config, now: DateTime<Utc>, cache: CacheUse) -> Result<Loaded, 
     loop {
         let selection = plan::select(&articles, now);
         let specs = feed::plan_feeds(config, &selection.published);
+        // Feeds the memo proves unchanged need no body at all.
+        let mut proven = HashSet::new();
+        let mut fingerprints = HashMap::new();
+        for spec in &specs {
+            let path = config.feeds.dir.join(&spec.path);
+            if let Some(fingerprint) =
+                feed::memo::fingerprint(config, spec, &selection.published, &corpus.identities)
+            {
+                if memo.proves(&path, &fingerprint) {
+                    proven.insert(path.clone());
+                }
+                fingerprints.insert(path, fingerprint);
+            }
+        }
         let needed: HashSet<usize> = specs
             .iter()
+            .filter(|s| !proven.contains(&config.feeds.dir.join(&s.path)))
             .flat_map(|s| s.entries.iter().copied())
             .collect();
         let to_read: Vec<&Article> = needed
@@ -728,15 +789,16 @@ fn load(config: &Config, now: DateTime<Utc>, cache: CacheUse) -> Result<Loaded, 
             }
         }
         if failed.is_empty() {
-            break;
+            return Ok(Loaded {
+                articles,
+                bodies,
+                problems,
+                proven,
+                fingerprints,
+            });
         }
         articles.retain(|a| !failed.contains(a.id()));
     }
-    Ok(Loaded {
-        articles,
-        bodies,
-        problems,
-    })
 }
 
 fn render_body(article: &Article, full_content: bool) -> Result<Rendered, Diagnostic> {
@@ -817,5 +879,95 @@ pub fn draft(article: &Article, summary: &str, site: &Site) -> Draft {
             published: article.published.to_rfc3339(),
             site: site.title.clone(),
         },
+    }
+}
+
+#[cfg(test)]
+mod memo_tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    fn later() -> SystemTime {
+        SystemTime::now() + Duration::from_secs(60)
+    }
+
+    fn setup() -> (tempfile::TempDir, Config) {
+        let dir = tempfile::tempdir().unwrap();
+        let content = dir.path().join("content");
+        std::fs::create_dir_all(&content).unwrap();
+        for slug in ["a", "b"] {
+            std::fs::write(
+                content.join(format!("{slug}.md")),
+                format!("---\ntitle: {slug}\npublish_date: 2024-02-10\n---\n\nBody of {slug}.\n"),
+            )
+            .unwrap();
+        }
+        let config = crate::config::parse(
+            &dir.path().join("herald.yaml"),
+            "site: {title: T, url: 'https://example.com/'}\ncontent: {dir: content}\nfeeds: {dir: public}\nstate: {path: state/herald.db}\n",
+            &|_| None,
+        )
+        .unwrap();
+        (dir, config)
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2024-03-01T00:00:00Z")
+            .unwrap()
+            .to_utc()
+    }
+
+    /// Writes a stand-in for each feed and remembers it, as a run does.
+    fn remember(config: &Config, loaded: &Loaded) {
+        for path in loaded.fingerprints.keys() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, b"feed").unwrap();
+        }
+        let feeds: Vec<(PathBuf, String)> = loaded
+            .fingerprints
+            .iter()
+            .map(|(p, f)| (p.clone(), f.clone()))
+            .collect();
+        feed::memo::Memo::write(&config.state.memo_file().unwrap(), &feeds).unwrap();
+    }
+
+    #[test]
+    fn an_unchanged_archive_reads_no_body_and_any_change_is_rendered_again() {
+        let (dir, config) = setup();
+        let first = load(&config, now(), CacheUse::ReadWrite, later()).unwrap();
+        assert_eq!(first.fingerprints.len(), 3, "RSS, Atom and JSON");
+        assert!(first.proven.is_empty());
+        assert_eq!(first.bodies.len(), 2);
+        remember(&config, &first);
+
+        let second = load(&config, now(), CacheUse::ReadWrite, later()).unwrap();
+        assert_eq!(second.proven.len(), 3);
+        assert!(second.bodies.is_empty(), "no Markdown read or rendered");
+
+        // A dry run reads the memo too, and writes nothing.
+        let dry = load(&config, now(), CacheUse::Read, later()).unwrap();
+        assert_eq!(dry.proven.len(), 3);
+
+        // An article changed: every feed showing it is rendered again.
+        std::fs::write(
+            dir.path().join("content/a.md"),
+            "---\ntitle: a\npublish_date: 2024-02-10\n---\n\nA new body.\n",
+        )
+        .unwrap();
+        let third = load(&config, now(), CacheUse::ReadWrite, later()).unwrap();
+        assert!(third.proven.is_empty());
+        assert_eq!(third.bodies.len(), 2);
+
+        // A feed file touched since it was remembered is compared again.
+        remember(&config, &third);
+        std::fs::write(config.feeds.dir.join("feed.xml"), b"edited by hand").unwrap();
+        let fourth = load(&config, now(), CacheUse::ReadWrite, later()).unwrap();
+        assert_eq!(fourth.proven.len(), 2);
+        assert!(!fourth.proven.contains(&config.feeds.dir.join("feed.xml")));
+
+        // Files changed just now are not trusted: nothing is proven.
+        let fresh = load(&config, now(), CacheUse::ReadWrite, SystemTime::now()).unwrap();
+        assert!(fresh.proven.is_empty());
     }
 }

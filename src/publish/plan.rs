@@ -98,6 +98,10 @@ pub struct PlannedFeed {
     /// Its items: indices into `Plan::contents`.
     #[serde(skip)]
     pub contents: Vec<usize>,
+    /// The feed memo proves the file unchanged: its entries' bodies were
+    /// not read, and it is neither rendered nor compared.
+    #[serde(skip)]
+    pub proven: bool,
 }
 
 /// Whether a feed file will be created, replaced or left alone.
@@ -237,6 +241,7 @@ pub fn build(
                 status,
                 channel,
                 contents: shown,
+                proven: false,
             }
         })
         .collect();
@@ -269,7 +274,7 @@ pub fn confirm_unchanged(plan: &mut Plan, same_bytes: impl Fn(&Plan, &PlannedFee
     let differs: Vec<bool> = plan
         .feeds
         .iter()
-        .map(|f| f.status == FeedStatus::Unchanged && !same_bytes(plan, f))
+        .map(|f| f.status == FeedStatus::Unchanged && !f.proven && !same_bytes(plan, f))
         .collect();
     for (feed, differs) in plan.feeds.iter_mut().zip(differs) {
         if differs {
