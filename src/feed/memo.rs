@@ -88,13 +88,33 @@ impl Memo {
     }
 }
 
-/// The fingerprint of what `spec` renders from, or `None` when an entry's
-/// file has no trusted identity (changed too recently, or no cache).
+/// Each published article's part of a fingerprint (its front matter and
+/// file identity), computed once for all the feeds that show it; `None`
+/// when its file has no trusted identity (changed too recently, or no
+/// cache).
+pub fn article_digests(
+    published: &[&Article],
+    identities: &HashMap<PathBuf, Identity>,
+) -> Vec<Option<[u8; 32]>> {
+    use rayon::prelude::*;
+    published
+        .par_iter()
+        .map(|article| {
+            let identity = identities.get(&article.source)?;
+            let mut hash = Sha256::new();
+            hash.update(serde_json::to_vec(article).ok()?);
+            hash.update(serde_json::to_vec(identity).ok()?);
+            Some(hash.finalize().into())
+        })
+        .collect()
+}
+
+/// The fingerprint of what `spec` renders from, given the digests of the
+/// published articles; `None` when one of its entries has none.
 pub fn fingerprint(
     config: &Config,
     spec: &FeedSpec,
-    published: &[&Article],
-    identities: &HashMap<PathBuf, Identity>,
+    digests: &[Option<[u8; 32]>],
 ) -> Option<String> {
     let mut hash = Sha256::new();
     let mut put = |bytes: &[u8]| {
@@ -114,10 +134,7 @@ pub fn fingerprint(
     put(format!("{:?}", config.feeds).as_bytes());
     put(format!("{:?}", config.content).as_bytes());
     for &i in &spec.entries {
-        let article = published.get(i)?;
-        let identity = identities.get(&article.source)?;
-        put(&serde_json::to_vec(article).ok()?);
-        put(&serde_json::to_vec(identity).ok()?);
+        put(digests.get(i).copied().flatten()?.as_slice());
     }
     Some(format!("{:x}", hash.finalize()))
 }

@@ -746,11 +746,10 @@ fn load(
         // Feeds the memo proves unchanged need no body at all.
         let mut proven = HashSet::new();
         let mut fingerprints = HashMap::new();
+        let digests = feed::memo::article_digests(&selection.published, &corpus.identities);
         for spec in &specs {
             let path = config.feeds.dir.join(&spec.path);
-            if let Some(fingerprint) =
-                feed::memo::fingerprint(config, spec, &selection.published, &corpus.identities)
-            {
+            if let Some(fingerprint) = feed::memo::fingerprint(config, spec, &digests) {
                 if memo.proves(&path, &fingerprint) {
                     proven.insert(path.clone());
                 }
