@@ -106,6 +106,7 @@ mod feeds {
                 language: "en".into(),
                 author: c.site.author.clone(),
                 hubs: vec![],
+                archive: None,
             };
             let want_title = crate::article::markdown::xml_safe(&title);
             // The parser refuses titles that are empty once control

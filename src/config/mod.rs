@@ -150,6 +150,8 @@ pub struct FeedSettings {
     pub websub_hubs: Vec<Url>,
     /// Optional title override; defaults to `site.title`.
     pub title: Option<String>,
+    /// RFC 5005 archive pages of this many entries each (`feeds.archive`).
+    pub archive_page_size: Option<usize>,
 }
 
 /// What to do when an already-posted article is edited.

@@ -75,6 +75,13 @@ pub(super) struct RawFeeds {
     pub json: Option<At<FileOrOff>>,
     pub per_tag: Option<bool>,
     pub websub_hubs: Option<Vec<At<Text>>>,
+    pub archive: Option<At<RawArchive>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawArchive {
+    pub page_size: Count,
 }
 
 #[derive(Deserialize, Default)]

@@ -370,6 +370,13 @@ impl<'a> Validator<'a> {
             json,
             per_tag: raw.per_tag.unwrap_or(false),
             websub_hubs,
+            archive_page_size: match &raw.archive {
+                None => None,
+                Some(a) if a.value.page_size.0 == 0 => {
+                    return Err(self.err("feeds.archive.page_size", Some(a), "must be at least 1"));
+                }
+                Some(a) => Some(usize::try_from(a.value.page_size.0).unwrap_or(usize::MAX)),
+            },
         })
     }
 

@@ -15,7 +15,13 @@ pub(super) fn frame(
 ) -> Result<(Vec<u8>, Vec<u8>), LayoutError> {
     let mut bytes = to_bytes(&document(channel, entries, Vec::new()));
     bytes.push(b'\n');
-    super::split_before(bytes, b"</feed>", "atom_syndication")
+    // The crate writes extension elements after the entries.
+    let end: &[u8] = if channel.archive.as_ref().is_some_and(|a| a.complete) {
+        b"<fh:archive"
+    } else {
+        b"</feed>"
+    };
+    super::split_before(bytes, end, "atom_syndication")
 }
 
 /// Stands in for an entry's HTML while the crate renders the entry; the
@@ -99,6 +105,29 @@ fn document(channel: &Channel, entries: &[&Entry], all: Vec<AtomEntry>) -> Feed 
         link(channel.home.as_str(), "alternate", Some("text/html")),
     ];
     links.extend(channel.hubs.iter().map(|h| link(h.as_str(), "hub", None)));
+    let mut namespaces = std::collections::BTreeMap::new();
+    let mut extensions = atom_syndication::extension::ExtensionMap::default();
+    if let Some(archive) = &channel.archive {
+        let related = [
+            ("current", Some(&archive.current)),
+            ("prev-archive", archive.prev.as_ref()),
+            ("next-archive", archive.next.as_ref()),
+        ];
+        for (rel, href) in related {
+            if let Some(href) = href {
+                links.push(link(href.as_str(), rel, Some("application/atom+xml")));
+            }
+        }
+        if archive.complete {
+            namespaces.insert("fh".to_string(), super::HISTORY_NS.to_string());
+            let mut element = atom_syndication::extension::Extension::default();
+            element.set_name("fh:archive");
+            extensions.insert(
+                "fh".to_string(),
+                [("archive".to_string(), vec![element])].into(),
+            );
+        }
+    }
     let author = &channel.author;
     Feed {
         title: plain(&channel.title),
@@ -119,6 +148,8 @@ fn document(channel: &Channel, entries: &[&Entry], all: Vec<AtomEntry>) -> Feed 
         }),
         lang: Some(channel.language.clone()),
         entries: all,
+        namespaces,
+        extensions,
         ..Feed::default()
     }
 }

@@ -2,6 +2,7 @@
 //! structs so key order is fixed and the bytes are stable.
 
 use serde::Serialize;
+use url::Url;
 
 use super::{Channel, Entry, LayoutError};
 
@@ -16,6 +17,10 @@ struct Document<'a> {
     authors: Vec<Author<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     hubs: Vec<Hub<'a>>,
+    /// The next page of older items (the newest archive page, from the
+    /// current feed; the one before, from an archive page).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_url: Option<&'a str>,
     items: Vec<Item<'a>>,
 }
 
@@ -134,6 +139,11 @@ fn document<'a>(channel: &'a Channel, items: Vec<Item<'a>>) -> Document<'a> {
                 url: h.as_str(),
             })
             .collect(),
+        next_url: channel
+            .archive
+            .as_ref()
+            .and_then(|a| a.prev.as_ref())
+            .map(Url::as_str),
         items,
     }
 }

@@ -128,6 +128,7 @@ pub fn fingerprint(
     put(spec.title.as_bytes());
     put(spec.self_url.as_str().as_bytes());
     put(spec.tag.as_deref().unwrap_or_default().as_bytes());
+    put(format!("{:?}", spec.archive).as_bytes());
     // Every setting a feed's bytes may depend on (more than it needs: a
     // change anywhere there only costs one full render).
     put(format!("{:?}", config.site).as_bytes());

@@ -72,7 +72,26 @@ pub struct Channel {
     pub language: String,
     pub author: Author,
     pub hubs: Vec<Url>,
+    /// Its place among RFC 5005 archive pages, with `feeds.archive`.
+    pub archive: Option<Archive>,
 }
+
+/// RFC 5005 (Feed Paging and Archiving) links of a feed document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Archive {
+    /// The subscription document (the current feed).
+    pub current: Url,
+    /// The archive page just older than this document.
+    pub prev: Option<Url>,
+    /// The archive page just newer (an archive page's successor, named
+    /// before it exists, so that a full page never changes).
+    pub next: Option<Url>,
+    /// An archive document (`fh:archive`): complete, never to change.
+    pub complete: bool,
+}
+
+/// The namespace of RFC 5005's `fh:archive`.
+pub const HISTORY_NS: &str = "http://purl.org/syndication/history/1.0";
 
 /// One article as feeds show it: text made XML-safe, summary chosen, HTML
 /// rendered (when full content is on).
@@ -136,6 +155,7 @@ pub struct FeedSpec {
     /// The tag this feed is for, if it is a per-tag feed.
     pub tag: Option<String>,
     pub entries: Vec<usize>,
+    pub archive: Option<Archive>,
 }
 
 /// Decides every feed file for the given newest-first articles: the main
@@ -148,28 +168,35 @@ pub fn plan_feeds(config: &Config, published: &[&Article]) -> Vec<FeedSpec> {
         .clone()
         .unwrap_or_else(|| config.site.title.clone());
     let mut specs = Vec::new();
+    let formats = [
+        (Format::Rss, &feeds.rss),
+        (Format::Atom, &feeds.atom),
+        (Format::Json, &feeds.json),
+    ];
+    let url_of = |rel: &str| feeds.url.join(rel).unwrap_or_else(|_| feeds.url.clone());
     let mut add = |dir: &str, title: &str, tag: Option<&str>, entries: &[usize]| {
-        let formats = [
-            (Format::Rss, &feeds.rss),
-            (Format::Atom, &feeds.atom),
-            (Format::Json, &feeds.json),
-        ];
         for (format, name) in formats {
             let Some(name) = name else { continue };
             let rel = format!("{dir}{name}");
-            let self_url = feeds.url.join(&rel).unwrap_or_else(|_| feeds.url.clone());
             specs.push(FeedSpec {
                 path: PathBuf::from(&rel),
                 format,
                 title: title.to_string(),
-                self_url,
+                self_url: url_of(&rel),
                 tag: tag.map(str::to_string),
                 entries: entries.to_vec(),
+                archive: None,
             });
         }
     };
-    let all: Vec<usize> = (0..limit(published.len())).collect();
-    add("", &title, None, &all);
+    let main = match feeds.archive_page_size {
+        None => {
+            let all: Vec<usize> = (0..limit(published.len())).collect();
+            add("", &title, None, &all);
+            Vec::new()
+        }
+        Some(size) => archived(published.len(), size, limit, &title, &formats, &url_of),
+    };
     if feeds.per_tag {
         // Tags that slugify alike ("AI", "ai") share one folder; the first
         // spelling met (newest article first) names it.
@@ -192,6 +219,74 @@ pub fn plan_feeds(config: &Config, published: &[&Article]) -> Vec<FeedSpec> {
                 Some(&name),
                 &entries,
             );
+        }
+    }
+    // The current feeds and their archive pages come first.
+    let mut all = main;
+    all.extend(specs);
+    all
+}
+
+/// The current feeds and their RFC 5005 archive pages: the articles,
+/// oldest first, in pages of `size` (`archive/<name>-<n>.<ext>`); only full
+/// pages are written, and a full page's entries and links never change
+/// (its `next-archive` names the page that will follow it). The current
+/// feed shows at least every article not yet in a full page, else `limit`.
+fn archived(
+    total: usize,
+    size: usize,
+    limit: impl Fn(usize) -> usize,
+    title: &str,
+    formats: &[(Format, &Option<String>)],
+    url_of: &dyn Fn(&str) -> Url,
+) -> Vec<FeedSpec> {
+    let full = total / size;
+    let remainder = total - full * size;
+    let page_rel = |name: &str, n: usize| {
+        let path = std::path::Path::new(name);
+        let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+        match path.extension() {
+            Some(ext) => format!("archive/{stem}-{n}.{}", ext.to_string_lossy()),
+            None => format!("archive/{stem}-{n}"),
+        }
+    };
+    let mut specs = Vec::new();
+    for &(format, name) in formats {
+        let Some(name) = name else { continue };
+        let current = url_of(name);
+        let current_entries: Vec<usize> = (0..limit(total).max(remainder)).collect();
+        specs.push(FeedSpec {
+            path: PathBuf::from(name),
+            format,
+            title: title.to_string(),
+            self_url: current.clone(),
+            tag: None,
+            entries: current_entries,
+            archive: Some(Archive {
+                current: current.clone(),
+                prev: (full > 0).then(|| url_of(&page_rel(name, full))),
+                next: None,
+                complete: false,
+            }),
+        });
+        for n in 1..=full {
+            // Published indices run newest first: page 1 is the oldest.
+            let entries: Vec<usize> = (total - n * size..total - (n - 1) * size).collect();
+            let rel = page_rel(name, n);
+            specs.push(FeedSpec {
+                path: PathBuf::from(&rel),
+                format,
+                title: format!("{title} (archive {n})"),
+                self_url: url_of(&rel),
+                tag: None,
+                entries,
+                archive: Some(Archive {
+                    current: current.clone(),
+                    prev: (n > 1).then(|| url_of(&page_rel(name, n - 1))),
+                    next: Some(url_of(&page_rel(name, n + 1))),
+                    complete: true,
+                }),
+            });
         }
     }
     specs

@@ -78,6 +78,35 @@ fn document(
         rel: "hub".to_string(),
         ..Link::default()
     }));
+    let mut namespaces = namespaces;
+    let mut extensions = rss::extension::ExtensionMap::default();
+    if let Some(archive) = &channel.archive {
+        let rss = Some("application/rss+xml".to_string());
+        let related = [
+            ("current", Some(&archive.current)),
+            ("prev-archive", archive.prev.as_ref()),
+            ("next-archive", archive.next.as_ref()),
+        ];
+        for (rel, href) in related {
+            if let Some(href) = href {
+                links.push(Link {
+                    href: href.to_string(),
+                    rel: rel.to_string(),
+                    mime_type: rss.clone(),
+                    ..Link::default()
+                });
+            }
+        }
+        if archive.complete {
+            namespaces.insert("fh".to_string(), super::HISTORY_NS.to_string());
+            let mut archive_element = rss::extension::Extension::default();
+            archive_element.set_name("fh:archive");
+            extensions.insert(
+                "fh".to_string(),
+                [("archive".to_string(), vec![archive_element])].into(),
+            );
+        }
+    }
     RssChannel {
         title: channel.title.clone(),
         link: channel.home.to_string(),
@@ -89,6 +118,7 @@ fn document(
         items,
         atom_ext: Some(AtomExtension { links }),
         namespaces,
+        extensions,
         ..RssChannel::default()
     }
 }

@@ -71,6 +71,7 @@ fn every_format_escapes_and_is_deterministic() {
         language: "en".into(),
         author: c.site.author.clone(),
         hubs: vec![],
+        archive: None,
     };
     for format in [Format::Rss, Format::Atom, Format::Json] {
         let one = render(format, &channel, &[&entry]);
@@ -153,6 +154,7 @@ fn channel_for(c: &Config, hubs: Vec<url::Url>) -> Channel {
         language: "en".into(),
         author: c.site.author.clone(),
         hubs,
+        archive: None,
     }
 }
 
@@ -168,11 +170,21 @@ fn streamed_feeds_equal_the_crates_whole_documents() {
         .collect();
     let all: Vec<&Entry> = entries.iter().collect();
     let hubs = vec![url::Url::parse("https://hub.example/").unwrap()];
+    // An archive page: its links, `fh:archive` and `next_url` too.
+    let mut page = channel_for(&c, hubs.clone());
+    page.archive = Some(super::Archive {
+        current: c.site.url.join("feed.xml").unwrap(),
+        prev: Some(c.site.url.join("archive/feed-1.xml").unwrap()),
+        next: Some(c.site.url.join("archive/feed-3.xml").unwrap()),
+        complete: true,
+    });
     for (channel, shown) in [
         (channel_for(&c, vec![]), &all[..0]),
         (channel_for(&c, hubs.clone()), &all[..1]),
         (channel_for(&c, vec![]), &all[1..2]),
         (channel_for(&c, hubs), &all[..]),
+        (page.clone(), &all[..0]),
+        (page, &all[..3]),
     ] {
         for format in [Format::Rss, Format::Atom, Format::Json] {
             let whole = match format {

@@ -217,6 +217,7 @@ pub fn build(
                 language: config.site.language.clone(),
                 author: config.site.author.clone(),
                 hubs: config.feeds.websub_hubs.clone(),
+                archive: spec.archive.clone(),
             };
             let shown: Vec<usize> = spec
                 .entries

@@ -1,5 +1,6 @@
 //! Integration tests: the real `herald` binary on temporary sites.
 
+mod archive;
 mod auth;
 mod bad_input;
 mod cli;
