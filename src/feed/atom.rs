@@ -15,13 +15,20 @@ pub(super) fn frame(
 ) -> Result<(Vec<u8>, Vec<u8>), LayoutError> {
     let mut bytes = to_bytes(&document(channel, entries, Vec::new()));
     bytes.push(b'\n');
-    // The crate writes extension elements after the entries.
-    let end: &[u8] = if channel.archive.as_ref().is_some_and(|a| a.complete) {
-        b"<fh:archive"
-    } else {
-        b"</feed>"
-    };
-    super::split_before(bytes, end, "atom_syndication")
+    let (mut head, tail) = super::split_before(bytes, b"</feed>", "atom_syndication")?;
+    // RFC 4287 wants extension elements before the entries; the crate
+    // writes them after, so herald writes this one itself.
+    if is_archive_page(channel) {
+        head.extend_from_slice(ARCHIVE_MARK);
+    }
+    Ok((head, tail))
+}
+
+/// `fh:archive` (RFC 5005 §4), in an archive page.
+const ARCHIVE_MARK: &[u8] = b"<fh:archive/>";
+
+fn is_archive_page(channel: &Channel) -> bool {
+    channel.archive.as_ref().is_some_and(|a| a.complete)
 }
 
 /// Stands in for an entry's HTML while the crate renders the entry; the
@@ -92,6 +99,12 @@ pub(super) fn render_whole(channel: &Channel, entries: &[&Entry]) -> Vec<u8> {
     let all = entries.iter().map(|e| entry(e)).collect();
     let mut bytes = to_bytes(&document(channel, entries, all));
     bytes.push(b'\n');
+    if is_archive_page(channel) {
+        let at = super::find(&bytes, b"<entry>")
+            .or_else(|| super::rfind(&bytes, b"</feed>"))
+            .unwrap_or(bytes.len());
+        bytes.splice(at..at, ARCHIVE_MARK.iter().copied());
+    }
     bytes
 }
 
@@ -106,7 +119,6 @@ fn document(channel: &Channel, entries: &[&Entry], all: Vec<AtomEntry>) -> Feed 
     ];
     links.extend(channel.hubs.iter().map(|h| link(h.as_str(), "hub", None)));
     let mut namespaces = std::collections::BTreeMap::new();
-    let mut extensions = atom_syndication::extension::ExtensionMap::default();
     if let Some(archive) = &channel.archive {
         let related = [
             ("current", Some(&archive.current)),
@@ -120,12 +132,6 @@ fn document(channel: &Channel, entries: &[&Entry], all: Vec<AtomEntry>) -> Feed 
         }
         if archive.complete {
             namespaces.insert("fh".to_string(), super::HISTORY_NS.to_string());
-            let mut element = atom_syndication::extension::Extension::default();
-            element.set_name("fh:archive");
-            extensions.insert(
-                "fh".to_string(),
-                [("archive".to_string(), vec![element])].into(),
-            );
         }
     }
     let author = &channel.author;
@@ -149,7 +155,6 @@ fn document(channel: &Channel, entries: &[&Entry], all: Vec<AtomEntry>) -> Feed 
         lang: Some(channel.language.clone()),
         entries: all,
         namespaces,
-        extensions,
         ..Feed::default()
     }
 }
