@@ -219,12 +219,12 @@ impl Session {
     fn feeds(&self, args: &FeedsArgs) -> Exit {
         let request = RunRequest {
             mode: Mode::Feeds,
-            now: args.now,
+            now: None,
             options: PostOptions::default(),
             preview: None,
             wait: None,
         };
-        self.run_once(request, args.format)
+        self.run_once(request, args.now, args.format)
     }
 
     /// `herald publish [--dry-run]`.
@@ -235,7 +235,7 @@ impl Session {
             } else {
                 Mode::Publish
             },
-            now: args.now,
+            now: None,
             options: PostOptions {
                 targets: args.targets.clone(),
                 articles: args.articles.clone(),
@@ -245,14 +245,21 @@ impl Session {
             preview: args.preview.clone(),
             wait: args.wait.map(std::time::Duration::from_secs),
         };
-        self.run_once(request, args.format)
+        self.run_once(request, args.now, args.format)
     }
 
-    fn run_once(&self, request: RunRequest, format: OutputFormat) -> Exit {
+    fn run_once(
+        &self,
+        mut request: RunRequest,
+        now: Option<crate::cli::Now>,
+        format: OutputFormat,
+    ) -> Exit {
         let config = match self.load_config() {
             Ok(c) => Arc::new(c),
             Err(e) => return e,
         };
+        // A date alone is midnight in the content's time zone.
+        request.now = now.map(|n| n.resolve(config.content.timezone));
         let runtime = match self.runtime() {
             Ok(rt) => rt,
             Err(e) => return e,

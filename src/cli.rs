@@ -107,7 +107,7 @@ pub struct PublishArgs {
 
     /// Pretend the clock says this (RFC 3339, e.g. 2024-02-10T09:00:00Z)
     #[arg(long, value_name = "RFC3339", value_parser = parse_now)]
-    pub now: Option<chrono::DateTime<chrono::Utc>>,
+    pub now: Option<Now>,
 
     /// text for people, json for machines (one document on stdout)
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
@@ -156,7 +156,7 @@ pub struct ScheduleArgs {
 pub struct FeedsArgs {
     /// Pretend the clock says this (RFC 3339, e.g. 2024-02-10T09:00:00Z)
     #[arg(long, value_name = "RFC3339", value_parser = parse_now)]
-    pub now: Option<chrono::DateTime<chrono::Utc>>,
+    pub now: Option<Now>,
 
     /// text for people, json for machines (one document on stdout)
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
@@ -170,8 +170,46 @@ pub struct CheckArgs {
     pub format: OutputFormat,
 }
 
-fn parse_now(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|d| d.to_utc())
-        .map_err(|e| format!("expected an RFC 3339 date-time such as 2024-02-10T09:00:00Z ({e})"))
+/// `--now`: a moment, or a date alone (midnight in `content.timezone`,
+/// which is known once the config is read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Now {
+    At(chrono::DateTime<chrono::Utc>),
+    Date(chrono::NaiveDate),
+}
+
+impl Now {
+    /// The moment, a date taken as midnight in `zone` (the first moment of
+    /// that day where midnight does not exist).
+    pub fn resolve(self, zone: chrono_tz::Tz) -> chrono::DateTime<chrono::Utc> {
+        use chrono::TimeZone;
+        match self {
+            Now::At(at) => at,
+            Now::Date(date) => {
+                let midnight = date.and_time(chrono::NaiveTime::MIN);
+                zone.from_local_datetime(&midnight)
+                    .earliest()
+                    .map(|d| d.to_utc())
+                    .unwrap_or_else(|| {
+                        // A day that starts in a gap: an hour later exists.
+                        zone.from_local_datetime(&(midnight + chrono::TimeDelta::hours(1)))
+                            .earliest()
+                            .map_or_else(|| midnight.and_utc(), |d| d.to_utc())
+                    })
+            }
+        }
+    }
+}
+
+fn parse_now(text: &str) -> Result<Now, String> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(Now::At(at.to_utc()));
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(Now::Date)
+        .map_err(|_| {
+            format!(
+                "expected an RFC 3339 date-time such as 2024-02-10T09:00:00Z, or a date such as 2024-02-10 (midnight in content.timezone); got {text:?}"
+            )
+        })
 }

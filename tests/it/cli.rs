@@ -82,3 +82,32 @@ fn check_json_counts_problems() {
     assert_eq!(doc["articles"], 1);
     assert_eq!(doc["problems"][0]["level"], "error");
 }
+
+/// SPEC §1: a date alone is midnight in `content.timezone`.
+#[test]
+fn now_as_a_date_is_midnight_in_the_content_time_zone() {
+    let site = Site::with_config(
+        &crate::support::BASE_CONFIG.replace("timezone: UTC", "timezone: Europe/Paris"),
+    );
+    site.simple("one", "2024-02-10");
+    let dry = site
+        .herald()
+        .args(["publish", "--dry-run", "--now", "2024-02-11"])
+        .assert()
+        .success();
+    assert!(
+        output(&dry).0.starts_with("Dry run at 2024-02-10 23:00:00 UTC"),
+        "{}",
+        output(&dry).0
+    );
+    let bad = site
+        .herald()
+        .args(["feeds", "--now", "tomorrow"])
+        .assert()
+        .code(1);
+    assert!(
+        output(&bad).1.contains("or a date such as 2024-02-10"),
+        "{}",
+        output(&bad).1
+    );
+}
