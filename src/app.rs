@@ -401,6 +401,28 @@ impl Session {
             Ok(None) => Vec::new(),
             Err(e) => return self.fail(&e.to_string()),
         };
+        // A filter that names nothing is a mistake, not an empty ledger.
+        for name in &args.targets {
+            if !config.social.targets.iter().any(|t| t.name == *name)
+                && !records.iter().any(|r| r.target == *name)
+            {
+                let known: Vec<&str> = config
+                    .social
+                    .targets
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect();
+                return self.fail(&format!(
+                    "--target {name:?} is not a target in the config (targets: {})",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ));
+            }
+        }
+        let total = records.len();
         let site = config.site.url.as_str();
         let records: Vec<_> = records
             .into_iter()
@@ -421,6 +443,9 @@ impl Session {
             OutputFormat::Json => self.print(&format!(
                 "{}\n",
                 serde_json::to_string_pretty(&records).unwrap_or_default()
+            )),
+            OutputFormat::Text if records.is_empty() && total > 0 => self.print(&format!(
+                "no recorded post matches (the ledger has {total}; the filters left none)\n"
             )),
             OutputFormat::Text => self.print(&report::status_table(&records, site, self.stdout)),
         }

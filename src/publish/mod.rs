@@ -135,6 +135,8 @@ impl RunReport {
 pub enum RunError {
     #[error("--target {name:?} is not a target in the config (targets: {known})")]
     UnknownTarget { name: String, known: String },
+    #[error("--article {name:?} is no article's slug or permalink{suggestion}")]
+    UnknownArticle { name: String, suggestion: String },
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error(transparent)]
@@ -231,6 +233,25 @@ pub async fn run(
         proven,
         fingerprints: feed_fingerprints,
     } = load(&config, now, cache, std::time::SystemTime::now())?;
+    // An --article that names nothing is a mistake, not "nothing due".
+    for name in &request.options.articles {
+        let known = articles
+            .iter()
+            .any(|a| a.slug == *name || a.id() == name.as_str());
+        if !known {
+            let nearest = articles
+                .iter()
+                .map(|a| (strsim::levenshtein(&a.slug, name), &a.slug))
+                .min()
+                .filter(|(distance, _)| *distance <= 3)
+                .map(|(_, slug)| format!(" (did you mean {slug:?}?)"))
+                .unwrap_or_default();
+            return Err(RunError::UnknownArticle {
+                name: name.clone(),
+                suggestion: nearest,
+            });
+        }
+    }
     let selection = plan::select(&articles, now);
     let specs = feed::plan_feeds(&config, &selection.published);
 

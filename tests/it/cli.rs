@@ -96,7 +96,9 @@ fn now_as_a_date_is_midnight_in_the_content_time_zone() {
         .assert()
         .success();
     assert!(
-        output(&dry).0.starts_with("Dry run at 2024-02-10 23:00:00 UTC"),
+        output(&dry)
+            .0
+            .starts_with("Dry run at 2024-02-10 23:00:00 UTC"),
         "{}",
         output(&dry).0
     );
@@ -109,5 +111,63 @@ fn now_as_a_date_is_midnight_in_the_content_time_zone() {
         output(&bad).1.contains("or a date such as 2024-02-10"),
         "{}",
         output(&bad).1
+    );
+}
+
+/// A filter that names nothing says so, rather than "nothing due" or "no
+/// posts recorded yet".
+#[tokio::test]
+async fn filters_that_name_nothing_say_so() {
+    let server = wiremock::MockServer::start().await;
+    crate::support::answer(
+        &server,
+        "POST",
+        "/hook",
+        wiremock::ResponseTemplate::new(200),
+    )
+    .await;
+    let site = crate::support::posting_site(
+        "",
+        &format!(
+            "    - {{ name: hooks, type: webhook, url: \"{}/hook\" }}\n",
+            server.uri()
+        ),
+    );
+    site.simple("one-article", "2024-02-10");
+    crate::support::publish_at(&site, "2024-02-11T00:00:00Z").success();
+
+    let ran = site
+        .herald()
+        .args(["publish", "--dry-run", "--article", "one-articel"])
+        .assert()
+        .code(1);
+    assert!(
+        output(&ran).1.contains("--article \"one-articel\" is no article's slug or permalink (did you mean \"one-article\"?)"),
+        "{}",
+        output(&ran).1
+    );
+    let status = site
+        .herald()
+        .args(["status", "--target", "nosuch"])
+        .assert()
+        .code(1);
+    assert!(
+        output(&status)
+            .1
+            .contains("--target \"nosuch\" is not a target"),
+        "{}",
+        output(&status).1
+    );
+    let none = site
+        .herald()
+        .args(["status", "--status", "failed"])
+        .assert()
+        .success();
+    assert!(
+        output(&none)
+            .0
+            .contains("no recorded post matches (the ledger has 1"),
+        "{}",
+        output(&none).0
     );
 }
