@@ -86,6 +86,7 @@ pub fn main() -> ExitCode {
         Command::Status(args) => session.status(args),
         Command::Run(args) => session.run(args),
         Command::Auth(args) => session.auth(args),
+        Command::Completions(args) => session.completions(args),
     };
     exit.into()
 }
@@ -449,6 +450,21 @@ impl Session {
             )),
             OutputFormat::Text => self.print(&report::status_table(&records, site, self.stdout)),
         }
+        Exit::Ok
+    }
+
+    /// `herald completions SHELL`: the script on stdout.
+    fn completions(&self, args: &crate::cli::CompletionsArgs) -> Exit {
+        use clap::CommandFactory;
+        use clap_complete::Shell;
+        let shell = match args.shell {
+            crate::cli::CompletionShell::Bash => Shell::Bash,
+            crate::cli::CompletionShell::Zsh => Shell::Zsh,
+            crate::cli::CompletionShell::Fish => Shell::Fish,
+        };
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "herald", &mut script);
+        self.print(&String::from_utf8_lossy(&script));
         Exit::Ok
     }
 

@@ -171,3 +171,25 @@ async fn filters_that_name_nothing_say_so() {
         output(&none).0
     );
 }
+
+#[test]
+fn completions_for_bash_zsh_and_fish_name_the_commands() {
+    let site = Site::new();
+    for (shell, mark) in [
+        ("bash", "_herald()"),
+        ("zsh", "#compdef herald"),
+        ("fish", "complete -c herald"),
+    ] {
+        let out = site
+            .herald()
+            .args(["completions", shell])
+            .assert()
+            .success();
+        let script = output(&out).0;
+        assert!(script.contains(mark), "{shell}: {script}");
+        for command in ["publish", "feeds", "check", "status", "run", "auth"] {
+            assert!(script.contains(command), "{shell} lacks {command}");
+        }
+    }
+    site.herald().args(["completions", "tcsh"]).assert().code(1);
+}
