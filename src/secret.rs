@@ -29,9 +29,19 @@ impl Secret {
         Secret::new(value.replace('$', "$$"))
     }
 
-    /// The real value, with `${NAME}` taken from the environment.
+    /// The real value, with `${NAME}` taken from the environment and
+    /// `${file:PATH}` from a file (a container's `/run/secrets/NAME`; one
+    /// trailing line break is not part of the value).
     pub fn expose(&self) -> Result<String, MissingEnv> {
-        expand_env(&self.template, &|name| std::env::var(name).ok())
+        expand_env(&self.template, &|name| match name.strip_prefix("file:") {
+            Some(path) => std::fs::read_to_string(path).ok().map(|text| {
+                text.strip_suffix("\r\n")
+                    .or_else(|| text.strip_suffix('\n'))
+                    .unwrap_or(&text)
+                    .to_string()
+            }),
+            None => std::env::var(name).ok(),
+        })
     }
 
     /// The environment variables it refers to, for messages that tell the
@@ -71,10 +81,18 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
-/// An environment variable a value refers to is not set.
+/// An environment variable a value refers to is not set (or, for
+/// `file:PATH`, the file cannot be read or is empty).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("environment variable {0} is not set")]
+#[error("{}", missing(.0))]
 pub struct MissingEnv(pub String);
+
+fn missing(name: &str) -> String {
+    match name.strip_prefix("file:") {
+        Some(path) => format!("the secret file {path} cannot be read or is empty"),
+        None => format!("environment variable {name} is not set"),
+    }
+}
 
 /// Expands `${NAME}` and `${NAME:-default}`; `$$` is a literal `$`.
 pub fn expand_env(
@@ -148,6 +166,21 @@ mod tests {
         let look = |n: &str| (n == "A").then(|| "x".to_string());
         assert_eq!(expand_env("${A}-${B:-d}-$$-$5", &look).unwrap(), "x-d-$-$5");
         assert_eq!(expand_env("${B}", &look), Err(MissingEnv("B".into())));
+    }
+
+    #[test]
+    fn a_secret_can_come_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "s3cr3t\n").unwrap();
+        let secret = Secret::new(format!("Bearer ${{file:{}}}", path.display()));
+        assert_eq!(secret.expose().unwrap(), "Bearer s3cr3t");
+        assert_eq!(secret.redacted(), format!("${{file:{}}}", path.display()));
+        let gone = Secret::new("${file:/nonexistent/herald-secret}");
+        assert_eq!(
+            gone.expose().unwrap_err().to_string(),
+            "the secret file /nonexistent/herald-secret cannot be read or is empty"
+        );
     }
 
     #[test]
