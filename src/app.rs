@@ -288,14 +288,30 @@ impl Session {
         if self.stderr_is_terminal && !self.quiet {
             services.progress = Some(Arc::new(Bar::default()));
         }
-        match publish::run(config.clone(), request, &services).await {
-            Ok(report) => self.render(config, &report, format),
+        let started = std::time::Instant::now();
+        let dry_run = request.mode == Mode::DryRun;
+        let (exit, report) = match publish::run(config.clone(), request, &services).await {
+            Ok(report) => (self.render(config, &report, format), Some(report)),
             Err(RunError::Lock(e @ LockError::Held { .. })) => {
+                // Another run is at work: nothing to tell the monitors.
                 self.eprint(&format!("herald: {e}"));
-                Exit::Locked
+                return Exit::Locked;
             }
-            Err(e) => self.fail(&e.to_string()),
+            Err(e) => (self.fail(&e.to_string()), None),
+        };
+        if !dry_run {
+            let warnings = crate::monitor::report(
+                &config.monitoring,
+                report.as_ref(),
+                exit == Exit::Ok,
+                started.elapsed(),
+            )
+            .await;
+            for w in warnings {
+                self.eprint(&format!("herald: warning: {w}"));
+            }
         }
+        exit
     }
 
     fn render(&self, config: &Config, report: &RunReport, format: OutputFormat) -> Exit {

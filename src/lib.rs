@@ -13,6 +13,7 @@ pub mod feed;
 pub mod fsio;
 pub mod ledger;
 pub mod lock;
+pub mod monitor;
 pub mod paths;
 #[cfg(test)]
 mod properties;

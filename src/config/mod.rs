@@ -88,6 +88,7 @@ pub struct Config {
     pub social: SocialSettings,
     pub schedule: ScheduleSettings,
     pub state: StateSettings,
+    pub monitoring: MonitoringSettings,
     /// Where keys are written (`social.targets[1].url` → line, column), for
     /// problems found after loading.
     pub locations: BTreeMap<String, (u32, u32)>,
@@ -218,6 +219,18 @@ impl Target {
     pub fn key(&self, key: &str) -> String {
         format!("social.targets[{}].{key}", self.index)
     }
+}
+
+/// How a run tells the outside it ran: a health-check ping and a
+/// Prometheus text file.
+#[derive(Debug, Clone, Default)]
+pub struct MonitoringSettings {
+    /// Pinged after each `publish` (`/fail` appended when it failed), the
+    /// convention of healthchecks.io and Uptime Kuma. A secret: such URLs
+    /// hold the check's key.
+    pub healthcheck_url: Option<crate::secret::Secret>,
+    /// Rewritten after each `publish` with its numbers.
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// The built-in scheduler's timing (`herald run`).

@@ -26,6 +26,15 @@ pub(super) struct RawConfig {
     pub schedule: RawSchedule,
     #[serde(default)]
     pub state: RawState,
+    #[serde(default)]
+    pub monitoring: RawMonitoring,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMonitoring {
+    pub healthcheck_url: Option<crate::secret::Secret>,
+    pub metrics_file: Option<At<Text>>,
 }
 
 #[derive(Deserialize)]

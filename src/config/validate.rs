@@ -14,8 +14,8 @@ use super::raw::{
     At, FileOrOff, RawConfig, RawContent, RawFeeds, RawSite, RawSocial, RawTarget, line_col,
 };
 use super::{
-    Author, Config, ConfigError, ContentSettings, FeedSettings, Schedule, ScheduleSettings, Site,
-    SocialSettings, StateSettings, Target, nearest,
+    Author, Config, ConfigError, ContentSettings, FeedSettings, MonitoringSettings, Schedule,
+    ScheduleSettings, Site, SocialSettings, StateSettings, Target, nearest,
 };
 use crate::paths;
 use crate::secret::expand_env;
@@ -173,6 +173,13 @@ impl<'a> Validator<'a> {
             path: self.local_path("state.path", raw.state.path.as_ref(), "../.herald/state.db")?,
             cache: raw.state.cache.unwrap_or(true),
         };
+        let monitoring = MonitoringSettings {
+            healthcheck_url: raw.monitoring.healthcheck_url,
+            metrics_file: match &raw.monitoring.metrics_file {
+                Some(p) => Some(self.local_path("monitoring.metrics_file", Some(p), "")?),
+                None => None,
+            },
+        };
         Ok(Config {
             file: self.path.to_path_buf(),
             site,
@@ -181,6 +188,7 @@ impl<'a> Validator<'a> {
             social,
             schedule: ScheduleSettings { cron },
             state,
+            monitoring,
             locations: self.locations,
         })
     }

@@ -17,6 +17,7 @@ mod matrix;
 mod micropub;
 mod misskey;
 mod mistakes;
+mod monitoring;
 mod nostr;
 mod ntfy;
 mod pds;
