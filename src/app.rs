@@ -45,6 +45,22 @@ impl auth::Prompt for Session {
     }
 }
 
+/// The level of a line herald writes to stderr, for `--log-format json`.
+fn log_level(line: &str) -> &'static str {
+    let rest = line.strip_prefix("herald: ").unwrap_or(line);
+    if rest.starts_with("error")
+        || rest.starts_with("failed")
+        || rest.starts_with("uncertain")
+        || line.contains(": error:")
+    {
+        "ERROR"
+    } else if rest.starts_with("warning") || line.contains(": warning:") {
+        "WARN"
+    } else {
+        "INFO"
+    }
+}
+
 /// The exit statuses herald uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -99,6 +115,8 @@ struct Session {
     stdout: Palette,
     stderr: Palette,
     stderr_is_terminal: bool,
+    /// `--log-format json`.
+    log_json: bool,
 }
 
 impl Session {
@@ -120,6 +138,7 @@ impl Session {
             stdout: color(std::io::stdout().is_terminal()),
             stderr: color(std::io::stderr().is_terminal()),
             stderr_is_terminal: std::io::stderr().is_terminal(),
+            log_json: cli.log_format == crate::cli::LogFormat::Json,
         }
     }
 
@@ -133,16 +152,33 @@ impl Session {
         };
         let filter = tracing_subscriber::EnvFilter::try_from_env("HERALD_LOG")
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("herald={level}")));
-        let _ = tracing_subscriber::fmt()
+        let builder = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
-            .with_ansi(self.stderr.color)
-            .with_target(false)
-            .without_time()
-            .try_init();
+            .with_target(false);
+        let _ = if self.log_json {
+            // For a collector: a time on every line, no colour.
+            builder.json().with_ansi(false).try_init()
+        } else {
+            builder
+                .with_ansi(self.stderr.color)
+                .without_time()
+                .try_init()
+        };
     }
 
     fn eprint(&self, line: &str) {
+        let line = if self.log_json {
+            // One JSON object a line, as the log lines are.
+            serde_json::json!({
+                "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "level": log_level(line),
+                "fields": {"message": line.strip_prefix("herald: ").unwrap_or(line)},
+            })
+            .to_string()
+        } else {
+            line.to_string()
+        };
         let _ = writeln!(std::io::stderr().lock(), "{line}");
     }
 

@@ -193,3 +193,34 @@ fn completions_for_bash_zsh_and_fish_name_the_commands() {
     }
     site.herald().args(["completions", "tcsh"]).assert().code(1);
 }
+
+/// `--log-format json`: every line on stderr is one JSON object.
+#[test]
+fn log_lines_can_be_json_for_a_collector() {
+    let site = Site::new();
+    site.article("bad.md", "---\ntitle: [unclosed\n---\nBody\n");
+    site.simple("good", "2024-02-10");
+    let ran = site
+        .herald()
+        .args([
+            "--log-format",
+            "json",
+            "-vv",
+            "feeds",
+            "--now",
+            "2024-02-11T00:00:00Z",
+        ])
+        .assert()
+        .success();
+    let err = output(&ran).1;
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(!lines.is_empty());
+    for line in lines {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        assert!(
+            v["level"].is_string() && v["timestamp"].is_string(),
+            "{line}"
+        );
+    }
+}
