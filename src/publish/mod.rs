@@ -241,7 +241,7 @@ pub async fn run(
         if !known {
             let nearest = articles
                 .iter()
-                .map(|a| (strsim::levenshtein(&a.slug, name), &a.slug))
+                .map(|a| (strsim::damerau_levenshtein(&a.slug, name), &a.slug))
                 .min()
                 .filter(|(distance, _)| *distance <= 3)
                 .map(|(_, slug)| format!(" (did you mean {slug:?}?)"))

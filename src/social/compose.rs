@@ -180,6 +180,15 @@ pub struct PostFields {
     pub site: String,
 }
 
+/// The names a template can use: the fields of `PostFields`, as serde
+/// names them (so the list cannot drift from the struct).
+pub fn field_names() -> Vec<String> {
+    match serde_json::to_value(PostFields::default()) {
+        Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// The fitted text and how it was fitted.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Fitted {

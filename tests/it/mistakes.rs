@@ -141,3 +141,21 @@ fn a_span_too_long_for_the_calendar_is_an_error_not_a_panic() {
         assert!(output(&ran).1.contains("longer than herald allows"));
     }
 }
+
+/// A typo in a template variable fails `check` at the template's key,
+/// naming the nearest field, instead of posting text without the title.
+#[test]
+fn a_template_variable_typo_is_an_error_in_check() {
+    let site = crate::support::posting_site(
+        "  template: \"{{ titel }} {{ url }}\"\n",
+        "    - { name: hooks, type: webhook, url: \"https://hooks.example/x\" }\n",
+    );
+    site.simple("one", "2024-02-10");
+    let ran = site.herald().arg("check").assert().code(1);
+    let out = crate::support::output(&ran).0;
+    assert!(out.contains("social.template"), "{out}");
+    assert!(
+        out.contains("unknown variable `titel` (did you mean `title`?)"),
+        "{out}"
+    );
+}

@@ -58,12 +58,19 @@ pub fn check(source: &str) -> Result<(), Refusal> {
     let Ok(ast) = parse(source, "post", SyntaxConfig, WhitespaceConfig::default()) else {
         return Ok(());
     };
-    Walker { scopes: Vec::new() }.stmt(&ast)
+    let fields = super::field_names();
+    Walker {
+        scopes: Vec::new(),
+        fields: &fields,
+    }
+    .stmt(&ast)
 }
 
 struct Walker<'a> {
     /// Loop variables and the bound of what they hold.
     scopes: Vec<Vec<(&'a str, u64)>>,
+    /// The names a template may use: the post's fields.
+    fields: &'a [String],
 }
 
 fn refuse<T>(line: u16, message: impl Into<String>) -> Result<T, Refusal> {
@@ -97,14 +104,13 @@ impl<'a> Walker<'a> {
                     return refuse(line, "recursive loops are not allowed in post templates");
                 }
                 let each = self.bounded(&f.iter, line)?;
-                if let Some(filter) = &f.filter_expr {
-                    self.expr(filter)?;
-                }
                 let mut names = Vec::new();
                 collect_names(&f.target, &mut names);
                 self.scopes
                     .push(names.into_iter().map(|n| (n, each)).collect());
-                let body = self.stmts(&f.body);
+                // The loop's filter sees its variables.
+                let filter = f.filter_expr.as_ref().map(|e| self.expr(e)).transpose();
+                let body = filter.and_then(|_| self.stmts(&f.body));
                 self.scopes.pop();
                 body?;
                 self.stmts(&f.else_body)
@@ -153,13 +159,30 @@ impl<'a> Walker<'a> {
     fn expr(&mut self, expr: &'a Expr<'a>) -> Result<u64, Refusal> {
         const SMALL: u64 = 64;
         Ok(match expr {
-            Expr::Var(v) => self
-                .scopes
-                .iter()
-                .rev()
-                .flatten()
-                .find(|(n, _)| *n == v.id)
-                .map_or(MAX_FIELD, |(_, b)| *b),
+            Expr::Var(v) => match self.scopes.iter().rev().flatten().find(|(n, _)| *n == v.id) {
+                Some((_, bound)) => *bound,
+                // `loop` is the loop's own helper, inside a loop.
+                None if v.id == "loop" && !self.scopes.is_empty() => SMALL,
+                None if self.fields.iter().any(|f| f == v.id) => MAX_FIELD,
+                None => {
+                    let nearest = self
+                        .fields
+                        .iter()
+                        .map(|f| (strsim::damerau_levenshtein(f, v.id), f))
+                        .min()
+                        .filter(|(d, _)| *d <= 3)
+                        .map(|(_, f)| format!(" (did you mean `{f}`?)"))
+                        .unwrap_or_default();
+                    return refuse(
+                        v.span().start_line,
+                        format!(
+                            "unknown variable `{}`{nearest}; a post template may use {}",
+                            v.id,
+                            self.fields.join(", ")
+                        ),
+                    );
+                }
+            },
             Expr::Const(c) => c.value.as_str().map_or(SMALL, |s| s.len() as u64),
             Expr::Slice(s) => {
                 for part in [&s.start, &s.stop, &s.step].into_iter().flatten() {
@@ -344,6 +367,23 @@ mod tests {
         ] {
             assert_eq!(check(t), Ok(()), "{t}");
         }
+    }
+
+    /// A typo in a variable is an error naming the nearest field, not a
+    /// post without its title.
+    #[test]
+    fn an_unknown_variable_is_refused_with_the_nearest_name() {
+        let e = check("{{ titel }}\n{{ url }}").unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(
+            e.message
+                .contains("unknown variable `titel` (did you mean `title`?)"),
+            "{e}"
+        );
+        let e = check("{% for t in tags %}{{ t }}{% endfor %}\n{{ tt }}").unwrap_err();
+        assert_eq!(e.line, 2);
+        // `loop` only inside a loop.
+        assert!(check("{{ loop.index }}").is_err());
     }
 
     #[test]
