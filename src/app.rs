@@ -103,6 +103,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => session.run(args),
         Command::Auth(args) => session.auth(args),
         Command::Completions(args) => session.completions(args),
+        Command::Init(args) => session.init(args),
     };
     exit.into()
 }
@@ -503,6 +504,39 @@ impl Session {
             OutputFormat::Text => self.print(&report::status_table(&records, site, self.stdout)),
         }
         Exit::Ok
+    }
+
+    /// `herald init [DIR]`: the config written, then checked.
+    fn init(&self, args: &crate::cli::InitArgs) -> Exit {
+        let (site, path) = match crate::init::init(&args.dir) {
+            Ok(found) => found,
+            Err(e) => return self.fail(&e.to_string()),
+        };
+        self.eprint(&format!(
+            "herald init: found {}; wrote {} (content: {}, feeds: {})",
+            site.generator.name(),
+            crate::paths::display(&path),
+            site.content.display(),
+            site.feeds.display()
+        ));
+        if site.url.is_none() {
+            self.eprint("herald init: set site.url to the site's real address before publishing");
+        }
+        let report = check::check(&path);
+        for d in &report.problems {
+            self.print(&format!("{}\n", report::diagnostic(d, self.stdout)));
+        }
+        self.eprint(&format!(
+            "herald check: {} files, {} valid articles, {} errors",
+            report.files,
+            report.articles,
+            report.errors()
+        ));
+        if report.errors() > 0 {
+            Exit::Invalid
+        } else {
+            Exit::Ok
+        }
     }
 
     /// `herald completions SHELL`: the script on stdout.

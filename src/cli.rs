@@ -72,6 +72,15 @@ pub enum Command {
     Auth(AuthArgs),
     /// Print a shell completion script (bash, zsh or fish)
     Completions(CompletionsArgs),
+    /// Write a first herald.yaml for the site in DIR (Hugo, Jekyll, Zola, Eleventy, Astro or plain Markdown), then check it
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The site's folder
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod feed;
 pub mod fsio;
+pub mod init;
 pub mod ledger;
 pub mod lock;
 pub mod monitor;

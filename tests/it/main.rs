@@ -12,6 +12,7 @@ mod fediverse;
 mod feeds;
 mod guarantees;
 mod hostile;
+mod init;
 mod linkedin;
 mod matrix;
 mod micropub;
