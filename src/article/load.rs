@@ -78,9 +78,14 @@ pub fn load_at(config: &Config, cache_use: CacheUse, now: SystemTime) -> Result<
     let meta = std::fs::metadata(dir).map_err(|e| LoadError {
         dir: dir.clone(),
         reason: if e.kind() == std::io::ErrorKind::NotFound {
+            let folder = config
+                .file
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
             format!(
-                "the folder does not exist (it is resolved against the config file's folder, {})",
-                crate::paths::display(config.file.parent().unwrap_or(Path::new(".")))
+                "no such folder (a relative content.dir is resolved against the config file's folder, {}; `herald init` writes a config with the site's own folders)",
+                crate::paths::display(folder)
             )
         } else {
             e.to_string()

@@ -314,15 +314,11 @@ fn a_missing_content_dir() {
     let assert = site.herald().arg("feeds").assert().code(1);
     let err = output(&assert).1;
     assert!(
-        err.contains("content.dir content: the folder does not exist"),
+        err.contains("content.dir content: no such folder (a relative content.dir is resolved against the config file's folder, config"),
         "{err}"
     );
     let check = site.herald().arg("check").assert().code(1);
-    assert!(
-        output(&check)
-            .0
-            .contains("content: error: the folder does not exist")
-    );
+    assert!(output(&check).0.contains("content: error: no such folder"));
 }
 
 #[test]
