@@ -60,11 +60,7 @@ pub(super) fn parse_raw(path: &Path, text: &str) -> Result<RawConfig, ConfigErro
         let raw_message = serde_saphyr::DefaultMessageFormatter
             .format_message(inner)
             .into_owned();
-        let key = if key == "." {
-            String::new()
-        } else {
-            key.clone()
-        };
+        let key = people_key(&key);
         let mut e = ConfigError::new(path, key, friendly_serde_message(&raw_message));
         if let Some(loc) = err.location() {
             e = e.at(line_col(&loc));
@@ -85,8 +81,32 @@ fn friendly_serde_message(message: &str) -> String {
             }
         }
         SerdeProblem::Missing { field } => format!("missing required key `{field}`"),
-        SerdeProblem::Other(m) => m,
+        SerdeProblem::Other(m) => yaml_for_people(&m),
     }
+}
+
+/// The YAML library's wording, written for its own users, in herald's.
+fn yaml_for_people(message: &str) -> String {
+    if message.contains("tabs disallowed") {
+        return "a tab in the indentation: YAML is indented with spaces only".to_string();
+    }
+    if let Some(rest) = message.split("duplicate mapping key: ").nth(1) {
+        let name = rest.split(',').next().unwrap_or(rest).trim();
+        return format!("the key `{name}` is given twice; keep one of them");
+    }
+    if message.contains("mapping values are not allowed") {
+        return "a `: ` inside a value: quote the value (title: \"Notes: a blog\")".to_string();
+    }
+    message.to_string()
+}
+
+/// serde's key path as a person reads it: no `?` for a key it could not
+/// name, no `.value` of a spanned value.
+fn people_key(key: &str) -> String {
+    key.split('.')
+        .filter(|part| !matches!(*part, "" | "?" | "value"))
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 pub(super) struct Validator<'a> {

@@ -502,3 +502,26 @@ fn a_read_only_feeds_folder_keeps_the_previous_feeds() {
     drop(guard);
     assert_eq!(site.read_public("atom.xml"), old);
 }
+
+/// The YAML library's wording, which speaks to its own users, is said in
+/// herald's: a tab, a key given twice, an unquoted colon.
+#[test]
+fn yaml_mistakes_are_explained_for_people() {
+    let tab = config_error("site:\n\ttitle: T\n  url: https://a.example/\n");
+    assert!(
+        tab.contains(":2:2: error: a tab in the indentation: YAML is indented with spaces only"),
+        "{tab}"
+    );
+    let twice = config_error(
+        "site: {title: T, url: 'https://a.example/'}\nfeeds: {limit: 3}\nfeeds: {limit: 4}\n",
+    );
+    assert!(
+        twice.contains(":3:1: error: the key `feeds` is given twice; keep one of them"),
+        "{twice}"
+    );
+    let colon = config_error("site:\n  title: Notes: a blog\n  url: https://a.example/\n");
+    assert!(
+        colon.contains("site: a `: ` inside a value: quote the value"),
+        "{colon}"
+    );
+}
