@@ -32,8 +32,9 @@ impl CheckReport {
 /// Checks the config at `path` and, if it loads, every article.
 pub fn check(path: &Path) -> CheckReport {
     let mut report = CheckReport::default();
-    match config::load(path) {
-        Err(e) => report.problems.push(
+    let (config, problems) = config::load_all(path);
+    for e in problems {
+        report.problems.push(
             Diagnostic::error(
                 &e.path,
                 if e.key.is_empty() {
@@ -43,8 +44,12 @@ pub fn check(path: &Path) -> CheckReport {
                 },
             )
             .at(e.line.unwrap_or(0), e.column.unwrap_or(0)),
-        ),
-        Ok(config) => {
+        );
+    }
+    // What of the config is usable is checked further: its articles too.
+    match config {
+        None => {}
+        Some(config) => {
             report.problems.extend(config_problems(&config));
             report.problems.extend(token_problems(&config));
             match article::load_with(&config, CacheUse::Read) {

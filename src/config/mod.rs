@@ -37,6 +37,9 @@ pub struct ConfigError {
     pub line: Option<u32>,
     pub column: Option<u32>,
     pub message: String,
+    /// Further problems found in the same file, in file order: every one
+    /// is reported at once, not one per run.
+    pub more: Vec<ConfigError>,
 }
 
 impl ConfigError {
@@ -47,7 +50,25 @@ impl ConfigError {
             line: None,
             column: None,
             message: message.into(),
+            more: Vec::new(),
         }
+    }
+
+    /// This problem and every further one, each on its own.
+    pub fn all(&self) -> Vec<ConfigError> {
+        let mut first = self.clone();
+        let more = std::mem::take(&mut first.more);
+        std::iter::once(first).chain(more).collect()
+    }
+
+    /// Many problems as one error (the first, with the rest after it).
+    fn many(mut problems: Vec<ConfigError>) -> Option<ConfigError> {
+        problems.sort_by_key(|e| (e.line, e.column));
+        problems.dedup();
+        let mut iter = problems.into_iter();
+        let mut first = iter.next()?;
+        first.more = iter.collect();
+        Some(first)
     }
 
     #[must_use]
@@ -73,6 +94,10 @@ impl ConfigError {
             out.push_str(": ");
         }
         out.push_str(&self.message);
+        for more in &self.more {
+            out.push('\n');
+            out.push_str(&more.render());
+        }
         out
     }
 }
@@ -315,20 +340,147 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 }
 
 /// Validates config text; `path` locates relative paths and messages, and
-/// `env` looks up `${NAME}` references (injectable for tests).
+/// `env` looks up `${NAME}` references (injectable for tests). Every
+/// problem is in the error, not only the first.
 pub fn parse(
     path: &Path,
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
-    let raw = validate::parse_raw(path, text)?;
+    match parse_all(path, text, env) {
+        (Some(config), problems) if problems.is_empty() => Ok(config),
+        (_, problems) => Err(ConfigError::many(problems)
+            .unwrap_or_else(|| ConfigError::new(path, "", "the config could not be read"))),
+    }
+}
+
+/// Reads `path` as `parse_all` does.
+pub fn load_all(path: &Path) -> (Option<Config>, Vec<ConfigError>) {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_all(path, &text, &|name| std::env::var(name).ok()),
+        Err(_) => match load(path) {
+            Err(e) => (None, e.all()),
+            Ok(config) => (Some(config), Vec::new()),
+        },
+    }
+}
+
+/// Every problem of the config, with the config as far as it is usable
+/// (wrong targets left out): for `check`, which then checks the articles
+/// too. A key the YAML parser refuses is blanked out and the file read
+/// again, so one run finds every such key (up to a bound), not one per run.
+pub fn parse_all(
+    path: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (Option<Config>, Vec<ConfigError>) {
+    const MAX_PROBLEMS: usize = 50;
+    let mut problems: Vec<ConfigError> = Vec::new();
+    let mut removed: Vec<String> = Vec::new();
+    let mut text = text.to_string();
+    let raw = loop {
+        match validate::parse_raw(path, &text) {
+            Ok(raw) => break Some(raw),
+            Err(e) => {
+                // A key this loop blanked out is not missing for real.
+                let follows_a_removal = e.message.starts_with("missing required key")
+                    && removed
+                        .iter()
+                        .any(|k| e.message.contains(&format!("`{k}`")));
+                if !follows_a_removal {
+                    problems.push(e.clone());
+                }
+                let repaired = (problems.len() < MAX_PROBLEMS && !follows_a_removal)
+                    .then(|| e.line.and_then(|line| blank_key(&text, line)))
+                    .flatten();
+                match repaired {
+                    Some((next, key)) => {
+                        removed.push(key);
+                        text = next;
+                    }
+                    None => break None,
+                }
+            }
+        }
+    };
+    let Some(raw) = raw else {
+        return (None, problems);
+    };
     let base = path.parent().unwrap_or(Path::new("."));
     let base = if base.as_os_str().is_empty() {
         Path::new(".")
     } else {
         base
     };
-    validate::Validator::new(path, base, env).config(raw)
+    match validate::Validator::new(path, base, env).config(raw) {
+        Ok((config, more)) => {
+            problems.extend(more);
+            (Some(config), problems)
+        }
+        Err(e) => {
+            problems.push(e);
+            (None, problems)
+        }
+    }
+}
+
+/// `text` with the key on `line` (1-based) and the lines nested under it
+/// made blank (so later lines keep their numbers), and the key's name;
+/// `None` where that cannot be done safely (a flow mapping on the line, a
+/// line that is not a key).
+fn blank_key(text: &str, line: u32) -> Option<(String, String)> {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let at = usize::try_from(line).ok()?.checked_sub(1)?;
+    let target = lines.get(at)?;
+    if target.contains('{') || target.contains('[') {
+        return None;
+    }
+    let indent = target.len() - target.trim_start().len();
+    let key = target
+        .trim_start()
+        .trim_start_matches("- ")
+        .split(':')
+        .next()?
+        .trim();
+    if key.is_empty() || !target.contains(':') {
+        return None;
+    }
+    let mut end = at + 1;
+    while end < lines.len() {
+        let l = lines[end];
+        if !l.trim().is_empty() && l.len() - l.trim_start().len() <= indent {
+            break;
+        }
+        end += 1;
+    }
+    let mut out: Vec<String> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if (at..end).contains(&i) {
+                String::new()
+            } else {
+                (*l).to_string()
+            }
+        })
+        .collect();
+    // A parent mapping left with no key is written `{}`, not left null.
+    let indent_of = |l: &str| l.len() - l.trim_start().len();
+    if let Some(parent) = (0..at)
+        .rev()
+        .find(|&i| !out[i].trim().is_empty() && indent_of(&out[i]) < indent)
+        && out[parent].trim_end().ends_with(':')
+    {
+        let parent_indent = indent_of(&out[parent]);
+        let has_child = out[parent + 1..]
+            .iter()
+            .find(|l| !l.trim().is_empty())
+            .is_some_and(|l| indent_of(l) > parent_indent);
+        if !has_child {
+            out[parent] = format!("{} {{}}", out[parent].trim_end());
+        }
+    }
+    Some((out.join("\n"), key.to_string()))
 }
 
 /// The candidate closest to `word`, if it is close enough to be a typo.

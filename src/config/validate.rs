@@ -114,6 +114,9 @@ pub(super) struct Validator<'a> {
     base: &'a Path,
     env: &'a dyn Fn(&str) -> Option<String>,
     locations: BTreeMap<String, (u32, u32)>,
+    /// Problems that left the rest to check (a target that is wrong is
+    /// left out, and the others are still read).
+    pub(super) problems: Vec<ConfigError>,
 }
 
 impl<'a> Validator<'a> {
@@ -127,6 +130,7 @@ impl<'a> Validator<'a> {
             base,
             env,
             locations: BTreeMap::new(),
+            problems: Vec::new(),
         }
     }
 
@@ -176,7 +180,12 @@ impl<'a> Validator<'a> {
         Ok(paths::resolve(self.base, Path::new(&text)))
     }
 
-    pub(super) fn config(mut self, raw: RawConfig) -> Result<Config, ConfigError> {
+    /// The config, and the problems that left it usable (with the wrong
+    /// targets left out); `Err` for a problem that leaves nothing to use.
+    pub(super) fn config(
+        mut self,
+        raw: RawConfig,
+    ) -> Result<(Config, Vec<ConfigError>), ConfigError> {
         let site = self.site(raw.site)?;
         let content = self.content(raw.content)?;
         let feeds = self.feeds(raw.feeds, &site)?;
@@ -200,17 +209,21 @@ impl<'a> Validator<'a> {
                 None => None,
             },
         };
-        Ok(Config {
-            file: self.path.to_path_buf(),
-            site,
-            content,
-            feeds,
-            social,
-            schedule: ScheduleSettings { cron },
-            state,
-            monitoring,
-            locations: self.locations,
-        })
+        let problems = std::mem::take(&mut self.problems);
+        Ok((
+            Config {
+                file: self.path.to_path_buf(),
+                site,
+                content,
+                feeds,
+                social,
+                schedule: ScheduleSettings { cron },
+                state,
+                monitoring,
+                locations: self.locations,
+            },
+            problems,
+        ))
     }
 
     fn site(&self, raw: Option<At<RawSite>>) -> Result<Site, ConfigError> {
@@ -412,7 +425,13 @@ impl<'a> Validator<'a> {
         let mut targets = Vec::with_capacity(raw.targets.len());
         let mut seen = BTreeSet::new();
         for (i, t) in raw.targets.into_iter().enumerate() {
-            let target = self.target(i, t)?;
+            let target = match self.target(i, t) {
+                Ok(target) => target,
+                Err(e) => {
+                    self.problems.push(e);
+                    continue;
+                }
+            };
             if !seen.insert(target.name.clone()) {
                 return Err(ConfigError::new(
                     self.path,

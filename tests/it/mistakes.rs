@@ -159,3 +159,35 @@ fn a_template_variable_typo_is_an_error_in_check() {
         "{out}"
     );
 }
+
+/// Every mistake in one `check`: an unknown key, a target of an unknown
+/// type, and an article that does not parse, each with its line, where
+/// before each took a run of its own.
+#[test]
+fn a_config_with_three_mistakes_gives_three_errors_in_one_check() {
+    let site = crate::support::Site::with_config(
+        "site:\n  title: T\n  url: https://news.example/\ncontent:\n  dir: ../content\nfeeds:\n  dir: ../public\n  limt: 5\nsocial:\n  targets:\n    - name: m\n      type: mastadon\n      instance: https://m.example\n      token: t\n",
+    );
+    site.simple("good", "2024-02-10");
+    site.article("bad.md", "---\ntitle: [unclosed\n---\nBody\n");
+    let ran = site.herald().arg("check").assert().code(1);
+    let out = crate::support::output(&ran).0;
+    assert!(
+        out.contains(
+            "herald.yaml:8:3: error: feeds.limt: unknown key `limt`; did you mean `limit`?"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("herald.yaml:12:") && out.contains("mastadon"),
+        "{out}"
+    );
+    assert!(out.contains("did you mean `mastodon`?"), "{out}");
+    assert!(out.contains("bad.md:2:"), "{out}");
+    let errors = out.lines().filter(|l| l.contains(": error: ")).count();
+    assert_eq!(errors, 3, "{out}");
+    // Every other command says all the config's problems too.
+    let feeds = site.herald().arg("feeds").assert().code(1);
+    let err = crate::support::output(&feeds).1;
+    assert!(err.contains("limt") && err.contains("mastadon"), "{err}");
+}
