@@ -28,6 +28,7 @@ h1{font-size:20px;margin:0 0 4px} .sub{color:#666;margin:0 0 20px}
 .linkcard .lc{padding:8px 12px} .lc .d{font-size:12px;opacity:.7}
 .notes{font-size:12px;background:#fff8d6;color:#5c4800;padding:6px 12px}
 .count{font-size:12px;opacity:.8}
+.raw{margin-top:10px;font-size:12px} .raw pre{white-space:pre-wrap;word-break:break-all;max-height:320px;overflow:auto;background:rgba(128,128,128,.12);padding:8px;border-radius:6px}
 "#;
 
 /// The preview page for every post of `plan` that will be sent.
@@ -74,18 +75,23 @@ fn card(out: &mut String, p: &PlannedPost, site: &str, config: &Config) {
         .as_ref()
         .map(|i| {
             format!(
-                "<img class=\"hero\" src=\"{}\" alt=\"{}\">",
+                "<img class=\"hero\" src=\"{0}\" alt=\"{1}\"><div class=\"meta\">image: {0} (fetched when sent; a post goes without it if it cannot be used; this page shows it only if your browser can load it)</div>",
                 esc(i.as_str()),
                 esc(&post.image_alt)
             )
         })
         .unwrap_or_default();
+    let account = target
+        .platform
+        .account()
+        .unwrap_or_else(|| format!("@{}", p.target));
     let _ = write!(
         out,
-        "<section class=\"post {}\"><div class=\"bar\"><span>{} · {}</span><span class=\"count\">{}/{} {}</span></div>",
+        "<section class=\"post {}\"><div class=\"bar\"><span>{} · {} · as {}</span><span class=\"count\">{}/{} {}</span></div>",
         p.platform,
         esc(&p.target),
         p.platform,
+        esc(&account),
         post.fitted.count,
         post.fitted.limit.max,
         post.fitted.limit.unit.label()
@@ -103,10 +109,20 @@ fn card(out: &mut String, p: &PlannedPost, site: &str, config: &Config) {
         hero: &hero,
         text: &rich(&post.fitted.text),
         site,
+        account: &esc(&account),
     };
+    // What is sent, folded: the requests as the dry run prints them.
+    let requests = serde_json::to_string_pretty(&p.steps.preview()).unwrap_or_default();
     let _ = write!(
         out,
-        "<div class=\"body\">{}</div></section>",
-        target.platform.card(post, &card)
+        "<div class=\"body\">{}<details class=\"raw\"><summary>the requests ({} {})</summary><pre>{}</pre></details></div></section>",
+        target.platform.card(post, &card),
+        p.steps.0.len(),
+        if p.steps.0.len() == 1 {
+            "step"
+        } else {
+            "steps"
+        },
+        esc(&requests)
     );
 }

@@ -540,11 +540,15 @@ impl Platform for Bluesky {
         ]))
     }
 
+    fn account(&self) -> Option<String> {
+        Some(format!("@{}", self.identifier))
+    }
+
     fn card(&self, post: &Post, c: &Card<'_>) -> String {
         let domain = post.url.host_str().unwrap_or_default();
         format!(
             "{}<div>{}</div><a class=\"linkcard\" href=\"{}\" style=\"display:block;color:inherit;text-decoration:none\">{}<div class=\"lc\"><strong>{}</strong><div class=\"d\">{}</div><div class=\"d\">{}</div></div></a>",
-            c.who(&post.target),
+            c.who(),
             c.text,
             c.url,
             c.hero,

@@ -37,11 +37,14 @@ pub struct Card<'a> {
     pub text: &'a str,
     /// The site's title.
     pub site: &'a str,
+    /// Who the post goes out as (an account, a channel, a room).
+    pub account: &'a str,
 }
 
 impl Card<'_> {
     /// The poster's name line, as social timelines show it.
-    pub fn who(&self, handle: &str) -> String {
+    pub fn who(&self) -> String {
+        let handle = self.account;
         let initial = self.site.chars().next().unwrap_or('h');
         format!(
             "<div class=\"who\"><div class=\"avatar\">{initial}</div><div><div class=\"name\">{}</div><div class=\"handle\">{}</div></div></div>",
@@ -52,7 +55,7 @@ impl Card<'_> {
 
     /// A timeline post: the name line, the text, then the image below it
     /// (Mastodon, Threads, X).
-    pub fn timeline(&self, handle: &str) -> String {
-        format!("{}<div>{}</div>{}", self.who(handle), self.text, self.hero)
+    pub fn timeline(&self) -> String {
+        format!("{}<div>{}</div>{}", self.who(), self.text, self.hero)
     }
 }

@@ -294,10 +294,16 @@ impl Platform for DevTo {
         ))]))
     }
 
+    fn account(&self) -> Option<String> {
+        self.api
+            .host_str()
+            .map(|h| format!("the key's account on {h}"))
+    }
+
     fn card(&self, post: &Post, c: &Card<'_>) -> String {
         format!(
             "{}{}<h3>{}</h3><div class=\"d\">{}</div>",
-            c.who(&post.target),
+            c.who(),
             c.hero,
             esc(&post.fields.title),
             esc(&post.fields.summary)

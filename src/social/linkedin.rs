@@ -475,13 +475,17 @@ impl Platform for LinkedIn {
         Some(Steps(steps))
     }
 
+    fn account(&self) -> Option<String> {
+        Some(self.author.clone())
+    }
+
     fn card(&self, post: &Post, c: &Card<'_>) -> String {
         // LinkedIn shows the article below the commentary: thumbnail,
         // title and the site's host.
         let host = post.url.host_str().unwrap_or_default();
         format!(
             "{}<div>{}</div><a class=\"article\" href=\"{}\" style=\"display:block;color:inherit;text-decoration:none\">{}<div class=\"lc\"><strong>{}</strong><div class=\"d\">{}</div></div></a>",
-            c.who(&post.target),
+            c.who(),
             c.text,
             c.url,
             c.hero,

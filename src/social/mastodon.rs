@@ -372,8 +372,14 @@ impl Platform for Mastodon {
         ))]))
     }
 
-    fn card(&self, post: &Post, c: &Card<'_>) -> String {
-        c.timeline(&format!("@{}", post.target))
+    fn account(&self) -> Option<String> {
+        self.instance
+            .host_str()
+            .map(|h| format!("the token's account on {h}"))
+    }
+
+    fn card(&self, _post: &Post, c: &Card<'_>) -> String {
+        c.timeline()
     }
 
     fn card_style(&self) -> &'static str {

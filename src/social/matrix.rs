@@ -352,8 +352,12 @@ impl Platform for Matrix {
         ))]))
     }
 
-    fn card(&self, post: &Post, c: &Card<'_>) -> String {
-        format!("{}{}<div>{}</div>", c.who(&post.target), c.hero, c.text)
+    fn account(&self) -> Option<String> {
+        Some(format!("the token's user, in {}", self.room_id))
+    }
+
+    fn card(&self, _post: &Post, c: &Card<'_>) -> String {
+        format!("{}{}<div>{}</div>", c.who(), c.hero, c.text)
     }
 
     fn card_style(&self) -> &'static str {

@@ -308,8 +308,12 @@ impl Platform for Micropub {
         ))]))
     }
 
-    fn card(&self, post: &Post, c: &Card<'_>) -> String {
-        c.timeline(&post.target)
+    fn account(&self) -> Option<String> {
+        self.endpoint.host_str().map(str::to_string)
+    }
+
+    fn card(&self, _post: &Post, c: &Card<'_>) -> String {
+        c.timeline()
     }
 
     fn card_style(&self) -> &'static str {

@@ -285,8 +285,14 @@ impl Platform for Misskey {
         ))]))
     }
 
-    fn card(&self, post: &Post, c: &Card<'_>) -> String {
-        c.timeline(&format!("@{}", post.target))
+    fn account(&self) -> Option<String> {
+        self.instance
+            .host_str()
+            .map(|h| format!("the token's account on {h}"))
+    }
+
+    fn card(&self, _post: &Post, c: &Card<'_>) -> String {
+        c.timeline()
     }
 
     fn card_style(&self) -> &'static str {

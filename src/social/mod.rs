@@ -203,6 +203,12 @@ pub trait Platform: fmt::Debug + Send + Sync {
     /// The post as the preview page draws it (inside the platform's frame).
     fn card(&self, post: &Post, card: &Card<'_>) -> String;
 
+    /// Who the target posts as, where the config says (an account, a
+    /// channel, a room), for the preview; `None`: the target's name.
+    fn account(&self) -> Option<String> {
+        None
+    }
+
     /// CSS for this platform's cards, scoped by its `kind` as a class.
     fn card_style(&self) -> &'static str;
 

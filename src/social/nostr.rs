@@ -396,8 +396,15 @@ impl Platform for Nostr {
         }))]))
     }
 
-    fn card(&self, post: &Post, c: &Card<'_>) -> String {
-        c.timeline(&post.target)
+    fn account(&self) -> Option<String> {
+        Some(format!(
+            "the key's profile, on {} relays",
+            self.relays.len()
+        ))
+    }
+
+    fn card(&self, _post: &Post, c: &Card<'_>) -> String {
+        c.timeline()
     }
 
     fn card_style(&self) -> &'static str {

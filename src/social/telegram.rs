@@ -234,6 +234,10 @@ impl Platform for Telegram {
         ))]))
     }
 
+    fn account(&self) -> Option<String> {
+        Some(format!("the bot, in {}", self.chat_id))
+    }
+
     fn card(&self, post: &Post, c: &Card<'_>) -> String {
         format!(
             "<div class=\"bubble\">{}<div class=\"cap\">{}</div><a class=\"btn\" href=\"{}\">{READ_LABEL}</a></div>",

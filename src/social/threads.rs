@@ -443,8 +443,16 @@ impl Platform for Threads {
         Some(Steps(steps))
     }
 
-    fn card(&self, post: &Post, c: &Card<'_>) -> String {
-        c.timeline(&format!("@{}", post.target))
+    fn account(&self) -> Option<String> {
+        Some(if self.user_id == "me" {
+            "the token's profile".to_string()
+        } else {
+            format!("profile {}", self.user_id)
+        })
+    }
+
+    fn card(&self, _post: &Post, c: &Card<'_>) -> String {
+        c.timeline()
     }
 
     fn card_style(&self) -> &'static str {

@@ -528,8 +528,12 @@ impl Platform for X {
         Some(Steps(steps))
     }
 
-    fn card(&self, post: &Post, c: &Card<'_>) -> String {
-        c.timeline(&format!("@{}", post.target))
+    fn account(&self) -> Option<String> {
+        Some("the token's account".to_string())
+    }
+
+    fn card(&self, _post: &Post, c: &Card<'_>) -> String {
+        c.timeline()
     }
 
     fn card_style(&self) -> &'static str {

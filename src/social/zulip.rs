@@ -270,12 +270,16 @@ impl Platform for Zulip {
         ))]))
     }
 
+    fn account(&self) -> Option<String> {
+        Some(self.email.clone())
+    }
+
     fn card(&self, post: &Post, c: &Card<'_>) -> String {
         format!(
             "<div class=\"bar\">#{} › {}</div>{}<div>{}</div>{}",
             super::card::esc(&self.stream),
             super::card::esc(&self.topic(post)),
-            c.who(&self.email),
+            c.who(),
             c.text,
             c.hero
         )

@@ -468,6 +468,15 @@ async fn dry_run_shows_the_text_that_is_sent_and_sends_nothing() {
             p["target"]
         );
     }
+    // Each card says who it posts as, and folds the requests it sends.
+    assert!(preview.contains("@news.example"), "Bluesky's identifier");
+    assert!(preview.contains("the bot, in @newsroom"), "Telegram's chat");
+    assert!(
+        preview.contains("the token&#39;s account on")
+            || preview.contains("the token's account on")
+    );
+    assert_eq!(preview.matches("<details class=\"raw\">").count(), 9);
+    assert!(preview.contains("fetched when sent"), "the image's note");
     // Secrets never appear; their variable names do.
     let dump = plan.to_string();
     for secret in [
