@@ -324,10 +324,18 @@ pub async fn run(
             None => pending_learning = questions(&sending, &learned, now),
         }
         planned_posts = posts::compose(&config, decisions, &drafts, &snapshot, &learned);
+        // Files whose article could not be read (an error names them).
+        let unreadable = problems
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| &d.path)
+            .collect::<HashSet<_>>()
+            .len();
         let (deletions, notes, deletion_warnings) = posts::deletions(
             &config,
             &selection.published,
             articles.len(),
+            unreadable,
             &snapshot,
             options,
         );

@@ -562,14 +562,16 @@ pub struct PlannedPost {
 /// draft again, dated in the future, or its file gone), on targets with
 /// `on_unpublish: delete`; with the notes and warnings to show. Pure.
 ///
-/// A safety stop: when no article was loaded at all, or more of the
-/// posted articles vanished at once than a tenth of them (and more than
-/// one), nothing is deleted and a warning says why: a moved or emptied
-/// content folder must not wipe a site's history.
+/// A safety stop: when no article was loaded at all, when an article file
+/// could not be read (its article would look unpublished), or when more of
+/// the posted articles vanished at once than a tenth of them (and more
+/// than one), nothing is deleted and a warning says why: a moved or
+/// emptied content folder, or a typo in one file, must not wipe posts.
 pub fn deletions(
     config: &Config,
     published: &[&Article],
     loaded: usize,
+    unreadable: usize,
     snapshot: &Snapshot,
     options: &PostOptions,
 ) -> (Vec<PlannedPost>, Vec<String>, Vec<String>) {
@@ -590,6 +592,13 @@ pub fn deletions(
         .collect();
     let vanished = posted.iter().filter(|id| !live.contains(*id)).count();
     if vanished == 0 {
+        return (planned, notes, warnings);
+    }
+    if unreadable > 0 {
+        warnings.push(format!(
+            "{unreadable} article {} could not be read, so no post is deleted in this run (on_unpublish: delete): an article with an error would look unpublished",
+            if unreadable == 1 { "file" } else { "files" }
+        ));
         return (planned, notes, warnings);
     }
     if loaded == 0 {

@@ -199,3 +199,29 @@ async fn a_deletion_that_fails_stays_posted_and_is_tried_again() {
     assert_eq!(ledger_records(&site)[0]["status"], "deleted");
     assert_eq!(deletes(&server).await.len(), 2);
 }
+
+/// Bug class: a typo in an article's front matter made it look unpublished
+/// and its posts were deleted. An unreadable file stops every deletion.
+#[tokio::test]
+async fn a_file_with_an_error_deletes_nothing() {
+    let server = MockServer::start().await;
+    instance(&server).await;
+    accept_deletes(&server).await;
+    let site = site(&server.uri(), "  on_unpublish: delete\n  max_per_run: 20\n");
+    articles(&site, 1);
+    publish_at(&site, NOW).success();
+    site.article(
+        "a1.md",
+        "---\ntitle: [broken\npublish_date: 2024-02-10\n---\n\nBody.\n",
+    );
+    let ran = publish_at(&site, NOW).success();
+    assert!(
+        output(&ran)
+            .1
+            .contains("1 article file could not be read, so no post is deleted"),
+        "{}",
+        output(&ran).1
+    );
+    assert!(deletes(&server).await.is_empty());
+    assert_eq!(ledger_records(&site)[0]["status"], "posted");
+}
