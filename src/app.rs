@@ -102,6 +102,7 @@ pub fn main() -> ExitCode {
         Command::Status(args) => session.status(args),
         Command::Run(args) => session.run(args),
         Command::Auth(args) => session.auth(args),
+        Command::Approve(args) => session.approve(args),
         Command::Completions(args) => session.completions(args),
         Command::Init(args) => session.init(args),
     };
@@ -305,7 +306,7 @@ impl Session {
         let stop = Arc::new(Stop::default());
         runtime.block_on(async {
             watch_signals(stop.clone());
-            self.publish_with(&config, request, format, stop).await
+            self.publish_with(&config, request, format, stop).await.0
         })
     }
 
@@ -316,10 +317,10 @@ impl Session {
         request: RunRequest,
         format: OutputFormat,
         stop: Arc<Stop>,
-    ) -> Exit {
+    ) -> (Exit, Option<chrono::DateTime<chrono::Utc>>) {
         let mut services = match Services::network(config) {
             Ok(s) => s,
-            Err(e) => return self.fail(&e.to_string()),
+            Err(e) => return (self.fail(&e.to_string()), None),
         };
         services.stop = stop;
         if self.stderr_is_terminal && !self.quiet {
@@ -332,7 +333,7 @@ impl Session {
             Err(RunError::Lock(e @ LockError::Held { .. })) => {
                 // Another run is at work: nothing to tell the monitors.
                 self.eprint(&format!("herald: {e}"));
-                return Exit::Locked;
+                return (Exit::Locked, None);
             }
             Err(e) => (self.fail(&e.to_string()), None),
         };
@@ -348,7 +349,7 @@ impl Session {
                 self.eprint(&format!("herald: warning: {w}"));
             }
         }
-        exit
+        (exit, report.as_ref().and_then(RunReport::next_due))
     }
 
     fn render(&self, config: &Config, report: &RunReport, format: OutputFormat) -> Exit {
@@ -439,11 +440,12 @@ impl Session {
                 "seen",
                 "dropped",
                 "deleted",
+                "held",
             ]
             .contains(&s.as_str())
             {
                 return self.fail(&format!(
-                    "--status {s:?}: expected posted, queued, failed, uncertain, dropped, deleted, pending or seen"
+                    "--status {s:?}: expected posted, queued, held, failed, uncertain, dropped, deleted, pending or seen"
                 ));
             }
         }
@@ -552,6 +554,36 @@ impl Session {
         clap_complete::generate(shell, &mut Cli::command(), "herald", &mut script);
         self.print(&String::from_utf8_lossy(&script));
         Exit::Ok
+    }
+
+    /// `herald approve [SLUG…] [--target NAME] [--all]`.
+    fn approve(&self, args: &crate::cli::ApproveArgs) -> Exit {
+        let config = match self.load_config() {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
+        let choice = crate::approve::Choice {
+            articles: args.articles.clone(),
+            targets: args.targets.clone(),
+            all: args.all,
+        };
+        match crate::approve::approve(&config, &choice, chrono::Utc::now()) {
+            Err(e) => self.fail(&e.to_string()),
+            Ok(done) => {
+                for r in &done.released {
+                    self.print(&format!("approved {} → {}\n", r.article_id, r.target));
+                }
+                self.eprint(&format!(
+                    "herald approve: {} approved (the next publish sends them), {} still held",
+                    done.released.len(),
+                    done.still_held
+                ));
+                if done.released.is_empty() && !args.articles.is_empty() {
+                    return self.fail("no held post matches");
+                }
+                Exit::Ok
+            }
+        }
     }
 
     /// `herald auth TARGET` and `herald auth --status`.
@@ -666,7 +698,7 @@ impl Session {
                         wait: Some(std::time::Duration::from_secs(60)),
                     };
                     // A failed run is reported and the scheduler goes on.
-                    let exit = self
+                    let (exit, next_due) = self
                         .publish_with(&config, request, OutputFormat::Text, stop.clone())
                         .await;
                     if exit != Exit::Ok {
@@ -675,6 +707,7 @@ impl Session {
                             exit as u8
                         ));
                     }
+                    next_due
                 },
             )
             .await

@@ -58,6 +58,11 @@ pub fn check(path: &Path) -> CheckReport {
                     report.files = corpus.files;
                     report.articles = corpus.articles.len();
                     report.problems.extend(corpus.diagnostics);
+                    for a in &corpus.articles {
+                        for message in crate::publish::posts::social_problems(&config, a) {
+                            report.problems.push(Diagnostic::error(&a.source, message));
+                        }
+                    }
                     // Every body is read, so a bad byte anywhere is found
                     // now rather than when the article reaches a feed.
                     let bodies: Vec<(&crate::article::Article, Result<String, Diagnostic>)> =

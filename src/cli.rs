@@ -68,12 +68,29 @@ pub enum Command {
     Status(StatusArgs),
     /// Stay up and run `publish` at each time of schedule.cron
     Run(ScheduleArgs),
+    /// Let posts held for approval go (by slug, --target, or --all); the next publish sends them
+    Approve(ApproveArgs),
     /// Get tokens for a target by its owner's consent (OAuth); --status shows every target's tokens
     Auth(AuthArgs),
     /// Print a shell completion script (bash, zsh or fish)
     Completions(CompletionsArgs),
     /// Write a first herald.yaml for the site in DIR (Hugo, Jekyll, Zola, Eleventy, Astro or plain Markdown), then check it
     Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The articles whose held posts go, by slug or permalink
+    #[arg(value_name = "SLUG")]
+    pub articles: Vec<String>,
+
+    /// Only the posts to these targets (repeatable)
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
+
+    /// Every held post (of --target, if given)
+    #[arg(long, conflicts_with = "articles")]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]
@@ -174,7 +191,7 @@ pub struct StatusArgs {
     #[arg(long = "article", value_name = "SLUG")]
     pub articles: Vec<String>,
 
-    /// Only these statuses: posted, queued, failed, uncertain, dropped, deleted, pending, seen (repeatable)
+    /// Only these statuses: posted, queued, held, failed, uncertain, dropped, deleted, pending, seen (repeatable)
     #[arg(long = "status", value_name = "STATUS")]
     pub statuses: Vec<String>,
 

@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_target_state.sql"),
     include_str!("../migrations/0003_waits_moves_sites.sql"),
     include_str!("../migrations/0004_deleted.sql"),
+    include_str!("../migrations/0005_held.sql"),
 ];
 
 /// Why the ledger cannot be used. Nothing is sent when it cannot.
@@ -80,6 +81,9 @@ pub enum Status {
     Dropped,
     /// Posted, then deleted because the article was unpublished.
     Deleted,
+    /// Due, waiting for `herald approve` (`approval`, or `hold` in the
+    /// article).
+    Held,
 }
 
 impl Status {
@@ -93,6 +97,7 @@ impl Status {
             Status::Seen => "seen",
             Status::Dropped => "dropped",
             Status::Deleted => "deleted",
+            Status::Held => "held",
         }
     }
 
@@ -105,6 +110,7 @@ impl Status {
             "uncertain" => Status::Uncertain,
             "dropped" => Status::Dropped,
             "deleted" => Status::Deleted,
+            "held" => Status::Held,
             _ => Status::Seen,
         }
     }
@@ -140,6 +146,9 @@ pub struct Record {
     /// its records can follow it if its id changes.
     pub title: Option<String>,
     pub published_at: Option<String>,
+    /// When `herald approve` let it go (a post that needs approval is
+    /// sent only once this is set).
+    pub approved_at: Option<DateTime<Utc>>,
 }
 
 /// A post recorded without being sent: why, and under which key.
@@ -442,7 +451,7 @@ impl Ledger {
             .prepare(&format!(
                 "SELECT target, article_id, status, attempts, first_attempt_at, last_attempt_at, last_error,
                         content_hash, idempotency_key, remote_id, remote_url, posted_at, edited_at, updated_at,
-                        not_before, title, published_at
+                        not_before, title, published_at, approved_at
                  FROM posts WHERE {filter} ORDER BY article_id, target"
             ))
             .map_err(|e| self.corrupt(e))?;
@@ -466,6 +475,7 @@ impl Ledger {
                     not_before: parse_time(r.get(14)?),
                     title: r.get(15)?,
                     published_at: r.get(16)?,
+                    approved_at: parse_time(r.get(17)?),
                 })
             })
             .map_err(|e| self.corrupt(e))?;
@@ -562,6 +572,30 @@ impl Ledger {
             )
             .map(drop)
             .map_err(|e| self.write_err(e))
+    }
+
+    /// Lets the held posts that `chosen` picks go: the next run sends
+    /// them, within its pacing. Returns those let go.
+    pub fn approve(
+        &self,
+        chosen: impl Fn(&Record) -> bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Record>, LedgerError> {
+        let mut released = Vec::new();
+        for r in self.query("status = 'held'", [])? {
+            if !chosen(&r) {
+                continue;
+            }
+            self.conn
+                .execute(
+                    "UPDATE posts SET status = 'queued', approved_at = ?3, last_error = 'approved', updated_at = ?3
+                     WHERE target = ?1 AND article_id = ?2 AND status = 'held'",
+                    params![r.target, r.article_id, time(now)],
+                )
+                .map_err(|e| self.write_err(e))?;
+            released.push(r);
+        }
+        Ok(released)
     }
 
     /// An edited article's post was updated in place.

@@ -2,6 +2,7 @@
 //! JSON Feed 1.1 files. See ARCHITECTURE.md for the data flow.
 
 pub mod app;
+pub mod approve;
 pub mod article;
 pub mod auth;
 pub mod check;
@@ -24,3 +25,4 @@ pub mod schedule;
 pub mod secret;
 pub mod social;
 pub mod units;
+pub mod window;

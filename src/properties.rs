@@ -79,6 +79,7 @@ mod feeds {
             cta: None,
             tags: vec![title.to_string()],
             draft: false,
+            social: Default::default(),
         }
     }
 

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::clock::Clock;
@@ -22,8 +22,11 @@ pub enum Ended {
 
 /// Runs `publish` at every time of `schedule` (and once at the start when
 /// `now_first`), telling `next` each time it waits, until `stop`. A publish
-/// that fails is the caller's to report; the scheduler goes on. A stop
-/// requested during a publish ends the loop once that publish returns.
+/// returns when a post it left waiting (`delay`, `windows`) becomes due:
+/// the scheduler wakes then too, if that comes before the schedule's next
+/// time. A publish that fails is the caller's to report; the scheduler
+/// goes on. A stop requested during a publish ends the loop once that
+/// publish returns.
 pub async fn run<F, Fut>(
     schedule: &Schedule,
     tz: Tz,
@@ -35,25 +38,31 @@ pub async fn run<F, Fut>(
 ) -> Ended
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = ()>,
+    Fut: Future<Output = Option<DateTime<Utc>>>,
 {
+    let mut due = None;
     if now_first {
-        publish().await;
+        due = publish().await;
     }
     loop {
         if stop.is_requested() {
             return Ended::Stopped;
         }
         let now = clock.now().with_timezone(&tz);
-        let Some(at) = schedule.next_after(&now) else {
-            return Ended::NoNextTime;
+        let scheduled = schedule.next_after(&now);
+        // A waiting post's time, if it comes first (and is still ahead).
+        let at = match (scheduled, due.filter(|d| *d > now.to_utc())) {
+            (Some(s), Some(d)) if d < s.to_utc() => d.with_timezone(&tz),
+            (Some(s), _) => s,
+            (None, Some(d)) => d.with_timezone(&tz),
+            (None, None) => return Ended::NoNextTime,
         };
         next(&at);
         tokio::select! {
             () = clock.sleep_until(at.to_utc()) => {}
             () = stop.requested() => return Ended::Stopped,
         }
-        publish().await;
+        due = publish().await;
     }
 }
 
@@ -93,6 +102,7 @@ mod tests {
                     if t.len() == 3 {
                         stop.request();
                     }
+                    None
                 }
             },
         )
@@ -138,6 +148,7 @@ mod tests {
                 let count = count.clone();
                 async move {
                     *count.lock().unwrap() += 1;
+                    None
                 }
             },
         )
@@ -146,5 +157,44 @@ mod tests {
         assert_eq!(*count.lock().unwrap(), 1);
         // Stopped a minute in, not at the next new year.
         assert!(clock.now() < at("2024-03-30T12:02:00Z"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_post_waiting_for_a_time_wakes_the_scheduler_before_its_next_time() {
+        let schedule = Schedule::parse("0 9 * * *").unwrap();
+        let clock = Clock::starting_at(at("2024-03-30T10:00:00Z"));
+        let stop = Stop::default();
+        let times = Arc::new(Mutex::new(Vec::new()));
+        run(
+            &schedule,
+            Tz::UTC,
+            &clock,
+            &stop,
+            true,
+            |_| {},
+            || {
+                let times = times.clone();
+                let stop = &stop;
+                async move {
+                    let mut t = times.lock().unwrap();
+                    t.push(clock.now());
+                    // The first run leaves a post delayed until 14:30.
+                    let due = (t.len() == 1).then(|| at("2024-03-30T14:30:00Z"));
+                    if t.len() == 3 {
+                        stop.request();
+                    }
+                    due
+                }
+            },
+        )
+        .await;
+        assert_eq!(
+            *times.lock().unwrap(),
+            vec![
+                at("2024-03-30T10:00:00Z"),
+                at("2024-03-30T14:30:00Z"),
+                at("2024-03-31T09:00:00Z"),
+            ]
+        );
     }
 }

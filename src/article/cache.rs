@@ -132,11 +132,16 @@ pub fn read(
     lookup
 }
 
+/// The shape of a cached article: raised whenever `Article` changes, so a
+/// cache written by a build of the same version with another shape is
+/// read as outdated, not misread.
+const FORMAT: u32 = 2;
+
 /// What parsing depends on besides the file: herald's version and the
 /// `site` and `content` settings. A cache made under another is ignored.
 fn fingerprint(ctx: &ParseContext<'_>) -> String {
     format!(
-        "{}\n{:?}\n{:?}",
+        "{}+{FORMAT}\n{:?}\n{:?}",
         env!("CARGO_PKG_VERSION"),
         ctx.site,
         ctx.content

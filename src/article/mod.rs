@@ -10,6 +10,7 @@ pub mod cache;
 pub mod front_matter;
 pub mod load;
 pub mod markdown;
+pub mod social;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -50,6 +51,8 @@ pub struct Article {
     pub cta: Option<String>,
     pub tags: Vec<String>,
     pub draft: bool,
+    /// Its own posting choices (`social:`).
+    pub social: social::Overrides,
 }
 
 impl Article {
@@ -104,6 +107,7 @@ struct RawFrontMatter {
     draft: Option<bool>,
     #[serde(alias = "canonicalUrl", alias = "canonical")]
     canonical_url: Option<String>,
+    social: Option<social::RawSocial>,
 }
 
 /// The keys herald reads, for typo suggestions.
@@ -124,6 +128,7 @@ const KNOWN_KEYS: &[&str] = &[
     "slug",
     "draft",
     "canonical_url",
+    "social",
 ];
 
 /// `author: Name` or `author: {name: Name}` or a list of names.
@@ -418,6 +423,7 @@ pub fn parse(
         cta: clean(raw.cta),
         tags,
         draft: raw.draft.unwrap_or(false),
+        social: raw.social.map(social::Overrides::from).unwrap_or_default(),
     });
     Ok(out)
 }

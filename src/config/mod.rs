@@ -124,6 +124,12 @@ impl Config {
     pub fn locate(&self, key: &str) -> Option<(u32, u32)> {
         self.locations.get(key).copied()
     }
+
+    /// The posting options of `target`: its own, else those under
+    /// `social`.
+    pub fn posting(&self, target: &Target) -> Posting {
+        target.posting.over(&self.social.posting)
+    }
 }
 
 /// Who publishes: feed titles, the base of every link.
@@ -211,6 +217,8 @@ pub struct SocialSettings {
     pub max_attempts: u32,
     pub on_edit: OnEdit,
     pub on_unpublish: OnUnpublish,
+    /// The posting options of every target that does not set its own.
+    pub posting: Posting,
     pub template: Option<String>,
     pub allow_private_network: bool,
     /// First retry delay; doubles per attempt, with full jitter.
@@ -237,6 +245,75 @@ pub struct Target {
     pub timeout: TimeSpan,
     /// Its own `on_unpublish`, else the one under `social`.
     pub on_unpublish: Option<OnUnpublish>,
+    /// Its own posting options; each one it does not set comes from
+    /// `social` (see `Config::posting`).
+    pub posting: Posting,
+}
+
+/// The posting options a target sets, or `social` sets for every target.
+#[derive(Debug, Clone, Default)]
+pub struct Posting {
+    /// The article's tags as hashtags.
+    pub hashtags: Option<HashtagCount>,
+    /// UTM parameters on the link in posts (never in feeds).
+    pub utm: Option<crate::social::utm::Utm>,
+    /// How long after its publish time a post waits (time to fix a typo).
+    pub delay: Option<TimeSpan>,
+    /// When posts may go, in `content.timezone`.
+    pub windows: Option<Vec<crate::window::Window>>,
+    /// Due posts are held until `herald approve`.
+    pub approval: Option<bool>,
+}
+
+impl Posting {
+    /// These options, each one not set taken from `base`.
+    pub fn over(&self, base: &Posting) -> Posting {
+        Posting {
+            hashtags: self.hashtags.or(base.hashtags),
+            utm: self.utm.clone().or_else(|| base.utm.clone()),
+            delay: self.delay.or(base.delay),
+            windows: self.windows.clone().or_else(|| base.windows.clone()),
+            approval: self.approval.or(base.approval),
+        }
+    }
+}
+
+/// `hashtags: false | true | N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashtagCount {
+    Off,
+    All,
+    AtMost(usize),
+}
+
+impl HashtagCount {
+    /// How many of the article's tags become hashtags.
+    pub fn limit(self) -> usize {
+        match self {
+            HashtagCount::Off => 0,
+            HashtagCount::All => usize::MAX,
+            HashtagCount::AtMost(n) => n,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for HashtagCount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Flag(bool),
+            Count(u32),
+        }
+        match Form::deserialize(d) {
+            Ok(Form::Flag(true)) => Ok(HashtagCount::All),
+            Ok(Form::Flag(false)) => Ok(HashtagCount::Off),
+            Ok(Form::Count(n)) => Ok(HashtagCount::AtMost(n as usize)),
+            Err(_) => Err(serde::de::Error::custom(
+                "expected true, false or a number of hashtags",
+            )),
+        }
+    }
 }
 
 impl Target {

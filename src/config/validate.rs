@@ -33,7 +33,52 @@ const COMMON_TARGET_KEYS: &[&str] = &[
     "max_per_run",
     "timeout",
     "on_unpublish",
+    "hashtags",
+    "utm",
+    "delay",
+    "windows",
+    "approval",
 ];
+
+/// Reads the posting options among `values` (a target's keys, or those
+/// under `social`); an error names the key and says what it must be.
+fn posting(
+    values: &BTreeMap<String, &At<serde_json::Value>>,
+) -> Result<crate::config::Posting, (&'static str, String)> {
+    fn read<T: serde::de::DeserializeOwned>(
+        values: &BTreeMap<String, &At<serde_json::Value>>,
+        key: &'static str,
+    ) -> Result<Option<T>, (&'static str, String)> {
+        values
+            .get(key)
+            .map(|v| {
+                serde_json::from_value::<T>(v.value.clone())
+                    .map_err(|e| (key, friendly_serde_message(&e.to_string())))
+            })
+            .transpose()
+    }
+    let utm: Option<crate::social::utm::Utm> = read(values, "utm")?;
+    if let Some(name) = utm.as_ref().and_then(|u| u.unknown_placeholder()) {
+        return Err((
+            "utm",
+            format!("unknown placeholder {{{name}}}; use {{target}}, {{platform}} or {{slug}}"),
+        ));
+    }
+    let windows: Option<Vec<crate::window::Window>> = read(values, "windows")?;
+    if windows.as_ref().is_some_and(Vec::is_empty) {
+        return Err((
+            "windows",
+            "an empty list would never post; leave `windows` out to post at any time".into(),
+        ));
+    }
+    Ok(crate::config::Posting {
+        hashtags: read(values, "hashtags")?,
+        utm,
+        delay: read(values, "delay")?,
+        windows,
+        approval: read(values, "approval")?,
+    })
+}
 
 /// Parses the YAML into the raw types, with the key path and position of
 /// any error.
@@ -456,6 +501,19 @@ impl<'a> Validator<'a> {
         if let Some(t) = &raw.template {
             self.remember("social.template", t);
         }
+        let given: BTreeMap<String, &At<serde_json::Value>> = [
+            ("hashtags", &raw.hashtags),
+            ("utm", &raw.utm),
+            ("delay", &raw.delay),
+            ("windows", &raw.windows),
+            ("approval", &raw.approval),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_string(), v.as_ref()?)))
+        .collect();
+        let posting = posting(&given).map_err(|(key, message)| {
+            self.err(&format!("social.{key}"), given.get(key).copied(), message)
+        })?;
         Ok(SocialSettings {
             max_age: raw.max_age.unwrap_or(TimeSpan::from_secs(7 * 86_400)),
             min_interval: raw.min_interval.unwrap_or(TimeSpan::ZERO),
@@ -463,6 +521,7 @@ impl<'a> Validator<'a> {
             max_attempts: u32::try_from(max_attempts).unwrap_or(u32::MAX),
             on_edit: raw.on_edit.unwrap_or_default(),
             on_unpublish: raw.on_unpublish.unwrap_or_default(),
+            posting,
             template: raw.template.map(|t| t.value),
             allow_private_network: raw.allow_private_network.unwrap_or(false),
             retry_base: raw.retry_base.unwrap_or(TimeSpan::from_secs(1)),
@@ -616,6 +675,7 @@ impl<'a> Validator<'a> {
             timeout,
             on_unpublish: common::<crate::config::OnUnpublish>(&values, "on_unpublish")
                 .map_err(|m| located("on_unpublish", m))?,
+            posting: posting(&values).map_err(|(key, message)| located(key, message))?,
         })
     }
 }

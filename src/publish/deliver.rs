@@ -345,11 +345,17 @@ impl Deliverer {
             .unwrap_or_else(|| social::idempotency_key(&planned.target, &planned.article_id));
         let hash = planned.content_hash.as_str();
         match &planned.action {
-            Action::Queue | Action::MarkSeen => {
-                let status = if planned.action == Action::Queue {
-                    Status::Queued
-                } else {
-                    Status::Seen
+            // Waiting for a time is decided again by each run: nothing is
+            // recorded.
+            Action::Delay { .. } | Action::Wait { .. } => {
+                result.error = Some(planned.reason.clone());
+                return Ok(result);
+            }
+            Action::Queue | Action::MarkSeen | Action::Hold => {
+                let status = match planned.action {
+                    Action::Queue => Status::Queued,
+                    Action::Hold => Status::Held,
+                    _ => Status::Seen,
                 };
                 let unsent = Unsent {
                     status,
@@ -361,7 +367,7 @@ impl Deliverer {
                     l.record_unsent(&planned.target, &planned.article_id, &unsent, now)
                 })?;
                 result.status = status;
-                if status == Status::Queued {
+                if matches!(status, Status::Queued | Status::Held) {
                     result.error = Some(planned.reason.clone());
                 }
                 return Ok(result);

@@ -114,6 +114,17 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// When the first post that waits for a time (`delay`, `windows`)
+    /// becomes due: `herald run` wakes then, whatever its schedule says.
+    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        self.plan
+            .posts
+            .iter()
+            .filter_map(|p| p.action.due_at())
+            .filter(|at| *at < DateTime::<Utc>::MAX_UTC)
+            .min()
+    }
+
     /// A feed file could not be written.
     pub fn feeds_failed(&self) -> bool {
         self.outcome.as_ref().is_some_and(Outcome::failed)
@@ -268,6 +279,16 @@ pub async fn run(
             &mut warnings,
         )?;
         let options = &request.options;
+        // Counted apart from unreadable files (which stop deletions).
+        let mut social_problems = Vec::new();
+        for a in &selection.published {
+            for message in posts::social_problems(&config, a) {
+                social_problems.push(crate::diagnostic::Diagnostic::error(
+                    &a.source,
+                    format!("{message}; the article is not posted until this is fixed"),
+                ));
+            }
+        }
         let candidates =
             posts::edit_candidates(&config, &selection.published, &snapshot, now, options);
         let whole = config
@@ -342,6 +363,7 @@ pub async fn run(
         planned_posts.extend(deletions);
         post_notes.extend(notes);
         warnings.extend(deletion_warnings);
+        problems.extend(social_problems);
     }
 
     // Each shown article's entry, its rendered body moved (not copied) in,
@@ -887,6 +909,8 @@ fn drafts(
 pub fn draft(article: &Article, summary: &str, site: &Site) -> Draft {
     Draft {
         article_id: article.id().to_string(),
+        slug: article.slug.clone(),
+        own_words: article.social.own_words(),
         url: article.permalink.clone(),
         markdown: None,
         published: article.published,
@@ -906,6 +930,8 @@ pub fn draft(article: &Article, summary: &str, site: &Site) -> Draft {
             read_time: article.read_time.clone(),
             published: article.published.to_rfc3339(),
             site: site.title.clone(),
+            hashtags: String::new(),
+            hashtag_words: Vec::new(),
         },
     }
 }

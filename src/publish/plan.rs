@@ -319,6 +319,7 @@ mod tests {
             cta: None,
             tags: vec![],
             draft,
+            social: Default::default(),
         }
     }
 

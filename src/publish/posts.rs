@@ -21,7 +21,7 @@ use serde::Serialize;
 use url::Url;
 
 use crate::article::Article;
-use crate::config::{Config, OnEdit, OnUnpublish, Target};
+use crate::config::{Config, HashtagCount, OnEdit, OnUnpublish, Target};
 use crate::ledger::{Record, Snapshot, Status};
 use crate::social::compose::{ComposeError, Composer};
 use crate::social::steps::Steps;
@@ -66,6 +66,12 @@ pub enum Action {
     /// The article was unpublished: delete the post made earlier
     /// (`on_unpublish: delete`).
     Delete,
+    /// Waits for `herald approve` (`approval`, or `hold` in the article).
+    Hold,
+    /// Waits out `delay` after the publish time: goes at `until`.
+    Delay { until: DateTime<Utc> },
+    /// Due outside the target's `windows`: goes when the next one opens.
+    Wait { until: DateTime<Utc> },
 }
 
 impl Action {
@@ -89,6 +95,17 @@ impl Action {
             Action::Adopt => "adopt",
             Action::Drop => "drop",
             Action::Delete => "delete",
+            Action::Hold => "held",
+            Action::Delay { .. } => "delayed",
+            Action::Wait { .. } => "waiting",
+        }
+    }
+
+    /// When a post that waits for a time becomes due.
+    pub fn due_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Action::Delay { until } | Action::Wait { until } => Some(*until),
+            _ => None,
         }
     }
 }
@@ -166,6 +183,17 @@ pub struct Decided<'a> {
     pub warnings: Vec<String>,
 }
 
+impl Decided<'_> {
+    /// The earliest time a post that waits (`delay`, `windows`) becomes
+    /// due: when `herald run` wakes for it.
+    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        self.decisions
+            .iter()
+            .filter_map(|d| d.action.due_at())
+            .min()
+    }
+}
+
 /// Decides every (target, article) of this run. `published` is newest
 /// first; posts are decided oldest first. `fingerprints` holds the current
 /// fingerprint of each `edit_candidates` article.
@@ -216,12 +244,16 @@ pub fn decide<'a>(
         let sent_this_month = capabilities
             .monthly_cap
             .map(|cap| (cap, snapshot.sent_since(&target.name, month_start)));
+        let posting = config.posting(target);
         let mut too_old = 0usize;
         let mut edits_waiting = 0usize;
         let mut waiting: Option<DateTime<Utc>> = None;
         let mut waiting_count = 0usize;
         for article in published.iter().rev().copied() {
-            if !matches_article(article, &options.articles) {
+            if !matches_article(article, &options.articles)
+                || article.social.skips(&target.name, target.platform.kind())
+                || !social_problems(config, article).is_empty()
+            {
                 continue;
             }
             let record = snapshot.get(&target.name, article.id());
@@ -350,6 +382,13 @@ pub fn decide<'a>(
                 too_old += 1;
                 continue;
             }
+            if action == Action::Send
+                && !options.mark_seen
+                && let Some(waits) = timing(config, &posting, article, record, now)
+            {
+                decisions.push(decided(waits.0, waits.1));
+                continue;
+            }
             let is_edit = matches!(action, Action::Update { .. } | Action::Repost);
             if options.mark_seen {
                 action = Action::MarkSeen;
@@ -435,6 +474,62 @@ pub fn decide<'a>(
         notes,
         warnings,
     }
+}
+
+/// Whether a post due now waits for a person or a time, and why: held
+/// for approval (unless approved), delayed after its publish time, or
+/// waiting for the target's next window.
+fn timing(
+    config: &Config,
+    posting: &crate::config::Posting,
+    article: &Article,
+    record: Option<&Record>,
+    now: DateTime<Utc>,
+) -> Option<(Action, String)> {
+    let approved = record.is_some_and(|r| r.approved_at.is_some());
+    if !approved && article.social.hold {
+        return Some((
+            Action::Hold,
+            "hold: true in the article; `herald approve` lets it go".to_string(),
+        ));
+    }
+    if !approved && posting.approval == Some(true) {
+        return Some((
+            Action::Hold,
+            "approval: it waits for `herald approve`".to_string(),
+        ));
+    }
+    let tz = config.content.timezone;
+    let local = |at: DateTime<Utc>| at.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z");
+    if let Some(delay) = article.social.delay().or(posting.delay) {
+        let until = later(article.published.to_utc(), delay);
+        if until > now {
+            return Some((
+                Action::Delay { until },
+                format!("delay ({delay}): it goes at {}", local(until)),
+            ));
+        }
+    }
+    if let Some(windows) = &posting.windows {
+        match crate::window::next_open(windows, tz, now) {
+            Some(at) if at <= now => {}
+            Some(until) => {
+                return Some((
+                    Action::Wait { until },
+                    format!("outside its windows: it goes at {}", local(until)),
+                ));
+            }
+            None => {
+                return Some((
+                    Action::Wait {
+                        until: DateTime::<Utc>::MAX_UTC,
+                    },
+                    "no window opens in the coming week".to_string(),
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// `at` moved on by `span`, or the end of time if that is past it.
@@ -676,8 +771,69 @@ pub fn deletions(
     (planned, notes, warnings)
 }
 
+/// The hashtag words of a post of `article`: its tags (as many as the
+/// target's `hashtags` allows), then the ones its front matter adds, each
+/// once whatever its case.
+fn hashtag_words(article: &Article, setting: Option<HashtagCount>) -> Vec<String> {
+    let limit = setting.map_or(0, HashtagCount::limit);
+    let mut words: Vec<String> = Vec::new();
+    let from_tags = article
+        .tags
+        .iter()
+        .filter_map(|t| social::compose::hashtag(t))
+        .take(limit);
+    let own = article
+        .social
+        .hashtags
+        .iter()
+        .filter_map(|t| social::compose::hashtag(t));
+    for word in from_tags.chain(own) {
+        if !words.iter().any(|w| w.eq_ignore_ascii_case(&word)) {
+            words.push(word);
+        }
+    }
+    words
+}
+
 fn steps_empty(steps: &Steps) -> bool {
     steps.0.is_empty()
+}
+
+/// What is wrong with an article's own posting choices (`social:`) for
+/// this config: target names or types that none answers to (with the
+/// nearest), and a `visibility` a platform does not take. An article with
+/// such a problem is posted nowhere until it is fixed.
+pub fn social_problems(config: &Config, article: &Article) -> Vec<String> {
+    let own = &article.social;
+    if own == &crate::article::social::Overrides::default() {
+        return Vec::new();
+    }
+    let targets: Vec<(&str, &str)> = config
+        .social
+        .targets
+        .iter()
+        .map(|t| (t.name.as_str(), t.platform.kind()))
+        .collect();
+    let mut problems = own.unknown_names(&targets);
+    for target in &config.social.targets {
+        let kind = target.platform.kind();
+        if let Some(v) = own.for_target(&target.name, kind).visibility {
+            let takes = target.platform.visibilities();
+            if takes.is_empty() {
+                problems.push(format!(
+                    "social: visibility {v:?} for {}: a {kind} target has no visibility",
+                    target.name
+                ));
+            } else if !takes.contains(&v.as_str()) {
+                problems.push(format!(
+                    "social: visibility {v:?} for {}: {kind} takes {}",
+                    target.name,
+                    takes.join(", ")
+                ));
+            }
+        }
+    }
+    problems
 }
 
 /// The idempotency key of a decision: the one the ledger holds for a post
@@ -721,10 +877,22 @@ pub fn compose(
             )))
         });
         let learned = learned.get(&target.name).unwrap_or(&nothing);
+        let posting = config.posting(target);
+        let own = d.article.social.for_target(&target.name, platform.kind());
+        let extras = social::Extras {
+            utm: posting.utm.as_ref(),
+            hashtags: hashtag_words(d.article, posting.hashtags),
+            text: own.text,
+            content_warning: own.cw,
+            sensitive: own.sensitive,
+            visibility: own.visibility,
+        };
         let composed = composer
             .as_ref()
             .map_err(Clone::clone)
-            .and_then(|composer| social::compose(draft, &target.name, platform, composer, learned));
+            .and_then(|composer| {
+                social::compose(draft, &target.name, platform, composer, learned, &extras)
+            });
         let mut p = PlannedPost {
             target: target.name.clone(),
             platform: platform.kind(),

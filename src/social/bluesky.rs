@@ -30,8 +30,8 @@ use super::image::ImageData;
 use super::keys::{KeyError, Keys};
 use super::steps::{SendStep, Session, SessionStep, Step, Steps, UploadStep, Verify};
 use super::{
-    Capabilities, Delivered, Idempotency, Learned, Platform, Post, SecretField, SecretKind, Shape,
-    TextRule,
+    Capabilities, Delivered, Hashtags, Idempotency, Learned, Platform, Post, SecretField,
+    SecretKind, Shape, TextRule,
 };
 use crate::secret::Secret;
 use crate::units::Text;
@@ -319,17 +319,50 @@ fn read_upload(response: &Response, now: DateTime<Utc>) -> Result<Slots, Deliver
     Ok([("thumb".to_string(), blob)].into())
 }
 
-/// Link facets for every URL in `text`, at UTF-8 byte offsets.
-pub fn facets(text: &str) -> Vec<serde_json::Value> {
-    url_spans(text)
-        .into_iter()
-        .map(|(start, end)| {
-            json!({
-                "index": {"byteStart": start, "byteEnd": end},
-                "features": [{"$type": "app.bsky.richtext.facet#link", "uri": &text[start..end]}],
-            })
+/// Link facets for every URL in `text`, and tag facets for each of
+/// `hashtags` written in it as a word of its own (`#Rust`, not inside a
+/// link or a longer tag), at UTF-8 byte offsets, in the order they appear.
+/// Bluesky shows `#word` as plain text without a facet.
+pub fn facets(text: &str, hashtags: &[String]) -> Vec<serde_json::Value> {
+    let links = url_spans(text);
+    let mut out: Vec<(usize, serde_json::Value)> = links
+        .iter()
+        .map(|&(start, end)| {
+            (
+                start,
+                json!({
+                    "index": {"byteStart": start, "byteEnd": end},
+                    "features": [{"$type": "app.bsky.richtext.facet#link", "uri": &text[start..end]}],
+                }),
+            )
         })
-        .collect()
+        .collect();
+    for tag in hashtags {
+        let written = format!("#{tag}");
+        for (start, _) in text.match_indices(&written) {
+            let end = start + written.len();
+            let before_ok = text[..start]
+                .chars()
+                .next_back()
+                .is_none_or(char::is_whitespace);
+            let after_ok = text[end..]
+                .chars()
+                .next()
+                .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+            let in_link = links.iter().any(|&(s, e)| start < e && s < end);
+            if before_ok && after_ok && !in_link {
+                out.push((
+                    start,
+                    json!({
+                        "index": {"byteStart": start, "byteEnd": end},
+                        "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": tag}],
+                    }),
+                ));
+            }
+        }
+    }
+    out.sort_by_key(|(start, _)| *start);
+    out.into_iter().map(|(_, f)| f).collect()
 }
 
 /// The post record; `createdAt` is filled when it is sent.
@@ -346,7 +379,7 @@ fn record(post: &Post) -> serde_json::Value {
         "langs": [post.language],
         "embed": {"$type": "app.bsky.embed.external", "external": external},
     });
-    let facets = facets(&post.fitted.text);
+    let facets = facets(&post.fitted.text, &post.hashtags);
     if !facets.is_empty() {
         record["facets"] = json!(facets);
     }
@@ -475,6 +508,11 @@ impl Platform for Bluesky {
         "bluesky"
     }
 
+    /// In the text, each with a tag facet.
+    fn hashtags(&self) -> Hashtags {
+        Hashtags::InText
+    }
+
     fn secrets(&self) -> Vec<SecretField<'_>> {
         vec![SecretField::new(
             "app_password",
@@ -570,7 +608,7 @@ mod tests {
     #[test]
     fn facets_slice_exactly_the_url() {
         let text = "Ünïcödé 👩🏽‍💻 title\n\nRead it: https://news.example/a/ and more";
-        let f = facets(text);
+        let f = facets(text, &[]);
         assert_eq!(f.len(), 1);
         let start = f[0]["index"]["byteStart"].as_u64().unwrap() as usize;
         let end = f[0]["index"]["byteEnd"].as_u64().unwrap() as usize;
@@ -655,7 +693,7 @@ mod tests {
     fn facets_slice_exactly_their_urls(before in "\\PC{0,80}", after in "\\PC{0,80}", path in "[a-z0-9/_-]{0,40}") {
         let url = format!("https://x.example/{path}");
         let text = format!("{before} {url} {after}");
-        let f = facets(&text);
+        let f = facets(&text, &[]);
         let mut found = false;
         for facet in &f {
             let start = facet["index"]["byteStart"].as_u64().unwrap() as usize;

@@ -16,8 +16,7 @@ use serde::Serialize;
 use unicode_segmentation::UnicodeSegmentation;
 
 /// The built-in template: title, summary, call to action and link.
-pub const DEFAULT_TEMPLATE: &str =
-    "{{ title }}\n\n{{ summary }}\n\n{% if cta %}{{ cta }} {% endif %}{{ url }}";
+pub const DEFAULT_TEMPLATE: &str = "{{ title }}\n\n{{ summary }}\n\n{% if cta %}{{ cta }} {% endif %}{{ url }}{% if hashtags %}\n\n{{ hashtags }}{% endif %}";
 
 /// How a platform counts the length of a text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,6 +177,13 @@ pub struct PostFields {
     pub published: String,
     /// The site's title.
     pub site: String,
+    /// The post's hashtags as written (`#Rust #EdgeAi`): those of
+    /// `hashtag_words` that fit.
+    pub hashtags: String,
+    /// The hashtags the target takes, without `#`, most wanted first:
+    /// fitting drops them from the end before it shortens the summary.
+    #[serde(skip)]
+    pub hashtag_words: Vec<String>,
 }
 
 /// The names a template can use: the fields of `PostFields`, as serde
@@ -201,6 +207,8 @@ pub struct Fitted {
     pub summary: String,
     pub title: String,
     pub cta_dropped: bool,
+    /// The hashtags the text carries, without `#`.
+    pub hashtags: Vec<String>,
 }
 
 /// Why a post could not be composed.
@@ -276,6 +284,8 @@ fn cut_fields(fields: &PostFields) -> PostFields {
         read_time: fields.read_time.as_deref().map(cut),
         published: cut(&fields.published),
         site: cut(&fields.site),
+        hashtags: cut(&fields.hashtags),
+        hashtag_words: fields.hashtag_words.clone(),
     }
 }
 
@@ -331,8 +341,37 @@ impl Composer {
 
     /// Renders and fits the post to `limit`.
     pub fn fit(&self, fields: &PostFields, limit: TextLimit) -> Result<Fitted, ComposeError> {
-        let fields = &cut_fields(fields);
+        let mut fields = cut_fields(fields);
         let mut notes = Vec::new();
+        // Hashtags give way first, from the last, before any word of the
+        // summary does; none is ever cut.
+        let words = std::mem::take(&mut fields.hashtag_words);
+        for n in (1..=words.len()).rev() {
+            let mut f = fields.clone();
+            f.hashtags = written_hashtags(&words[..n]);
+            let full = self.render(&f)?;
+            if limit.fits(&full) {
+                if n < words.len() {
+                    notes.push(format!(
+                        "{} of {} hashtags were left out to fit: {}",
+                        words.len() - n,
+                        words.len(),
+                        written_hashtags(&words[n..])
+                    ));
+                }
+                let mut fitted = self.fitted(full, &f, limit, notes, false);
+                fitted.hashtags = words[..n].to_vec();
+                return Ok(fitted);
+            }
+        }
+        if !words.is_empty() {
+            notes.push(format!(
+                "the hashtags were left out to fit: {}",
+                written_hashtags(&words)
+            ));
+        }
+        fields.hashtags = String::new();
+        let fields = &fields;
         for drop_cta in [false, true] {
             let mut f = fields.clone();
             if drop_cta {
@@ -439,6 +478,7 @@ impl Composer {
             summary: f.summary.clone(),
             title: f.title.clone(),
             cta_dropped,
+            hashtags: Vec::new(),
         }
     }
 }
@@ -530,31 +570,43 @@ fn shortening_note(what: &str, before: &str, after: &str) -> String {
 
 /// `{{ tags | hashtags }}`: `#rust #EdgeAi #FoodDrink`.
 fn hashtags(tags: Vec<String>) -> String {
-    tags.iter()
-        .filter_map(|t| {
-            let words: Vec<&str> = t
-                .split(|c: char| !c.is_alphanumeric() && c != '_')
-                .filter(|w| !w.is_empty())
-                .collect();
-            match words.len() {
-                0 => None,
-                1 => Some(format!("#{}", words[0])),
-                _ => Some(format!(
-                    "#{}",
-                    words
-                        .iter()
-                        .map(|w| {
-                            let mut c = w.chars();
-                            c.next()
-                                .map(|f| f.to_uppercase().chain(c).collect::<String>())
-                                .unwrap_or_default()
-                        })
-                        .collect::<String>()
-                )),
-            }
-        })
+    written_hashtags(&tags.iter().filter_map(|t| hashtag(t)).collect::<Vec<_>>())
+}
+
+/// `#a #b` from the words `a`, `b`.
+pub fn written_hashtags(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| format!("#{w}"))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A tag as a hashtag's word (no `#`): a single word as written, several
+/// words in CamelCase (`edge AI` → `EdgeAI`, `food & drink` →
+/// `FoodDrink`); None when the tag has no letter or digit. A hashtag ends
+/// at the first character that is not a letter, digit or `_` on every
+/// network, so nothing else may stay in it.
+pub fn hashtag(tag: &str) -> Option<String> {
+    let words: Vec<&str> = tag
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .filter(|w| !w.is_empty())
+        .collect();
+    match words.len() {
+        0 => None,
+        1 => Some(words[0].to_string()),
+        _ => Some(
+            words
+                .iter()
+                .map(|w| {
+                    let mut c = w.chars();
+                    c.next()
+                        .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                        .unwrap_or_default()
+                })
+                .collect::<String>(),
+        ),
+    }
 }
 
 #[cfg(test)]

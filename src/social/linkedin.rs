@@ -57,16 +57,28 @@ pub static AS_ESCAPED: Counter = Counter {
 };
 
 fn escaped_length(text: &str) -> usize {
-    text.chars()
-        .map(|c| if RESERVED.contains(&c) { 2 } else { 1 })
-        .sum()
+    escape_little(text).chars().count()
 }
 
-/// `text` as "little" text that shows as written.
+/// `text` as "little" text that shows as written, except that a word of
+/// `#` and letters and digits only (`#Rust`) stays a hashtag (the
+/// format's `HashtagElement`), as it would typed in LinkedIn itself.
 pub fn escape_little(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if RESERVED.contains(&c) {
+    for (i, c) in text.char_indices() {
+        let hashtag = c == '#' && {
+            let word = text[i + 1..]
+                .split(char::is_whitespace)
+                .next()
+                .unwrap_or_default();
+            text[..i]
+                .chars()
+                .next_back()
+                .is_none_or(char::is_whitespace)
+                && !word.is_empty()
+                && word.chars().all(char::is_alphanumeric)
+        };
+        if RESERVED.contains(&c) && !hashtag {
             out.push('\\');
         }
         out.push(c);
@@ -414,6 +426,11 @@ impl Platform for LinkedIn {
         "linkedin"
     }
 
+    /// In the commentary, written as the "little" format's hashtag markup.
+    fn hashtags(&self) -> super::Hashtags {
+        super::Hashtags::InText
+    }
+
     fn secrets(&self) -> Vec<SecretField<'_>> {
         match &self.token {
             Tokens::Given(token) => vec![SecretField::new("token", token, SecretKind::Token)],
@@ -538,6 +555,12 @@ mod tests {
             "Async \\(part 1\\): \\#rust\\_lang \\@home \\[x\\] \\{y\\} \\<z\\> \\*a\\* \\~b\\~ \\| c\\\\d"
         );
         assert_eq!(escaped_length(text), escaped.chars().count());
+        // A hashtag stays one; a `#` inside a word or before other
+        // characters is text.
+        assert_eq!(
+            escape_little("#Rust #EdgeAI C# #1."),
+            "#Rust #EdgeAI C\\# \\#1."
+        );
     }
 
     #[test]

@@ -23,10 +23,11 @@ use super::image::ImageData;
 use super::keys::{KeyError, Keys};
 use super::steps::{PollStep, Polled, SendStep, Step, Steps, UploadStep};
 use super::{
-    Capabilities, Delivered, Idempotency, Learned, Learning, Platform, Post, SecretField,
-    SecretKind, Shape, TextRule,
+    Capabilities, ContentWarnings, Delivered, Hashtags, Idempotency, Learned, Learning, Platform,
+    Post, SecretField, SecretKind, Shape, TextRule,
 };
 use crate::secret::Secret;
+use crate::units::Text;
 
 /// A stock instance's limit, used until the instance has been asked.
 pub const DEFAULT_MAX_CHARACTERS: usize = 500;
@@ -54,13 +55,26 @@ const PROCESSING_LIMIT: Duration = Duration::from_secs(60);
 pub struct Mastodon {
     instance: Url,
     token: Secret,
+    visibility: String,
+    sensitive: bool,
+    cw: Option<String>,
+    /// The posts' language (ISO 639), else the site's.
+    language: Option<String>,
 }
+
+/// The visibilities a status may have.
+const VISIBILITIES: &[&str] = &["public", "unlisted", "private", "direct"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MastodonKeys {
     instance: String,
     token: Secret,
+    visibility: Option<Text>,
+    #[serde(default)]
+    sensitive: bool,
+    cw: Option<Text>,
+    language: Option<Text>,
 }
 
 /// Example keys: an account on an instance at `base`.
@@ -70,9 +84,35 @@ pub fn example(base: &str) -> serde_json::Value {
 
 pub fn read(keys: &Keys<'_>) -> Result<Arc<dyn Platform>, KeyError> {
     let k: MastodonKeys = keys.read()?;
+    let visibility = match &k.visibility {
+        Some(v) => keys.text("visibility", &v.0)?,
+        None => "public".to_string(),
+    };
+    if !VISIBILITIES.contains(&visibility.as_str()) {
+        return Err(KeyError::invalid(
+            "visibility",
+            format!("{visibility:?}: expected public, unlisted, private or direct"),
+        ));
+    }
+    let language = k
+        .language
+        .map(|l| keys.text("language", &l.0))
+        .transpose()?;
+    if let Some(l) = &language
+        && !(2..=3).contains(&l.len())
+    {
+        return Err(KeyError::invalid(
+            "language",
+            format!("{l:?}: expected an ISO 639 code such as en or de"),
+        ));
+    }
     Ok(Arc::new(Mastodon {
         instance: keys.url("instance", &k.instance)?,
         token: k.token,
+        visibility,
+        sensitive: k.sensitive,
+        cw: k.cw.map(|c| keys.text("cw", &c.0)).transpose()?,
+        language,
     }))
 }
 
@@ -132,12 +172,18 @@ impl Mastodon {
     }
 
     fn status_request(&self, post: &Post, edit: Option<&str>, media: bool) -> Request {
-        let body = json!({
+        let mut body = json!({
             "status": post.fitted.text,
             "media_ids": if media { json!(["<id from /api/v2/media>"]) } else { json!([]) },
-            "visibility": "public",
-            "language": post.language,
+            "visibility": post.visibility.as_deref().unwrap_or(&self.visibility),
+            "language": self.language.as_deref().unwrap_or(&post.language),
         });
+        if let Some(cw) = &post.content_warning {
+            body["spoiler_text"] = json!(cw);
+        }
+        if post.sensitive.unwrap_or(self.sensitive) {
+            body["sensitive"] = json!(true);
+        }
         let mut request = match edit {
             Some(id) => Request::new(
                 Method::Put,
@@ -289,6 +335,24 @@ fn read_status(
 impl Platform for Mastodon {
     fn kind(&self) -> &'static str {
         "mastodon"
+    }
+
+    /// In the text, counted in its limit.
+    fn hashtags(&self) -> Hashtags {
+        Hashtags::InText
+    }
+
+    fn visibilities(&self) -> &'static [&'static str] {
+        VISIBILITIES
+    }
+
+    /// `spoiler_text` counts in the status's limit.
+    fn content_warnings(&self) -> ContentWarnings {
+        ContentWarnings::Counted
+    }
+
+    fn default_content_warning(&self) -> Option<&str> {
+        self.cw.as_deref()
     }
 
     fn secrets(&self) -> Vec<SecretField<'_>> {

@@ -23,7 +23,8 @@ use super::image::ImageData;
 use super::keys::{KeyError, Keys};
 use super::steps::{SendStep, Step, Steps, UploadStep};
 use super::{
-    Delivered, Learned, Learning, Platform, Post, SecretField, SecretKind, Shape, TextRule,
+    ContentWarnings, Delivered, Hashtags, Learned, Learning, Platform, Post, SecretField,
+    SecretKind, Shape, TextRule,
 };
 use crate::secret::Secret;
 use crate::units::Text;
@@ -39,6 +40,9 @@ const LIMIT_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(1);
 /// Who may see a note.
 const VISIBILITIES: &[&str] = &["public", "home", "followers"];
 
+/// The longest content warning `notes/create` takes.
+const MAX_CW: usize = 100;
+
 /// An account on a Misskey instance.
 #[derive(Debug)]
 pub struct Misskey {
@@ -46,6 +50,7 @@ pub struct Misskey {
     token: Secret,
     visibility: String,
     cw: Option<String>,
+    sensitive: bool,
 }
 
 #[derive(Deserialize)]
@@ -55,6 +60,8 @@ struct MisskeyKeys {
     token: Secret,
     visibility: Option<Text>,
     cw: Option<Text>,
+    #[serde(default)]
+    sensitive: bool,
 }
 
 /// Example keys: an account on an instance at `base`.
@@ -79,6 +86,7 @@ pub fn read(keys: &Keys<'_>) -> Result<Arc<dyn Platform>, KeyError> {
         token: k.token,
         visibility,
         cw: k.cw.map(|c| keys.text("cw", &c.0)).transpose()?,
+        sensitive: k.sensitive,
     }))
 }
 
@@ -112,6 +120,10 @@ impl Misskey {
                         "comment".to_string(),
                         MultipartValue::Text(super::truncate_words(&post.image_alt, MAX_ALT)),
                     ),
+                    (
+                        "isSensitive".to_string(),
+                        MultipartValue::Text(post.sensitive.unwrap_or(self.sensitive).to_string()),
+                    ),
                 ]),
             )
             .header("Authorization", self.bearer()),
@@ -124,8 +136,8 @@ impl Misskey {
     fn note_request(&self, post: &Post) -> Request {
         let body = json!({
             "text": post.fitted.text,
-            "visibility": self.visibility,
-            "cw": self.cw,
+            "visibility": post.visibility.as_deref().unwrap_or(&self.visibility),
+            "cw": post.content_warning.as_deref().map(|cw| super::truncate_words(cw, MAX_CW)),
             "fileIds": if post.image.is_some() { json!(["<id from drive/files/create>"]) } else { json!([]) },
         });
         let mut request = Request::new(Method::Post, self.api("notes/create"), Body::Json(body))
@@ -227,6 +239,23 @@ fn read_meta(r: &Response, now: DateTime<Utc>) -> Result<Vec<(String, String)>, 
 impl Platform for Misskey {
     fn kind(&self) -> &'static str {
         "misskey"
+    }
+
+    fn hashtags(&self) -> Hashtags {
+        Hashtags::InText
+    }
+
+    fn visibilities(&self) -> &'static [&'static str] {
+        VISIBILITIES
+    }
+
+    /// `cw` has a limit of its own (100 characters).
+    fn content_warnings(&self) -> ContentWarnings {
+        ContentWarnings::Apart
+    }
+
+    fn default_content_warning(&self) -> Option<&str> {
+        self.cw.as_deref()
     }
 
     fn secrets(&self) -> Vec<SecretField<'_>> {

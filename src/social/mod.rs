@@ -37,6 +37,7 @@ pub mod teams;
 pub mod telegram;
 pub mod threads;
 pub mod transport;
+pub mod utm;
 pub mod webhook;
 pub mod x;
 pub mod zulip;
@@ -218,6 +219,30 @@ pub trait Platform: fmt::Debug + Send + Sync {
         None
     }
 
+    /// How the platform takes hashtags (`hashtags`): not at all (chat),
+    /// in the text, or as one topic apart from it.
+    fn hashtags(&self) -> Hashtags {
+        Hashtags::None
+    }
+
+    /// The `visibility` words the platform takes (empty: it has none), so
+    /// an article's own `visibility` is checked before a run.
+    fn visibilities(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Whether a post may carry a content warning and a sensitive flag
+    /// (`cw`, `sensitive`), and whether the warning counts in the text's
+    /// limit.
+    fn content_warnings(&self) -> ContentWarnings {
+        ContentWarnings::None
+    }
+
+    /// The target's own content warning, for articles that set none.
+    fn default_content_warning(&self) -> Option<&str> {
+        None
+    }
+
     /// How `herald auth` gets this target's tokens, when they come from a
     /// person's consent and are kept in the ledger (not given in the
     /// config): what `auth --status`, the expiry warnings and the upkeep
@@ -226,6 +251,48 @@ pub trait Platform: fmt::Debug + Send + Sync {
         None
     }
 }
+
+/// How a platform takes hashtags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hashtags {
+    /// Not at all: chat messages, where `#word` means a channel or
+    /// nothing.
+    None,
+    /// Written at the end of the text, counted in its limit, and dropped
+    /// from the last before the summary is shortened.
+    InText,
+    /// One topic, sent apart from the text (Threads' `topic_tag`).
+    Topic,
+}
+
+/// Whether a platform takes content warnings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentWarnings {
+    None,
+    /// Beside the text, with a limit of its own.
+    Apart,
+    /// Beside the text, counted with it in one limit (Mastodon).
+    Counted,
+}
+
+/// What a target's settings and an article's `social:` front matter add
+/// to a post, beyond what the template makes of the article.
+#[derive(Debug, Clone, Default)]
+pub struct Extras<'a> {
+    /// UTM parameters for the post's link.
+    pub utm: Option<&'a utm::Utm>,
+    /// Hashtag words (no `#`), most wanted first.
+    pub hashtags: Vec<String>,
+    /// A hand-written text that replaces the template's output.
+    pub text: Option<String>,
+    pub content_warning: Option<String>,
+    pub sensitive: Option<bool>,
+    pub visibility: Option<String>,
+}
+
+/// The template of a hand-written text: the text, then the link unless
+/// the text has it, then the hashtags.
+const HAND_TEMPLATE: &str = "{{ summary }}{% if url %}\n\n{{ url }}{% endif %}{% if hashtags %}\n\n{{ hashtags }}{% endif %}";
 
 /// A post made earlier, as the ledger recorded it.
 #[derive(Debug, Clone, Copy)]
@@ -598,12 +665,27 @@ pub struct Post {
     /// the dry run shows it in the request that carries it.
     #[serde(skip)]
     pub markdown: Option<Arc<str>>,
+    /// The hashtags the post carries (no `#`): those in its text, or its
+    /// one topic.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hashtags: Vec<String>,
+    /// A content warning (spoiler text) where the platform has them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_warning: Option<String>,
+    /// Marks the media sensitive; None: the target's own setting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sensitive: Option<bool>,
+    /// The article's own visibility; None: the target's own setting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<String>,
 }
 
 /// What composing a post needs from its article.
 #[derive(Debug, Clone)]
 pub struct Draft {
     pub article_id: String,
+    /// The article's slug (for UTM templates).
+    pub slug: String,
     pub url: Url,
     /// The article's Markdown with its links made absolute, when a target
     /// posts whole articles.
@@ -613,13 +695,16 @@ pub struct Draft {
     pub image_alt: String,
     pub language: String,
     pub fields: PostFields,
+    /// The hand-written texts and content warnings of the article's
+    /// `social:` front matter, as one text: a change there is an edit.
+    pub own_words: String,
 }
 
 impl Draft {
     /// The fingerprint of what a post of this article shows.
     pub fn fingerprint(&self) -> String {
         let f = &self.fields;
-        let facts = [
+        let mut facts = vec![
             f.title.as_str(),
             f.summary.as_str(),
             f.cta.as_deref().unwrap_or_default(),
@@ -627,6 +712,11 @@ impl Draft {
             self.image.as_ref().map_or("", Url::as_str),
             &self.image_alt,
         ];
+        // Without own words the fingerprint is what it was before they
+        // counted, so no post is edited for the upgrade alone.
+        if !self.own_words.is_empty() {
+            facts.push(&self.own_words);
+        }
         hex(&Sha256::digest(facts.join("\u{1f}").as_bytes()))[..32].to_string()
     }
 }
@@ -665,9 +755,56 @@ pub fn compose(
     platform: &dyn Platform,
     composer: &Composer,
     learned: &Learned,
+    extras: &Extras<'_>,
 ) -> Result<Post, ComposeError> {
-    let rule = platform.text(learned);
-    let fitted = composer.fit(&draft.fields, rule.limit)?;
+    let mut rule = platform.text(learned);
+    let warnings = platform.content_warnings();
+    let content_warning = match warnings {
+        ContentWarnings::None => None,
+        _ => extras
+            .content_warning
+            .clone()
+            .or_else(|| platform.default_content_warning().map(str::to_string)),
+    };
+    if let (ContentWarnings::Counted, Some(cw)) = (warnings, &content_warning) {
+        rule.limit.max = rule.limit.max.saturating_sub(rule.limit.count(cw));
+    }
+    // The post's link is tagged; the fingerprint below keeps the clean one.
+    let url = extras.utm.map_or_else(
+        || draft.url.clone(),
+        |u| u.tag(&draft.url, target, platform.kind(), &draft.slug),
+    );
+    let mut fields = draft.fields.clone();
+    fields.url = url.to_string();
+    let style = platform.hashtags();
+    if style == Hashtags::InText {
+        fields.hashtag_words = extras.hashtags.clone();
+    }
+    let fitted = match &extras.text {
+        Some(text) => {
+            // The text is the post: the card's body, or the whole text
+            // with the link after it unless it has it already.
+            let mut own = fields.clone();
+            own.summary = text.clone();
+            own.cta = None;
+            let template = match rule.shape {
+                Shape::Card { .. } => CARD_TEMPLATE,
+                Shape::Text => {
+                    if text.contains(draft.url.as_str()) || text.contains(url.as_str()) {
+                        own.url = String::new();
+                    }
+                    HAND_TEMPLATE
+                }
+            };
+            Composer::new(Some(template))?.fit(&own, rule.limit)?
+        }
+        None => composer.fit(&fields, rule.limit)?,
+    };
+    let hashtags = match style {
+        Hashtags::None => Vec::new(),
+        Hashtags::InText => fitted.hashtags.clone(),
+        Hashtags::Topic => extras.hashtags.iter().take(1).cloned().collect(),
+    };
     let card_title = match rule.shape {
         Shape::Card { title_max } => truncate_words(&draft.fields.title, title_max),
         Shape::Text => fitted.title.clone(),
@@ -676,7 +813,7 @@ pub fn compose(
         target: target.to_string(),
         platform: platform.kind(),
         article_id: draft.article_id.clone(),
-        url: draft.url.clone(),
+        url,
         card_title,
         image: draft.image.clone(),
         image_alt: draft.image_alt.clone(),
@@ -685,8 +822,17 @@ pub fn compose(
         idempotency_key: idempotency_key(target, &draft.article_id),
         content_hash: draft.fingerprint(),
         markdown: draft.markdown.clone(),
-        fields: draft.fields.clone(),
+        fields,
         fitted,
+        hashtags,
+        content_warning,
+        sensitive: extras
+            .sensitive
+            .filter(|_| warnings != ContentWarnings::None),
+        visibility: extras
+            .visibility
+            .clone()
+            .filter(|v| platform.visibilities().contains(&v.as_str())),
     })
 }
 

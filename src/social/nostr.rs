@@ -306,6 +306,11 @@ impl Platform for Nostr {
         "nostr"
     }
 
+    /// In the text; clients find them by the event's `t` tags.
+    fn hashtags(&self) -> super::Hashtags {
+        super::Hashtags::InText
+    }
+
     fn secrets(&self) -> Vec<SecretField<'_>> {
         vec![SecretField::new(
             "secret_key",

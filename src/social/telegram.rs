@@ -190,6 +190,11 @@ impl Platform for Telegram {
         "telegram"
     }
 
+    /// In the text, where Telegram links them.
+    fn hashtags(&self) -> super::Hashtags {
+        super::Hashtags::InText
+    }
+
     fn secrets(&self) -> Vec<SecretField<'_>> {
         vec![SecretField::new(
             "bot_token",

@@ -208,6 +208,12 @@ impl Threads {
             }
         }
         form.push(("text".into(), Template::text(post.fitted.text.clone())));
+        // One topic per post: 1 to 50 characters, no `.` or `&` (a
+        // hashtag word has neither).
+        if let Some(topic) = post.hashtags.first() {
+            let topic: String = topic.chars().take(50).collect();
+            form.push(("topic_tag".into(), Template::text(topic)));
+        }
         form.push(("access_token".into(), self.access()));
         CallStep {
             request: Request::new(
@@ -395,6 +401,11 @@ fn read_permalink(
 impl Platform for Threads {
     fn kind(&self) -> &'static str {
         "threads"
+    }
+
+    /// One topic tag per post, sent as `topic_tag` and not written in the text.
+    fn hashtags(&self) -> super::Hashtags {
+        super::Hashtags::Topic
     }
 
     fn secrets(&self) -> Vec<SecretField<'_>> {

@@ -451,6 +451,11 @@ impl Platform for X {
         "x"
     }
 
+    /// In the text, counted by the weighted rule.
+    fn hashtags(&self) -> super::Hashtags {
+        super::Hashtags::InText
+    }
+
     fn secrets(&self) -> Vec<SecretField<'_>> {
         match &self.auth {
             Auth::OAuth2 {

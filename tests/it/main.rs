@@ -21,6 +21,7 @@ mod mistakes;
 mod monitoring;
 mod nostr;
 mod ntfy;
+mod options;
 mod pds;
 mod platforms;
 mod posting;

@@ -67,6 +67,7 @@ fn record(
         not_before: None,
         title: Some(article.title.clone()),
         published_at: Some(article.published.to_rfc3339()),
+        approved_at: None,
     }
 }
 

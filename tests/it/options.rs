@@ -1,0 +1,366 @@
+//! Posting options through the binary, against local stand-ins: UTM
+//! parameters and hashtags in posts (not in feeds), an article's own
+//! choices in its front matter, `delay` and `windows`, and approval.
+
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::support::{Site, ledger_records, output, posting_site, publish_at};
+
+/// Mastodon and Bluesky stand-ins that accept every post.
+async fn stand_ins(server: &MockServer) {
+    let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
+    Mock::given(method("GET"))
+        .and(path("/masto/api/v2/instance"))
+        .respond_with(ok(
+            json!({"configuration": {"statuses": {"max_characters": 500}}}),
+        ))
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/masto/api/v1/statuses"))
+        .respond_with(ok(json!({"id": "s1", "url": "https://m.example/@news/s1"})))
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/bsky/xrpc/com.atproto.server.createSession"))
+        .respond_with(ok(
+            json!({"accessJwt": "jwt", "refreshJwt": "r", "did": "did:plc:news"}),
+        ))
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/bsky/xrpc/com.atproto.repo.createRecord"))
+        .respond_with(ok(
+            json!({"uri": "at://did:plc:news/app.bsky.feed.post/3k", "cid": "c"}),
+        ))
+        .mount(server)
+        .await;
+}
+
+fn targets(base: &str, masto_extra: &str) -> String {
+    format!(
+        "    - {{ name: masto, type: mastodon, instance: \"{base}/masto\", token: t0ken{masto_extra} }}
+    - {{ name: bsky, type: bluesky, service: \"{base}/bsky\", identifier: news.example, app_password: pw }}
+"
+    )
+}
+
+const NOW: &str = "2024-02-09T12:00:00Z";
+
+fn article(site: &Site, social: &str) {
+    site.article(
+        "async-tips.md",
+        format!(
+            "---\ntitle: Async tips\npublish_date: 2024-02-09T09:00:00Z\ndescription: How to pin futures.\ntags: [rust, edge AI, food & drink]\n{social}---\n\nBody.\n"
+        ),
+    );
+}
+
+async fn bodies(server: &MockServer, p: &str) -> Vec<Value> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r: &&Request| r.url.path() == p)
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn utm_and_hashtags_go_in_posts_and_never_in_feeds() {
+    let server = MockServer::start().await;
+    stand_ins(&server).await;
+    let base = server.uri();
+    let site = posting_site(
+        "  hashtags: 2\n  utm: { source: \"{platform}\", medium: social, campaign: \"{slug}\", content: \"{target}\" }\n",
+        &targets(&base, ", cw: Tech talk, visibility: unlisted"),
+    );
+    article(
+        &site,
+        "social:\n  hashtags: ['#RustLang']\n  masto: { visibility: private }\n",
+    );
+
+    // The dry run shows the tagged link and the hashtags.
+    let dry = site
+        .herald()
+        .args(["publish", "--dry-run", "--now", NOW])
+        .assert()
+        .success();
+    let (stdout, _) = output(&dry);
+    assert!(
+        stdout.contains("https://news.example/articles/async-tips/?utm_source=mastodon&utm_medium=social&utm_campaign=async-tips&utm_content=masto"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("#rust #EdgeAI #RustLang"), "{stdout}");
+
+    publish_at(&site, NOW).success();
+    let tagged = |platform: &str, target: &str| {
+        format!(
+            "https://news.example/articles/async-tips/?utm_source={platform}&utm_medium=social&utm_campaign=async-tips&utm_content={target}"
+        )
+    };
+    let status = &bodies(&server, "/masto/api/v1/statuses").await[0];
+    let text = status["status"].as_str().unwrap();
+    assert!(text.contains(&tagged("mastodon", "masto")), "{text}");
+    // Two of the article's tags (the target's `hashtags: 2`), then its own.
+    assert!(text.ends_with("#rust #EdgeAI #RustLang"), "{text}");
+    assert!(!text.contains("#FoodDrink"), "{text}");
+    assert_eq!(status["spoiler_text"], "Tech talk");
+    assert_eq!(status["visibility"], "private");
+
+    let record = &bodies(&server, "/bsky/xrpc/com.atproto.repo.createRecord").await[0]["record"];
+    let text = record["text"].as_str().unwrap();
+    assert_eq!(
+        record["embed"]["external"]["uri"],
+        tagged("bluesky", "bsky")
+    );
+    let facets = record["facets"].as_array().unwrap();
+    let slice = |f: &Value| {
+        let (s, e) = (
+            f["index"]["byteStart"].as_u64().unwrap() as usize,
+            f["index"]["byteEnd"].as_u64().unwrap() as usize,
+        );
+        text[s..e].to_string()
+    };
+    assert_eq!(slice(&facets[0]), tagged("bluesky", "bsky"));
+    assert_eq!(facets[0]["features"][0]["uri"], tagged("bluesky", "bsky"));
+    let tags: Vec<(String, &str)> = facets[1..]
+        .iter()
+        .map(|f| (slice(f), f["features"][0]["tag"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        tags,
+        vec![
+            ("#rust".to_string(), "rust"),
+            ("#EdgeAI".to_string(), "EdgeAI"),
+            ("#RustLang".to_string(), "RustLang")
+        ]
+    );
+    for f in &facets[1..] {
+        assert_eq!(f["features"][0]["$type"], "app.bsky.richtext.facet#tag");
+    }
+
+    // Feeds and ids keep the clean permalink.
+    for feed in ["feed.xml", "atom.xml", "feed.json"] {
+        let text = site.read_public(feed);
+        assert!(!text.contains("utm_"), "{feed}: {text}");
+        assert!(text.contains("https://news.example/articles/async-tips/"));
+    }
+    let records = ledger_records(&site);
+    assert!(
+        records
+            .iter()
+            .all(|r| r["article_id"] == "https://news.example/articles/async-tips/"),
+        "{records:?}"
+    );
+}
+
+#[tokio::test]
+async fn hashtags_give_way_before_the_summary_and_are_never_cut() {
+    let server = MockServer::start().await;
+    stand_ins(&server).await;
+    let base = server.uri();
+    let site = posting_site("  hashtags: true\n", &targets(&base, ""));
+    let long = "word ".repeat(50);
+    site.article(
+        "long.md",
+        format!(
+            "---\ntitle: Long\npublish_date: 2024-02-09T09:00:00Z\ndescription: {long}\ntags: [alpha, beta, gamma, delta, epsilon, zeta]\n---\n\nBody.\n"
+        ),
+    );
+    publish_at(&site, NOW).success();
+    let record = &bodies(&server, "/bsky/xrpc/com.atproto.repo.createRecord").await[0]["record"];
+    let text = record["text"].as_str().unwrap();
+    assert!(text.chars().count() <= 300, "{text}");
+    // The summary is whole; hashtags were dropped from the last, whole.
+    assert!(text.contains(long.trim()), "{text}");
+    let last_line = text.lines().last().unwrap();
+    assert!(last_line.starts_with("#alpha"), "{text}");
+    for word in last_line.split(' ') {
+        assert!(
+            ["#alpha", "#beta", "#gamma", "#delta", "#epsilon", "#zeta"].contains(&word),
+            "a cut hashtag: {word:?} in {text}"
+        );
+    }
+    assert!(!last_line.contains("#zeta"), "{text}");
+}
+
+#[tokio::test]
+async fn an_article_s_own_choices_skip_targets_and_replace_the_text() {
+    let server = MockServer::start().await;
+    stand_ins(&server).await;
+    let base = server.uri();
+    let site = posting_site("", &targets(&base, ""));
+    article(
+        &site,
+        "social:\n  skip: [bluesky]\n  masto: { text: \"Pinning, at last explained. With pictures.\", cw: Rust internals }\n",
+    );
+    publish_at(&site, NOW).success();
+    assert!(
+        bodies(&server, "/bsky/xrpc/com.atproto.repo.createRecord")
+            .await
+            .is_empty()
+    );
+    let status = &bodies(&server, "/masto/api/v1/statuses").await[0];
+    assert_eq!(
+        status["status"],
+        "Pinning, at last explained. With pictures.\n\nhttps://news.example/articles/async-tips/"
+    );
+    assert_eq!(status["spoiler_text"], "Rust internals");
+    let records = ledger_records(&site);
+    assert_eq!(records.len(), 1, "{records:?}");
+
+    // A change of the article's own text is an edit like any other: with
+    // `on_edit: ignore` (the default) nothing is sent again.
+    article(
+        &site,
+        "social:\n  skip: [bluesky]\n  masto: { text: \"New words.\" }\n",
+    );
+    publish_at(&site, NOW).success();
+    assert_eq!(bodies(&server, "/masto/api/v1/statuses").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_front_matter_naming_no_target_is_an_error_and_the_article_goes_nowhere() {
+    let server = MockServer::start().await;
+    stand_ins(&server).await;
+    let base = server.uri();
+    let site = posting_site("", &targets(&base, ""));
+    article(
+        &site,
+        "social:\n  skip: [mastodn]\n  bsky: { visibility: unlisted }\n",
+    );
+    let check = site.herald().arg("check").assert().code(1);
+    let (stdout, _) = output(&check);
+    assert!(
+        stdout.contains(
+            "social.skip: no target is named or of type `mastodn`; did you mean `mastodon`?"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("visibility \"unlisted\" for bsky: a bluesky target has no visibility"),
+        "{stdout}"
+    );
+    let run = publish_at(&site, NOW);
+    let (stdout, stderr) = output(&run);
+    assert!(
+        format!("{stdout}{stderr}").contains("the article is not posted until this is fixed"),
+        "{stdout}{stderr}"
+    );
+    assert!(server.received_requests().await.unwrap().is_empty());
+    // The feeds still carry it.
+    assert!(site.read_public("feed.xml").contains("Async tips"));
+}
+
+#[tokio::test]
+async fn delay_and_windows_hold_a_post_until_its_time() {
+    let server = MockServer::start().await;
+    stand_ins(&server).await;
+    let base = server.uri();
+    let site = posting_site(
+        "  delay: 2h\n",
+        &targets(&base, ", windows: [\"Mon-Fri 14:00-16:00\"]"),
+    );
+    article(&site, "social:\n  only: [masto]\n");
+    // Published 09:00 UTC (a Friday); at 10:00 the delay runs to 11:00.
+    let dry = site
+        .herald()
+        .args(["publish", "--dry-run", "--now", "2024-02-09T10:00:00Z"])
+        .assert()
+        .success();
+    let (stdout, _) = output(&dry);
+    assert!(stdout.contains("masto (mastodon) delayed"), "{stdout}");
+    assert!(
+        stdout.contains("it goes at 2024-02-09 11:00 UTC"),
+        "{stdout}"
+    );
+    publish_at(&site, "2024-02-09T10:00:00Z").success();
+    assert!(server.received_requests().await.unwrap().is_empty());
+    assert!(ledger_records(&site).is_empty());
+
+    // At 12:00 the delay is over but the window opens at 14:00.
+    let dry = site
+        .herald()
+        .args(["publish", "--dry-run", "--now", "2024-02-09T12:00:00Z"])
+        .assert()
+        .success();
+    let (stdout, _) = output(&dry);
+    assert!(stdout.contains("masto (mastodon) waiting"), "{stdout}");
+    assert!(
+        stdout.contains("outside its windows: it goes at 2024-02-09 14:00 UTC"),
+        "{stdout}"
+    );
+    publish_at(&site, "2024-02-09T12:00:00Z").success();
+    assert!(bodies(&server, "/masto/api/v1/statuses").await.is_empty());
+
+    publish_at(&site, "2024-02-09T14:05:00Z").success();
+    assert_eq!(bodies(&server, "/masto/api/v1/statuses").await.len(), 1);
+}
+
+#[tokio::test]
+async fn approval_holds_posts_until_herald_approve_lets_them_go() {
+    let server = MockServer::start().await;
+    stand_ins(&server).await;
+    let base = server.uri();
+    let site = posting_site("  approval: true\n", &targets(&base, ""));
+    article(&site, "");
+    site.article(
+        "other.md",
+        "---\ntitle: Other\npublish_date: 2024-02-09T08:00:00Z\ndescription: Other.\n---\n\nBody.\n",
+    );
+    publish_at(&site, NOW).success();
+    assert!(server.received_requests().await.unwrap().is_empty());
+    let held = site
+        .herald()
+        .args(["status", "--status", "held"])
+        .assert()
+        .success();
+    let (stdout, _) = output(&held);
+    assert!(stdout.contains("held"), "{stdout}");
+    assert_eq!(
+        ledger_records(&site)
+            .iter()
+            .filter(|r| r["status"] == "held")
+            .count(),
+        4
+    );
+
+    // A bare `approve` lets nothing go by accident.
+    let bare = site.herald().arg("approve").assert().failure();
+    assert!(
+        output(&bare).1.contains("or use --all"),
+        "{}",
+        output(&bare).1
+    );
+    site.herald()
+        .args(["approve", "async-tips", "--target", "masto"])
+        .assert()
+        .success();
+    publish_at(&site, NOW).success();
+    let statuses = bodies(&server, "/masto/api/v1/statuses").await;
+    assert_eq!(statuses.len(), 1);
+    assert!(
+        statuses[0]["status"]
+            .as_str()
+            .unwrap()
+            .contains("Async tips")
+    );
+    assert!(
+        bodies(&server, "/bsky/xrpc/com.atproto.repo.createRecord")
+            .await
+            .is_empty()
+    );
+    site.herald().args(["approve", "--all"]).assert().success();
+    publish_at(&site, NOW).success();
+    assert_eq!(bodies(&server, "/masto/api/v1/statuses").await.len(), 2);
+    assert_eq!(
+        bodies(&server, "/bsky/xrpc/com.atproto.repo.createRecord")
+            .await
+            .len(),
+        2
+    );
+}
