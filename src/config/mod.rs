@@ -114,6 +114,7 @@ pub struct Config {
     pub schedule: ScheduleSettings,
     pub state: StateSettings,
     pub monitoring: MonitoringSettings,
+    pub syndication: SyndicationSettings,
     /// Where keys are written (`social.targets[1].url` → line, column), for
     /// problems found after loading.
     pub locations: BTreeMap<String, (u32, u32)>,
@@ -321,6 +322,15 @@ impl Target {
     pub fn key(&self, key: &str) -> String {
         format!("social.targets[{}].{key}", self.index)
     }
+}
+
+/// Where the posts of each article are written for the site's theme,
+/// besides `syndication.json` in the feeds folder.
+#[derive(Debug, Clone, Default)]
+pub struct SyndicationSettings {
+    /// `<slug>.json` per posted article goes here (a Hugo `data/` or an
+    /// Eleventy `_data/` folder).
+    pub data_dir: Option<PathBuf>,
 }
 
 /// How a run tells the outside it ran: a health-check ping and a

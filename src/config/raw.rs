@@ -28,6 +28,14 @@ pub(super) struct RawConfig {
     pub state: RawState,
     #[serde(default)]
     pub monitoring: RawMonitoring,
+    #[serde(default)]
+    pub syndication: RawSyndication,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSyndication {
+    pub data_dir: Option<At<Text>>,
 }
 
 #[derive(Deserialize, Default)]

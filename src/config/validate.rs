@@ -15,7 +15,7 @@ use super::raw::{
 };
 use super::{
     Author, Config, ConfigError, ContentSettings, FeedSettings, MonitoringSettings, Schedule,
-    ScheduleSettings, Site, SocialSettings, StateSettings, Target, nearest,
+    ScheduleSettings, Site, SocialSettings, StateSettings, SyndicationSettings, Target, nearest,
 };
 use crate::paths;
 use crate::secret::expand_env;
@@ -254,6 +254,12 @@ impl<'a> Validator<'a> {
                 None => None,
             },
         };
+        let syndication = SyndicationSettings {
+            data_dir: match &raw.syndication.data_dir {
+                Some(p) => Some(self.local_path("syndication.data_dir", Some(p), "")?),
+                None => None,
+            },
+        };
         let problems = std::mem::take(&mut self.problems);
         Ok((
             Config {
@@ -265,6 +271,7 @@ impl<'a> Validator<'a> {
                 schedule: ScheduleSettings { cron },
                 state,
                 monitoring,
+                syndication,
                 locations: self.locations,
             },
             problems,

@@ -522,6 +522,20 @@ pub async fn run(
                     crate::paths::display(&path)
                 ));
             }
+            let slugs: HashMap<&str, &str> =
+                articles.iter().map(|a| (a.id(), a.slug.as_str())).collect();
+            for (path, text) in syndication::data_files(&records, &config, &slugs) {
+                let written = path
+                    .parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|()| crate::fsio::write_if_changed(&path, text.as_bytes()).map(drop));
+                if let Err(e) = written {
+                    warnings.push(format!(
+                        "cannot write {}: {e}",
+                        crate::paths::display(&path)
+                    ));
+                }
+            }
         }
         if let Some(id) = run_id {
             let summary = deliver::summary(&results);

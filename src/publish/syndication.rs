@@ -1,5 +1,10 @@
 //! `syndication.json`: for each article, where it was posted, so the site
-//! can link to the discussion. Written by `publish` from the ledger.
+//! can link to the discussion. Written by `publish` from the ledger; with
+//! `syndication.data_dir`, also one `<slug>.json` per article for a static
+//! site's data folder.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -21,7 +26,56 @@ struct Syndicated<'a> {
 /// can link to the discussion. Sorted, so the same ledger gives the same
 /// bytes.
 pub fn syndication_json(records: &[Record], config: &Config) -> String {
-    let mut by_article: std::collections::BTreeMap<&str, Vec<Syndicated<'_>>> = Default::default();
+    let mut out =
+        serde_json::to_string_pretty(&by_article(records, config)).unwrap_or_else(|_| "{}".into());
+    out.push('\n');
+    out
+}
+
+/// One article's data file: its permalink and where it was posted.
+#[derive(Serialize)]
+struct DataFile<'a> {
+    article: &'a str,
+    posts: &'a [Syndicated<'a>],
+}
+
+/// The `<slug>.json` files of `syndication.data_dir`: one per article that
+/// was ever posted (its list empty once its posts are deleted), for the
+/// articles `slugs` names (by id). Sorted, so the same ledger gives the
+/// same bytes; the caller writes only those that changed.
+pub fn data_files(
+    records: &[Record],
+    config: &Config,
+    slugs: &HashMap<&str, &str>,
+) -> Vec<(PathBuf, String)> {
+    let Some(dir) = &config.syndication.data_dir else {
+        return Vec::new();
+    };
+    let posted = by_article(records, config);
+    let mut ids: Vec<&str> = records
+        .iter()
+        .filter(|r| matches!(r.status, Status::Posted | Status::Deleted))
+        .map(|r| r.article_id.as_str())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.into_iter()
+        .filter_map(|id| {
+            let slug = slugs.get(id)?;
+            let posts = posted.get(id).map_or(&[][..], Vec::as_slice);
+            let mut text = serde_json::to_string_pretty(&DataFile { article: id, posts }).ok()?;
+            text.push('\n');
+            Some((dir.join(format!("{slug}.json")), text))
+        })
+        .collect()
+}
+
+/// The posted records by article id, each list in the ledger's order.
+fn by_article<'a>(
+    records: &'a [Record],
+    config: &'a Config,
+) -> BTreeMap<&'a str, Vec<Syndicated<'a>>> {
+    let mut by_article: BTreeMap<&str, Vec<Syndicated<'_>>> = BTreeMap::new();
     for r in records.iter().filter(|r| r.status == Status::Posted) {
         let platform = config
             .social
@@ -42,7 +96,5 @@ pub fn syndication_json(records: &[Record], config: &Config) -> String {
                     .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
             });
     }
-    let mut out = serde_json::to_string_pretty(&by_article).unwrap_or_else(|_| "{}".to_string());
-    out.push('\n');
-    out
+    by_article
 }

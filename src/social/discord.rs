@@ -14,7 +14,7 @@ use super::compose::{CountUnit, TextLimit};
 use super::http::{
     Body, DeliveryError, Method, Request, Response, Slots, Template, body_excerpt, classify,
 };
-use super::keys::{KeyError, Keys, WebhookUrl};
+use super::keys::{KeyError, Keys};
 use super::steps::{SendStep, Step, Steps};
 use super::{
     Capabilities, Delivered, Learned, Platform, Post, SecretField, SecretKind, Shape, TextRule,
@@ -25,7 +25,21 @@ use crate::secret::Secret;
 #[derive(Debug)]
 pub struct Discord {
     url: Secret,
+    /// For a forum channel: each post opens a thread named by this
+    /// (`{title}` is the article's title), at most 100 characters.
+    thread_name: Option<String>,
 }
+
+/// A Discord webhook's keys.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DiscordKeys {
+    url: Secret,
+    thread_name: Option<crate::units::Text>,
+}
+
+/// The longest thread name Discord takes.
+const MAX_THREAD_NAME: usize = 100;
 
 /// Example keys: the webhook URL below `base`.
 pub fn example(base: &str) -> serde_json::Value {
@@ -33,8 +47,29 @@ pub fn example(base: &str) -> serde_json::Value {
 }
 
 pub fn read(keys: &Keys<'_>) -> Result<Arc<dyn Platform>, KeyError> {
-    let WebhookUrl { url } = keys.read()?;
-    Ok(Arc::new(Discord { url }))
+    let k: DiscordKeys = keys.read()?;
+    let thread_name = k
+        .thread_name
+        .map(|t| keys.text("thread_name", &t.0))
+        .transpose()?;
+    if thread_name.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        return Err(KeyError::invalid(
+            "thread_name",
+            "is empty; write a name such as \"{title}\"",
+        ));
+    }
+    Ok(Arc::new(Discord {
+        url: k.url,
+        thread_name,
+    }))
+}
+
+/// The forum thread's name for `post`.
+fn thread_name(template: &str, post: &Post) -> String {
+    super::truncate_words(
+        &template.replace("{title}", &post.fields.title),
+        MAX_THREAD_NAME,
+    )
 }
 
 fn payload(post: &Post) -> serde_json::Value {
@@ -54,23 +89,28 @@ fn payload(post: &Post) -> serde_json::Value {
     json!({"embeds": [embed], "allowed_mentions": {"parse": []}})
 }
 
-fn request(post: &Post, url: &Secret) -> Request {
-    Request::new(
-        Method::Post,
-        Template::secret(url),
-        Body::Json(payload(post)),
-    )
-    .query("wait", "true")
-}
+impl Discord {
+    fn request(&self, post: &Post) -> Request {
+        let mut body = payload(post);
+        if let Some(name) = &self.thread_name {
+            body["thread_name"] = json!(thread_name(name, post));
+        }
+        Request::new(Method::Post, Template::secret(&self.url), Body::Json(body))
+            .query("wait", "true")
+    }
 
-/// Edits the message `message_id` that this webhook posted.
-fn edit_request(post: &Post, url: &Secret, message_id: &str) -> Request {
-    Request::new(
-        Method::Patch,
-        Template::secret(url),
-        Body::Json(payload(post)),
-    )
-    .path_suffix(&format!("/messages/{message_id}"))
+    /// Edits (or, with `method` DELETE, deletes) the message `message_id`
+    /// that this webhook posted. In a forum the message opened a thread
+    /// whose id is the message's own, and the request must name it.
+    fn message_request(&self, method: Method, body: Body, message_id: &str) -> Request {
+        let request = Request::new(method, Template::secret(&self.url), body)
+            .path_suffix(&format!("/messages/{message_id}"));
+        if self.thread_name.is_some() {
+            request.query("thread_id", message_id)
+        } else {
+            request
+        }
+    }
 }
 
 fn read_deleted(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
@@ -155,8 +195,8 @@ impl Platform for Discord {
 
     fn steps(&self, post: &Post, edit: Option<&str>, _learned: &Learned) -> Steps {
         let request = match edit {
-            Some(id) => edit_request(post, &self.url, id),
-            None => request(post, &self.url),
+            Some(id) => self.message_request(Method::Patch, Body::Json(payload(post)), id),
+            None => self.request(post),
         };
         Steps(vec![Step::send(SendStep::new(request, parse))])
     }
@@ -164,8 +204,7 @@ impl Platform for Discord {
     fn delete(&self, remote: &super::Remote<'_>) -> Option<Steps> {
         let id = remote.id?;
         Some(Steps(vec![Step::send(SendStep::new(
-            Request::new(Method::Delete, Template::secret(&self.url), Body::Empty)
-                .path_suffix(&format!("/messages/{id}")),
+            self.message_request(Method::Delete, Body::Empty, id),
             read_deleted,
         ))]))
     }

@@ -33,6 +33,10 @@ pub struct Telegram {
     bot_token: Secret,
     chat_id: String,
     api_url: Url,
+    /// A forum topic of the chat (a supergroup with topics).
+    message_thread_id: Option<i64>,
+    /// Sent without a notification sound.
+    silent: bool,
 }
 
 #[derive(Deserialize)]
@@ -41,6 +45,9 @@ struct TelegramKeys {
     bot_token: Secret,
     chat_id: Text,
     api_url: Option<String>,
+    message_thread_id: Option<i64>,
+    #[serde(default)]
+    silent: bool,
 }
 
 /// Example keys: a bot and a channel, the API below `base`.
@@ -50,7 +57,19 @@ pub fn example(base: &str) -> serde_json::Value {
 
 pub fn read(keys: &Keys<'_>) -> Result<Arc<dyn Platform>, KeyError> {
     let k: TelegramKeys = keys.read()?;
+    if let Some(id) = k.message_thread_id
+        && id <= 0
+    {
+        return Err(KeyError::invalid(
+            "message_thread_id",
+            format!(
+                "{id}: a topic's id is a positive number (the number after the chat in the topic's link)"
+            ),
+        ));
+    }
     Ok(Arc::new(Telegram {
+        message_thread_id: k.message_thread_id,
+        silent: k.silent,
         bot_token: k.bot_token,
         chat_id: keys.text("chat_id", &k.chat_id.0)?,
         api_url: keys.url(
@@ -94,17 +113,28 @@ impl Telegram {
             .then(format!("/{method}{query}"))
     }
 
+    /// The chat, and the topic and notification choices, of every send.
+    fn addressed(&self, mut body: serde_json::Value) -> serde_json::Value {
+        body["chat_id"] = json!(self.chat_id);
+        if let Some(topic) = self.message_thread_id {
+            body["message_thread_id"] = json!(topic);
+        }
+        if self.silent {
+            body["disable_notification"] = json!(true);
+        }
+        body
+    }
+
     fn photo_request(&self, post: &Post, image: &Url) -> Request {
         Request::new(
             Method::Post,
             self.method_url("sendPhoto"),
-            Body::Json(json!({
-                "chat_id": self.chat_id,
+            Body::Json(self.addressed(json!({
                 "photo": image,
                 "caption": caption(post),
                 "parse_mode": "HTML",
                 "reply_markup": keyboard(post),
-            })),
+            }))),
         )
     }
 
@@ -113,13 +143,12 @@ impl Telegram {
         Request::new(
             Method::Post,
             self.method_url("sendMessage"),
-            Body::Json(json!({
-                "chat_id": self.chat_id,
+            Body::Json(self.addressed(json!({
                 "text": caption(post),
                 "parse_mode": "HTML",
                 "link_preview_options": {"url": post.url, "prefer_large_media": true},
                 "reply_markup": keyboard(post),
-            })),
+            }))),
         )
     }
 }

@@ -364,3 +364,97 @@ async fn approval_holds_posts_until_herald_approve_lets_them_go() {
         2
     );
 }
+
+#[tokio::test]
+async fn chat_details_reach_forum_channels_topics_and_silent_messages() {
+    let server = MockServer::start().await;
+    let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
+    Mock::given(method("POST"))
+        .and(path("/discord/api/webhooks/1/tok"))
+        .respond_with(ok(
+            json!({"id": "900", "channel_id": "900", "guild_id": "33"}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/discord/api/webhooks/1/tok/messages/900"))
+        .respond_with(ok(json!({"id": "900", "channel_id": "900"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/tg/bot123:SECRET/sendMessage"))
+        .respond_with(ok(
+            json!({"ok": true, "result": {"message_id": 7, "chat": {"id": -100}}}),
+        ))
+        .mount(&server)
+        .await;
+    let base = server.uri();
+    let site = posting_site(
+        "  on_edit: update\n",
+        &format!(
+            "    - {{ name: forum, type: discord, url: \"{base}/discord/api/webhooks/1/tok\", thread_name: \"New: {{title}}\" }}
+    - {{ name: tg, type: telegram, bot_token: \"123:SECRET\", chat_id: \"-100\", api_url: \"{base}/tg\", message_thread_id: 42, silent: true }}
+"
+        ),
+    );
+    article(&site, "");
+    publish_at(&site, NOW).success();
+    let discord = &bodies(&server, "/discord/api/webhooks/1/tok").await[0];
+    assert_eq!(discord["thread_name"], "New: Async tips");
+    let telegram = &bodies(&server, "/tg/bot123:SECRET/sendMessage").await[0];
+    assert_eq!(telegram["message_thread_id"], 42);
+    assert_eq!(telegram["disable_notification"], true);
+    assert_eq!(telegram["chat_id"], "-100");
+
+    // An edit of a forum post names its thread (the message's own id).
+    site.article(
+        "async-tips.md",
+        "---\ntitle: Async tips, revised\npublish_date: 2024-02-09T09:00:00Z\ndescription: How to pin futures.\n---\n\nBody.\n",
+    );
+    publish_at(&site, NOW).success();
+    let edits: Vec<Request> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method.as_str() == "PATCH")
+        .collect();
+    assert_eq!(edits.len(), 1);
+    assert_eq!(edits[0].url.query(), Some("thread_id=900"));
+}
+
+#[tokio::test]
+async fn each_posted_article_gets_a_data_file_written_only_when_it_changes() {
+    let server = MockServer::start().await;
+    stand_ins(&server).await;
+    let base = server.uri();
+    let site = Site::with_config(&crate::support::posting_config(
+        "",
+        &targets(&base, ""),
+        "syndication:\n  data_dir: ../site/data/posts\n",
+    ));
+    article(&site, "");
+    site.article(
+        "unposted.md",
+        "---\ntitle: Unposted\npublish_date: 2024-02-09T09:00:00Z\ndescription: D.\nsocial:\n  skip: [masto, bsky]\n---\n\nBody.\n",
+    );
+    publish_at(&site, NOW).success();
+    let file = site.root().join("site/data/posts/async-tips.json");
+    let data: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(data["article"], "https://news.example/articles/async-tips/");
+    let posts = data["posts"].as_array().unwrap();
+    assert_eq!(posts.len(), 2);
+    assert_eq!(posts[0]["target"], "bsky");
+    assert_eq!(posts[1]["target"], "masto");
+    assert_eq!(posts[1]["url"], "https://m.example/@news/s1");
+    assert!(!site.root().join("site/data/posts/unposted.json").exists());
+
+    // Nothing changed: the file is not written again.
+    let before = std::fs::metadata(&file).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    publish_at(&site, NOW).success();
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+        before
+    );
+}
