@@ -48,6 +48,70 @@ proptest! {
         }
     }
 
+    /// With hashtags and UTM on, every platform's post stays within its
+    /// limit by its own rule; the tagged link is whole (in the text, or the
+    /// card's link); the CTA is whole or dropped; and every hashtag the
+    /// text carries is one asked for, whole, with those left out taken
+    /// from the end.
+    #[test]
+    fn posts_with_hashtags_and_utm_fit_every_platform(
+        title in "\\PC{1,120}",
+        summary in "(\\PC{0,12} ){0,120}",
+        cta in proptest::option::of("[^\\s#][^\\n#]{0,60}[^\\s#]"),
+        tags in proptest::collection::vec("[a-zA-Z][a-zA-Z0-9 ]{0,20}", 0..12),
+        campaign in "[a-z0-9{}-]{0,30}",
+    ) {
+        use crate::social::{self, Draft, Extras, Learned};
+        let utm = social::utm::Utm {
+            source: Some("{platform}".into()),
+            medium: Some("social".into()),
+            campaign: Some(campaign),
+            content: Some("{target}".into()),
+        };
+        let words: Vec<String> = tags.iter().filter_map(|t| social::compose::hashtag(t)).collect();
+        let draft = Draft {
+            article_id: URL.to_string(),
+            slug: "a-permalink".into(),
+            url: url::Url::parse(URL).unwrap(),
+            markdown: None,
+            published: chrono::DateTime::parse_from_rfc3339("2024-02-10T09:00:00Z").unwrap(),
+            image: None,
+            image_alt: String::new(),
+            language: "en".into(),
+            fields: PostFields { title, summary, cta: cta.clone(), url: URL.to_string(), ..PostFields::default() },
+            own_words: String::new(),
+        };
+        let extras = Extras { utm: Some(&utm), hashtags: words.clone(), ..Extras::default() };
+        for platform in social::examples("https://x.example") {
+            let learned = Learned::default();
+            let rule = platform.text(&learned);
+            let composer = Composer::new(Some(social::template_for(None, None, platform.as_ref()))).unwrap();
+            let post = social::compose(&draft, "t", platform.as_ref(), &composer, &learned, &extras).unwrap();
+            let kind = platform.kind();
+            let text = &post.fitted.text;
+            prop_assert!(rule.limit.fits(text), "{kind}: {} > {}", rule.limit.count(text), rule.limit.max);
+            let tagged = utm.tag(&draft.url, "t", kind, "a-permalink");
+            prop_assert_eq!(&post.url, &tagged, "{}", kind);
+            if rule.shape == social::Shape::Text {
+                prop_assert!(text.contains(tagged.as_str()), "{kind}: link cut: {text:?}");
+            }
+            if let Some(cta) = &cta {
+                prop_assert!(post.fitted.cta_dropped || text.contains(cta.as_str()), "{kind}: CTA cut: {text:?}");
+            }
+            match platform.hashtags() {
+                social::Hashtags::InText => {
+                    prop_assert_eq!(&post.hashtags[..], &words[..post.hashtags.len()], "{}", kind);
+                    if !post.hashtags.is_empty() {
+                        let written = social::compose::written_hashtags(&post.hashtags);
+                        prop_assert!(text.ends_with(&written), "{kind}: hashtags cut: {text:?}");
+                    }
+                }
+                social::Hashtags::Topic => prop_assert!(post.hashtags.len() <= 1),
+                social::Hashtags::None => prop_assert!(post.hashtags.is_empty()),
+            }
+        }
+    }
+
 }
 
 mod feeds {
