@@ -24,7 +24,30 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_waits_moves_sites.sql"),
     include_str!("../migrations/0004_deleted.sql"),
     include_str!("../migrations/0005_held.sql"),
+    include_str!("../migrations/0006_reference.sql"),
 ];
+
+/// What marks the id of a thread's later part: `{article id}#part-{n}`,
+/// n from 2. Each part is a row of its own, with the guarantees of any
+/// post (pending before it is sent, posted after), so a killed run goes on
+/// with the thread without repeating a part.
+pub const PART_MARK: &str = "#part-";
+
+/// The ledger id of part `n` (from 2) of the thread of `article_id`.
+pub fn part_id(article_id: &str, n: usize) -> String {
+    format!("{article_id}{PART_MARK}{n}")
+}
+
+/// The article a row belongs to and, for a thread's later part, its
+/// number.
+pub fn part_of(article_id: &str) -> (&str, Option<usize>) {
+    match article_id.rsplit_once(PART_MARK) {
+        Some((main, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            (main, n.parse().ok())
+        }
+        _ => (article_id, None),
+    }
+}
 
 /// Why the ledger cannot be used. Nothing is sent when it cannot.
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +172,15 @@ pub struct Record {
     /// When `herald approve` let it go (a post that needs approval is
     /// sent only once this is set).
     pub approved_at: Option<DateTime<Utc>>,
+    /// What a reply to the post needs besides its id (a Bluesky cid).
+    pub reference: Option<String>,
+}
+
+impl Record {
+    /// Whether the row is a thread's later part, not an article's post.
+    pub fn is_part(&self) -> bool {
+        part_of(&self.article_id).1.is_some()
+    }
 }
 
 /// A post recorded without being sent: why, and under which key.
@@ -182,16 +214,17 @@ impl Snapshot {
         let keys: Vec<(String, String)> = self
             .records
             .keys()
-            .filter(|(_, id)| id == from)
+            .filter(|(_, id)| part_of(id).0 == from)
             .cloned()
             .collect();
         for key in keys {
-            let target_key = (key.0.clone(), to.to_string());
+            let moved = format!("{to}{}", &key.1[from.len()..]);
+            let target_key = (key.0.clone(), moved.clone());
             if self.records.contains_key(&target_key) {
                 continue;
             }
             if let Some(mut r) = self.records.remove(&key) {
-                r.article_id = to.to_string();
+                r.article_id = moved;
                 self.records.insert(target_key, r);
             }
         }
@@ -451,7 +484,7 @@ impl Ledger {
             .prepare(&format!(
                 "SELECT target, article_id, status, attempts, first_attempt_at, last_attempt_at, last_error,
                         content_hash, idempotency_key, remote_id, remote_url, posted_at, edited_at, updated_at,
-                        not_before, title, published_at, approved_at
+                        not_before, title, published_at, approved_at, reference
                  FROM posts WHERE {filter} ORDER BY article_id, target"
             ))
             .map_err(|e| self.corrupt(e))?;
@@ -476,6 +509,7 @@ impl Ledger {
                     title: r.get(15)?,
                     published_at: r.get(16)?,
                     approved_at: parse_time(r.get(17)?),
+                    reference: r.get(18)?,
                 })
             })
             .map_err(|e| self.corrupt(e))?;
@@ -513,16 +547,23 @@ impl Ledger {
         &self,
         target: &str,
         article_id: &str,
-        remote_id: Option<&str>,
-        remote_url: Option<&str>,
+        delivered: &crate::social::Delivered,
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
         self.conn
             .execute(
                 "UPDATE posts SET status = 'posted', remote_id = coalesce(?3, remote_id),
-                        remote_url = coalesce(?4, remote_url), last_error = NULL, posted_at = ?5, updated_at = ?5
+                        remote_url = coalesce(?4, remote_url), reference = coalesce(?6, reference),
+                        last_error = NULL, posted_at = ?5, updated_at = ?5
                  WHERE target = ?1 AND article_id = ?2",
-                params![target, article_id, remote_id, remote_url, time(now)],
+                params![
+                    target,
+                    article_id,
+                    delivered.remote_id,
+                    delivered.remote_url,
+                    time(now),
+                    delivered.reference
+                ],
             )
             .map(drop)
             .map_err(|e| self.write_err(e))
@@ -682,9 +723,12 @@ impl Ledger {
         let moved = self
             .conn
             .execute(
-                "UPDATE posts SET article_id = ?2 WHERE article_id = ?1
-                 AND NOT EXISTS (SELECT 1 FROM posts p WHERE p.article_id = ?2 AND p.target = posts.target)",
-                params![from, to],
+                "UPDATE posts SET article_id = ?2 || substr(article_id, length(?1) + 1)
+                 WHERE (article_id = ?1 OR substr(article_id, 1, length(?1) + length(?3)) = ?1 || ?3)
+                 AND NOT EXISTS (SELECT 1 FROM posts p
+                                 WHERE p.article_id = ?2 || substr(posts.article_id, length(?1) + 1)
+                                 AND p.target = posts.target)",
+                params![from, to, PART_MARK],
             )
             .and_then(|_| self.conn.execute_batch("COMMIT"));
         moved.map_err(|e| {
@@ -883,8 +927,11 @@ mod tests {
             .mark_posted(
                 "mastodon",
                 "https://x/a/",
-                Some("1"),
-                Some("https://m/1"),
+                &crate::social::Delivered {
+                    remote_id: Some("1".into()),
+                    remote_url: Some("https://m/1".into()),
+                    reference: None,
+                },
                 now(),
             )
             .unwrap();

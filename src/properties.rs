@@ -48,6 +48,22 @@ proptest! {
         }
     }
 
+    /// A thread's parts each fit the limit, and together they are the
+    /// text: every word whole, in order.
+    #[test]
+    fn thread_parts_fit_and_keep_every_word(
+        text in "(\\PC{1,15}[ \n]{1,2}){1,300}",
+        limit in limits(),
+    ) {
+        if let Some(parts) = crate::social::compose::split_parts(&text, limit, 50) {
+            for p in &parts {
+                prop_assert!(limit.fits(p), "{} > {}: {p:?}", limit.count(p), limit.max);
+            }
+            let words = |t: &str| t.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+            prop_assert_eq!(words(&parts.join(" ")), words(&text));
+        }
+    }
+
     /// With hashtags and UTM on, every platform's post stays within its
     /// limit by its own rule; the tagged link is whole (in the text, or the
     /// card's link); the CTA is whole or dropped; and every hashtag the

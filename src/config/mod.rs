@@ -264,6 +264,11 @@ pub struct Posting {
     pub windows: Option<Vec<crate::window::Window>>,
     /// Due posts are held until `herald approve`.
     pub approval: Option<bool>,
+    /// A post too long for one message becomes a thread, where the
+    /// platform has threads.
+    pub thread: Option<bool>,
+    /// The link goes in the first reply, where the platform has threads.
+    pub link_in_reply: Option<bool>,
 }
 
 impl Posting {
@@ -275,6 +280,8 @@ impl Posting {
             delay: self.delay.or(base.delay),
             windows: self.windows.clone().or_else(|| base.windows.clone()),
             approval: self.approval.or(base.approval),
+            thread: self.thread.or(base.thread),
+            link_in_reply: self.link_in_reply.or(base.link_in_reply),
         }
     }
 }

@@ -38,6 +38,8 @@ const COMMON_TARGET_KEYS: &[&str] = &[
     "delay",
     "windows",
     "approval",
+    "thread",
+    "link_in_reply",
 ];
 
 /// Reads the posting options among `values` (a target's keys, or those
@@ -77,6 +79,8 @@ fn posting(
         delay: read(values, "delay")?,
         windows,
         approval: read(values, "approval")?,
+        thread: read(values, "thread")?,
+        link_in_reply: read(values, "link_in_reply")?,
     })
 }
 
@@ -514,6 +518,8 @@ impl<'a> Validator<'a> {
             ("delay", &raw.delay),
             ("windows", &raw.windows),
             ("approval", &raw.approval),
+            ("thread", &raw.thread),
+            ("link_in_reply", &raw.link_in_reply),
         ]
         .into_iter()
         .filter_map(|(k, v)| Some((k.to_string(), v.as_ref()?)))

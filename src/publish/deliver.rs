@@ -26,7 +26,7 @@ use crate::clock::Clock;
 use crate::config::{Config, Target};
 use crate::ledger::{Ledger, LedgerError, Status, Unsent};
 use crate::social::driver::{Driver, KeepFailed, KeepLearned, PostRun, Stop, TargetRun};
-use crate::social::http::DeliveryError;
+use crate::social::http::{DeliveryError, Slots};
 use crate::social::image::Images;
 use crate::social::socket::Sockets;
 use crate::social::transport::Transport;
@@ -166,9 +166,28 @@ impl Deliverer {
                 planned.title.clone(),
                 planned.published.clone(),
             );
+            if let Some(post) = planned
+                .post
+                .as_ref()
+                .filter(|_| matches!(planned.action, Action::Send | Action::Resend))
+            {
+                self.record_parts(&planned, post)?;
+            }
+            let slots = match &planned.reply_to {
+                None => Slots::new(),
+                Some(reply_to) => match self.reply_slots(name, reply_to)? {
+                    Some(slots) => slots,
+                    None => {
+                        let result = self.wait_for_parent(&planned)?;
+                        (self.on_done)(&result);
+                        results.push((i, result));
+                        continue;
+                    }
+                },
+            };
             let mut result = match (&unbuildable, planned.action.sends()) {
                 (Some(message), true) => self.refuse(&planned, message)?,
-                _ => self.deliver_one(target, planned, &mut run).await?,
+                _ => self.deliver_one(target, planned, &mut run, slots).await?,
             };
             self.record(|l| l.describe(&planned_id.0, &planned_id.1, &planned_id.2))?;
             // A login that stopped the target is said once: as the failure
@@ -195,6 +214,95 @@ impl Deliverer {
             results.push((i, result));
         }
         Ok(results)
+    }
+
+    /// Records the later parts of a thread as queued before its first post
+    /// is sent, so that a run that dies after it goes on with them.
+    fn record_parts(&self, planned: &PlannedPost, post: &social::Post) -> Result<(), LedgerError> {
+        let now = self.clock.now();
+        for n in 2..=post.parts.len() + 1 {
+            let id = crate::ledger::part_id(&planned.article_id, n);
+            let key = social::idempotency_key(&planned.target, &id);
+            self.record(|l| {
+                if l.get(&planned.target, &id)?.is_some() {
+                    return Ok(());
+                }
+                let unsent = Unsent {
+                    status: Status::Queued,
+                    reason: "a later part of a thread: it follows the part before",
+                    idempotency_key: &key,
+                    content_hash: &planned.content_hash,
+                };
+                l.record_unsent(&planned.target, &id, &unsent, now)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The slots a thread's later part is sent with: the ids and
+    /// references of the posts it answers, from the ledger; None while the
+    /// part before is not posted.
+    fn reply_slots(
+        &self,
+        target: &str,
+        reply_to: &super::posts::ReplyTo,
+    ) -> Result<Option<Slots>, LedgerError> {
+        let (parent, root) = self.record(|l| {
+            Ok((
+                l.get(target, &reply_to.parent)?,
+                l.get(target, &reply_to.root)?,
+            ))
+        })?;
+        let posted = |r: Option<crate::ledger::Record>| {
+            r.filter(|r| r.status == Status::Posted)
+                .and_then(|r| Some((r.remote_id.clone()?, r.reference.or(r.remote_id)?)))
+        };
+        let (Some((parent_id, parent_ref)), Some((root_id, root_ref))) =
+            (posted(parent), posted(root))
+        else {
+            return Ok(None);
+        };
+        Ok(Some(
+            [
+                (social::PARENT_ID.to_string(), serde_json::json!(parent_id)),
+                (
+                    social::PARENT_REF.to_string(),
+                    serde_json::json!(parent_ref),
+                ),
+                (social::ROOT_ID.to_string(), serde_json::json!(root_id)),
+                (social::ROOT_REF.to_string(), serde_json::json!(root_ref)),
+            ]
+            .into(),
+        ))
+    }
+
+    /// A later part whose part before is not posted (it failed in this
+    /// run): it stays queued for the run that posts that one.
+    fn wait_for_parent(&self, planned: &PlannedPost) -> Result<PostResult, LedgerError> {
+        let reason = "waits for the part before it, which is not posted yet".to_string();
+        let now = self.clock.now();
+        let key = planned
+            .post
+            .as_ref()
+            .map(|p| p.idempotency_key.clone())
+            .unwrap_or_default();
+        let unsent = Unsent {
+            status: Status::Queued,
+            reason: &reason,
+            idempotency_key: &key,
+            content_hash: &planned.content_hash,
+        };
+        self.record(|l| l.record_unsent(&planned.target, &planned.article_id, &unsent, now))?;
+        Ok(PostResult {
+            target: planned.target.clone(),
+            article_id: planned.article_id.clone(),
+            title: planned.title.clone(),
+            status: Status::Queued,
+            remote_url: None,
+            error: Some(reason),
+            attempts: 0,
+            warnings: Vec::new(),
+        })
     }
 
     /// Keeps what the driver learns about `target` in the ledger at once.
@@ -326,6 +434,7 @@ impl Deliverer {
         target: &Target,
         planned: PlannedPost,
         run: &mut TargetRun,
+        slots: Slots,
     ) -> Result<PostResult, LedgerError> {
         let now = self.clock.now();
         let mut result = PostResult {
@@ -346,8 +455,9 @@ impl Deliverer {
         let hash = planned.content_hash.as_str();
         match &planned.action {
             // Waiting for a time is decided again by each run: nothing is
-            // recorded.
-            Action::Delay { .. } | Action::Wait { .. } => {
+            // recorded. (A thread's continuation only reaches here when its
+            // parts could not be composed.)
+            Action::Delay { .. } | Action::Wait { .. } | Action::Continue => {
                 result.error = Some(planned.reason.clone());
                 return Ok(result);
             }
@@ -457,6 +567,7 @@ impl Deliverer {
         let keep = self.keeper(target);
         let driver = self.driver(target, &keep);
         let mut post_run = PostRun::default();
+        post_run.slots = slots;
         let mut attempt_in_run = 0;
         loop {
             attempt_in_run += 1;
@@ -479,13 +590,7 @@ impl Deliverer {
                         })?;
                     } else {
                         self.record(|l| {
-                            l.mark_posted(
-                                &planned.target,
-                                &planned.article_id,
-                                delivered.remote_id.as_deref(),
-                                delivered.remote_url.as_deref(),
-                                now,
-                            )
+                            l.mark_posted(&planned.target, &planned.article_id, &delivered, now)
                         })?;
                     }
                     result.status = Status::Posted;

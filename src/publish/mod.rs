@@ -344,7 +344,7 @@ pub async fn run(
             // A dry run asks nothing: it says what a real run would ask.
             None => pending_learning = questions(&sending, &learned, now),
         }
-        planned_posts = posts::compose(&config, decisions, &drafts, &snapshot, &learned);
+        planned_posts = posts::compose(&config, decisions, &drafts, &snapshot, &learned, now);
         // Files whose article could not be read (an error names them).
         let unreadable = problems
             .iter()

@@ -72,6 +72,9 @@ pub enum Action {
     Delay { until: DateTime<Utc> },
     /// Due outside the target's `windows`: goes when the next one opens.
     Wait { until: DateTime<Utc> },
+    /// The thread's first post is made; its later parts are not all:
+    /// post the rest, each a reply to the one before.
+    Continue,
 }
 
 impl Action {
@@ -98,6 +101,7 @@ impl Action {
             Action::Hold => "held",
             Action::Delay { .. } => "delayed",
             Action::Wait { .. } => "waiting",
+            Action::Continue => "continue thread",
         }
     }
 
@@ -245,6 +249,20 @@ pub fn decide<'a>(
             .monthly_cap
             .map(|cap| (cap, snapshot.sent_since(&target.name, month_start)));
         let posting = config.posting(target);
+        // Threads whose first post is made and some later part is not.
+        let unfinished: HashSet<&str> = snapshot
+            .records
+            .values()
+            .filter(|r| {
+                r.target == target.name
+                    && matches!(r.status, Status::Queued | Status::Failed | Status::Pending)
+                    && (r.status != Status::Failed || r.attempts < social.max_attempts)
+            })
+            .filter_map(|r| match crate::ledger::part_of(&r.article_id) {
+                (main, Some(_)) => Some(main),
+                _ => None,
+            })
+            .collect();
         let mut too_old = 0usize;
         let mut edits_waiting = 0usize;
         let mut waiting: Option<DateTime<Utc>> = None;
@@ -267,6 +285,10 @@ pub fn decide<'a>(
             let young = age <= max_age.delta();
             // Records that settle the matter.
             let (mut action, mut reason) = match record {
+                Some(r) if r.status == Status::Posted && unfinished.contains(article.id()) => (
+                    Action::Continue,
+                    "the thread's first post is made; its later parts go now".to_string(),
+                ),
                 Some(r) if r.status == Status::Posted => {
                     match edit(social.on_edit, r, fingerprints.get(article.id()), young) {
                         Some(Edit::Adopt) => {
@@ -559,7 +581,8 @@ pub fn moves(all: &[Article], published: &[&Article], snapshot: &Snapshot) -> Ve
         .collect();
     let mut orphans: HashMap<(&str, &str), std::collections::BTreeSet<&str>> = HashMap::new();
     for r in snapshot.records.values() {
-        if current.contains(r.article_id.as_str()) {
+        // A thread's later parts move with their article.
+        if current.contains(r.article_id.as_str()) || r.is_part() {
             continue;
         }
         if let (Some(title), Some(published)) = (&r.title, &r.published_at) {
@@ -651,6 +674,18 @@ pub struct PlannedPost {
     pub published: String,
     #[serde(skip)]
     pub post: Option<Post>,
+    /// For a thread's later part: the posts it answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<ReplyTo>,
+}
+
+/// The ledger ids of the posts a thread's later part answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReplyTo {
+    /// The thread's first post (the article's own row).
+    pub root: String,
+    /// The part just before.
+    pub parent: String,
 }
 
 /// The posts to delete because their article is no longer published (a
@@ -682,7 +717,7 @@ pub fn deletions(
     let posted: HashSet<&str> = snapshot
         .records
         .values()
-        .filter(|r| r.status == Status::Posted)
+        .filter(|r| r.status == Status::Posted && !r.is_part())
         .map(|r| r.article_id.as_str())
         .collect();
     let vanished = posted.iter().filter(|id| !live.contains(*id)).count();
@@ -715,13 +750,15 @@ pub fn deletions(
             .records
             .values()
             .filter(|r| {
+                // A thread's later parts go with their article.
+                let article = crate::ledger::part_of(&r.article_id).0;
                 r.target == target.name
                     && r.status == Status::Posted
-                    && !live.contains(r.article_id.as_str())
+                    && !live.contains(article)
                     && (options.articles.is_empty()
                         || options.articles.iter().any(|a| {
-                            r.article_id == *a
-                                || r.article_id.trim_end_matches('/').rsplit('/').next()
+                            article == *a
+                                || article.trim_end_matches('/').rsplit('/').next()
                                     == Some(a.as_str())
                         }))
             })
@@ -756,6 +793,7 @@ pub fn deletions(
                 content_hash: r.content_hash.clone().unwrap_or_default(),
                 published: r.published_at.clone().unwrap_or_default(),
                 post: None,
+                reply_to: None,
             });
         }
         if cannot > 0 {
@@ -858,6 +896,7 @@ pub fn compose(
     drafts: &HashMap<String, Draft>,
     snapshot: &Snapshot,
     learned: &HashMap<String, Learned>,
+    now: DateTime<Utc>,
 ) -> Vec<PlannedPost> {
     let mut planned = Vec::with_capacity(decisions.len());
     let mut composers: HashMap<&str, Result<Composer, ComposeError>> = HashMap::new();
@@ -886,6 +925,8 @@ pub fn compose(
             content_warning: own.cw,
             sensitive: own.sensitive,
             visibility: own.visibility,
+            thread: posting.thread == Some(true),
+            link_in_reply: posting.link_in_reply == Some(true),
         };
         let composed = composer
             .as_ref()
@@ -912,6 +953,7 @@ pub fn compose(
             content_hash: draft.fingerprint(),
             published: d.article.published.to_rfc3339(),
             post: None,
+            reply_to: None,
         };
         match composed {
             Ok(mut post) => {
@@ -940,13 +982,120 @@ pub fn compose(
                         }
                     }
                 }
+                let threads = matches!(d.action, Action::Send | Action::Resend | Action::Continue)
+                    && !post.parts.is_empty();
+                let parts = if threads {
+                    thread_parts(target, &post, &p, snapshot, learned, now)
+                } else {
+                    Vec::new()
+                };
                 p.post = Some(post);
+                // Continuing, the first post is made: only the rest go.
+                if d.action != Action::Continue {
+                    planned.push(p);
+                }
+                planned.extend(parts);
+                continue;
             }
             Err(e) => p.error = Some(format!("cannot compose the post: {e}")),
         }
         planned.push(p);
     }
     planned
+}
+
+/// The later parts of the thread of `main` still to post, each a reply to
+/// the one before: those the ledger has as posted are skipped; one a run
+/// died sending is resent where the platform recognises a resend, and
+/// otherwise marked uncertain, and the thread stops there.
+fn thread_parts(
+    target: &Target,
+    post: &Post,
+    main: &PlannedPost,
+    snapshot: &Snapshot,
+    learned: &Learned,
+    now: DateTime<Utc>,
+) -> Vec<PlannedPost> {
+    let platform = target.platform.as_ref();
+    let total = post.parts.len() + 1;
+    let capabilities = platform.capabilities(learned);
+    let mut out = Vec::new();
+    let mut parent = main.article_id.clone();
+    for n in 2..=total {
+        let id = crate::ledger::part_id(&main.article_id, n);
+        let record = snapshot.get(&target.name, &id);
+        let (action, reason) = match record {
+            Some(r) if r.status == Status::Posted => {
+                parent = id;
+                continue;
+            }
+            Some(r) if matches!(r.status, Status::Uncertain | Status::Dropped | Status::Seen) => {
+                break;
+            }
+            Some(r) if r.status == Status::Pending => {
+                let since = r
+                    .last_attempt_at
+                    .map_or(chrono::TimeDelta::MAX, |at| now - at);
+                if capabilities.idempotency.covers(since) {
+                    (
+                        Action::Resend,
+                        "a run stopped while sending this part; resent with the same key"
+                            .to_string(),
+                    )
+                } else {
+                    (
+                        Action::MarkUncertain,
+                        format!(
+                            "a run stopped while sending this part and {} would not recognise a resend: the thread stops here",
+                            platform.kind()
+                        ),
+                    )
+                }
+            }
+            _ => (
+                Action::Send,
+                format!("part {n} of {total}, a reply to the part before"),
+            ),
+        };
+        let Some(part) = post.part(n, &id) else {
+            break;
+        };
+        let stop = action == Action::MarkUncertain;
+        let steps = if action.sends() {
+            platform.reply_steps(&part, learned).unwrap_or_default()
+        } else {
+            Steps::default()
+        };
+        out.push(PlannedPost {
+            target: target.name.clone(),
+            platform: platform.kind(),
+            article_id: id.clone(),
+            source: main.source.clone(),
+            title: format!("{} (part {n} of {total})", main.title),
+            action,
+            reason,
+            text: Some(part.fitted.text.clone()),
+            count: Some(part.fitted.count),
+            limit: Some(part.fitted.limit.max),
+            unit: Some(part.fitted.limit.unit.label()),
+            image: None,
+            notes: Vec::new(),
+            steps,
+            error: None,
+            content_hash: main.content_hash.clone(),
+            published: main.published.clone(),
+            post: Some(part),
+            reply_to: Some(ReplyTo {
+                root: main.article_id.clone(),
+                parent: parent.clone(),
+            }),
+        });
+        if stop {
+            break;
+        }
+        parent = id;
+    }
+    out
 }
 
 #[cfg(test)]

@@ -54,7 +54,7 @@ pub fn data_files(
     let posted = by_article(records, config);
     let mut ids: Vec<&str> = records
         .iter()
-        .filter(|r| matches!(r.status, Status::Posted | Status::Deleted))
+        .filter(|r| matches!(r.status, Status::Posted | Status::Deleted) && !r.is_part())
         .map(|r| r.article_id.as_str())
         .collect();
     ids.sort_unstable();
@@ -76,7 +76,10 @@ fn by_article<'a>(
     config: &'a Config,
 ) -> BTreeMap<&'a str, Vec<Syndicated<'a>>> {
     let mut by_article: BTreeMap<&str, Vec<Syndicated<'_>>> = BTreeMap::new();
-    for r in records.iter().filter(|r| r.status == Status::Posted) {
+    for r in records
+        .iter()
+        .filter(|r| r.status == Status::Posted && !r.is_part())
+    {
         let platform = config
             .social
             .targets

@@ -144,6 +144,9 @@ impl Bluesky {
 
     fn create_request(&self, post: &Post, rkey: &str, thumb: bool) -> Request {
         let mut record = record(post);
+        // The thumbnail belongs to the link card; a post without the link
+        // has neither.
+        let thumb = thumb && record.get("embed").is_some();
         if thumb {
             record["embed"]["external"]["thumb"] = json!("<blob from uploadBlob>");
         }
@@ -377,8 +380,12 @@ fn record(post: &Post) -> serde_json::Value {
         "text": post.fitted.text,
         "createdAt": "<time when sent>",
         "langs": [post.language],
-        "embed": {"$type": "app.bsky.embed.external", "external": external},
     });
+    // The link card goes with the text that has the link (with
+    // `link_in_reply`, the first reply).
+    if post.fitted.text.contains(post.url.as_str()) {
+        record["embed"] = json!({"$type": "app.bsky.embed.external", "external": external});
+    }
     let facets = facets(&post.fitted.text, &post.hashtags);
     if !facets.is_empty() {
         record["facets"] = json!(facets);
@@ -426,6 +433,7 @@ fn parse_create(
         Ok(()) => {}
         Err(DeliveryError::Permanent { message }) if already_exists(&message) => {
             return Ok(Delivered {
+                reference: None,
                 remote_id: Some(format!("at://{did}/app.bsky.feed.post/{rkey}")),
                 remote_url: Some(web_url),
             });
@@ -443,9 +451,17 @@ fn parse_create(
             ))
         })?;
     Ok(Delivered {
+        reference: cid(response),
         remote_id: Some(uri),
         remote_url: Some(web_url),
     })
+}
+
+/// The record's `cid` in an answer: what a reply names with its uri.
+fn cid(response: &Response) -> Option<String> {
+    response
+        .json()
+        .and_then(|v| v.get("cid").and_then(|c| c.as_str()).map(str::to_string))
 }
 
 /// `getRecord`: 200 with the record's `uri` when it exists; 400
@@ -471,6 +487,7 @@ fn read_record(
     };
     let (did, rkey) = record_of(slots);
     Ok(Some(Delivered {
+        reference: cid(response),
         remote_id: Some(uri),
         remote_url: Some(web_url(did, rkey)),
     }))
@@ -538,13 +555,58 @@ impl Platform for Bluesky {
     fn capabilities(&self, _learned: &Learned) -> Capabilities {
         Capabilities {
             idempotency: Idempotency::Key { kept_for: None },
+            threads: true,
             ..Capabilities::default()
         }
     }
 
+    /// A record whose `reply` names the first part and the part before,
+    /// each by uri and cid; the part's own record key makes a resend the
+    /// same record.
+    fn reply_steps(&self, part: &Post, _learned: &Learned) -> Option<Steps> {
+        let rkey = tid(part.published, &part.idempotency_key);
+        let mut request = self.create_request(part, &rkey, false);
+        if let Body::Json(body) = &mut request.body {
+            body["record"]["reply"] = json!({
+                "root": {"uri": "<uri of the first part>", "cid": "<cid of the first part>"},
+                "parent": {"uri": "<uri of the part before>", "cid": "<cid of the part before>"},
+            });
+        }
+        let request = request
+            .fill(
+                "/record/reply/root/uri",
+                Part::slot(super::ROOT_ID, "<uri of the first part>"),
+            )
+            .fill(
+                "/record/reply/root/cid",
+                Part::slot(super::ROOT_REF, "<cid of the first part>"),
+            )
+            .fill(
+                "/record/reply/parent/uri",
+                Part::slot(super::PARENT_ID, "<uri of the part before>"),
+            )
+            .fill(
+                "/record/reply/parent/cid",
+                Part::slot(super::PARENT_REF, "<cid of the part before>"),
+            );
+        Some(Steps(vec![
+            Step::Session(self.session_step()),
+            Step::send(SendStep {
+                known: [("rkey".to_string(), json!(rkey))].into(),
+                verify: Some(Verify {
+                    request: self.record_request(&rkey),
+                    read: read_record,
+                }),
+                ..SendStep::new(request, read_create)
+            }),
+        ]))
+    }
+
     fn steps(&self, post: &Post, _edit: Option<&str>, _learned: &Learned) -> Steps {
         let mut steps = vec![Step::Session(self.session_step())];
-        if let Some(image) = &post.image {
+        let card = post.fitted.text.contains(post.url.as_str());
+        let image = post.image.as_ref().filter(|_| card);
+        if let Some(image) = image {
             steps.push(Step::Upload(self.upload_step(image)));
         }
         let rkey = tid(post.published, &post.idempotency_key);
@@ -555,7 +617,7 @@ impl Platform for Bluesky {
                 read: read_record,
             }),
             ..SendStep::new(
-                self.create_request(post, &rkey, post.image.is_some()),
+                self.create_request(post, &rkey, image.is_some()),
                 read_create,
             )
         }));

@@ -433,6 +433,35 @@ impl Composer {
         })
     }
 
+    /// The post as a thread: the whole text (nothing shortened, every
+    /// hashtag kept) in parts that each fit `limit`, cut at white space
+    /// only, so no word, link or hashtag is ever split. None when the text
+    /// fits in one post, or needs more than `max_parts`.
+    pub fn thread(
+        &self,
+        fields: &PostFields,
+        limit: TextLimit,
+        max_parts: usize,
+    ) -> Result<Option<(Fitted, Vec<String>)>, ComposeError> {
+        let mut f = cut_fields(fields);
+        f.hashtags = written_hashtags(&f.hashtag_words);
+        let full = self.render(&f)?;
+        if limit.fits(&full) {
+            return Ok(None);
+        }
+        let Some(mut parts) = split_parts(&full, limit, max_parts) else {
+            return Ok(None);
+        };
+        let first = parts.remove(0);
+        let notes = vec![format!(
+            "too long for one post: a thread of {} parts, nothing shortened",
+            parts.len() + 1
+        )];
+        let mut fitted = self.fitted(first, &f, limit, notes, false);
+        fitted.hashtags = f.hashtag_words.clone();
+        Ok(Some((fitted, parts)))
+    }
+
     /// The largest `k` in `0..n` for which the text fits once `apply(k)` is
     /// done, by binary search (fitting is monotonic in `k`).
     fn largest_fitting(
@@ -510,6 +539,58 @@ fn tidy(text: &str) -> String {
         out.push('\n');
     }
     out.trim_end().to_string()
+}
+
+/// `text` in as few parts as fit `limit` each, cut at white space (a
+/// paragraph break or a sentence's end when one is near enough), or None
+/// when that takes more than `max_parts` or a single word does not fit.
+pub fn split_parts(text: &str, limit: TextLimit, max_parts: usize) -> Option<Vec<String>> {
+    let words: Vec<&str> = text.split_inclusive(char::is_whitespace).collect();
+    let mut parts: Vec<String> = Vec::new();
+    let mut start = 0;
+    while start < words.len() {
+        // The most words from `start` that fit.
+        let mut end = start;
+        let mut current = String::new();
+        while end < words.len() {
+            let candidate = format!("{current}{}", words[end]);
+            if !limit.fits(candidate.trim()) {
+                break;
+            }
+            current = candidate;
+            end += 1;
+        }
+        if end == start {
+            return None;
+        }
+        // Prefer to end a part at a paragraph break, else at the end of a
+        // sentence, in the last half of what fits.
+        if end < words.len() {
+            let from = start + (end - start) / 2;
+            let sentence_end = |i: usize| {
+                words[i]
+                    .trim_end()
+                    .ends_with(['.', '!', '?', '…', '。', '！', '？'])
+            };
+            let better = (from..end)
+                .rev()
+                .find(|&i| words[i].ends_with('\n'))
+                .or_else(|| (from..end).rev().find(|&i| sentence_end(i)));
+            if let Some(p) = better {
+                end = p + 1;
+                current = words[start..end].concat();
+            }
+        }
+        let part = current.trim().to_string();
+        if !part.is_empty() {
+            parts.push(part);
+        }
+        if parts.len() > max_parts {
+            return None;
+        }
+        start = end;
+    }
+    Some(parts)
 }
 
 /// Byte offsets where `text` may be cut: after each word, or after each

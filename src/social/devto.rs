@@ -194,6 +194,7 @@ fn read_article(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered
             ))
         })?;
     Ok(Delivered {
+        reference: None,
         remote_id: Some(id),
         remote_url: v.get("url").and_then(|u| u.as_str()).map(str::to_string),
     })
@@ -222,6 +223,7 @@ fn find_by_canonical_url(
             .cloned()
     });
     Ok(found.map(|a| Delivered {
+        reference: None,
         remote_id: a.get("id").and_then(|i| {
             i.as_i64()
                 .map(|n| n.to_string())

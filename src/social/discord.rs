@@ -164,6 +164,7 @@ fn parse(response: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered
         _ => None,
     };
     Ok(Delivered {
+        reference: None,
         remote_id: id,
         remote_url: url,
     })

@@ -502,8 +502,17 @@ impl Driver<'_> {
                     .secret
                     .expose()
                     .map_err(|e| DeliveryError::unbuildable(e.to_string()))?;
-                let (message, id) = (step.seal)(&step.draft, &secret, Utc::now())
-                    .map_err(DeliveryError::unbuildable)?;
+                let mut draft = step.draft.clone();
+                for (pointer, slot) in &step.fills {
+                    let value = post.slots.get(slot).cloned().ok_or_else(|| {
+                        DeliveryError::unbuildable(format!("no value for {slot}"))
+                    })?;
+                    if let Some(place) = draft.pointer_mut(pointer) {
+                        *place = value;
+                    }
+                }
+                let (message, id) =
+                    (step.seal)(&draft, &secret, Utc::now()).map_err(DeliveryError::unbuildable)?;
                 let kept = json!({"id": id, "message": message}).to_string();
                 target.sealed.insert(step.keep_as.clone(), kept.clone());
                 target.learned.push((step.keep_as.clone(), Some(kept)));
@@ -545,6 +554,7 @@ impl Driver<'_> {
             target.learned.push((step.keep_as.clone(), None));
             self.flush(target)?;
             return Ok(Delivered {
+                reference: None,
                 remote_url: (step.address)(&id),
                 remote_id: Some(id),
             });

@@ -85,6 +85,7 @@ fn parse(response: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered
             ))
         })?;
     Ok(Delivered {
+        reference: None,
         remote_id: Some(name),
         remote_url: None,
     })

@@ -371,6 +371,7 @@ fn duplicate_of(message: &str) -> Option<String> {
 
 fn delivered(urn: String) -> Delivered {
     Delivered {
+        reference: None,
         remote_url: Some(format!("https://www.linkedin.com/feed/update/{urn}/")),
         remote_id: Some(urn),
     }
@@ -416,6 +417,7 @@ fn read_deleted(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered
 fn read_edit(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
     check(r, now)?;
     Ok(Delivered {
+        reference: None,
         remote_id: None,
         remote_url: None,
     })

@@ -327,6 +327,7 @@ fn read_status(
         )));
     }
     Ok(Delivered {
+        reference: None,
         remote_id: id,
         remote_url: body.get("url").and_then(|u| u.as_str()).map(str::to_string),
     })
@@ -390,6 +391,7 @@ impl Platform for Mastodon {
             } else {
                 Idempotency::None
             },
+            threads: true,
             ..Capabilities::default()
         }
     }
@@ -421,6 +423,19 @@ impl Platform for Mastodon {
             read_status,
         )));
         Steps(steps)
+    }
+
+    /// `in_reply_to_id`, under the part's own `Idempotency-Key`.
+    fn reply_steps(&self, part: &Post, _learned: &Learned) -> Option<Steps> {
+        let mut request = self.status_request(part, None, false);
+        if let Body::Json(body) = &mut request.body {
+            body["in_reply_to_id"] = json!("<id of the part before>");
+        }
+        let request = request.fill(
+            "/in_reply_to_id",
+            Part::slot(super::PARENT_ID, "<id of the part before>"),
+        );
+        Some(Steps(vec![Step::send(SendStep::new(request, read_status))]))
     }
 
     fn delete(&self, remote: &super::Remote<'_>) -> Option<Steps> {

@@ -279,6 +279,7 @@ fn read_sent(r: &Response, slots: &Slots, now: DateTime<Utc>) -> Result<Delivere
         .and_then(|s| s.as_str())
         .unwrap_or_default();
     Ok(Delivered {
+        reference: None,
         remote_url: Some(format!(
             "https://matrix.to/#/{}/{}",
             segment(room),

@@ -201,6 +201,7 @@ fn read_created(
         ))
     })?;
     Ok(Delivered {
+        reference: None,
         remote_id: Some(url.clone()),
         remote_url: Some(url),
     })
@@ -209,6 +210,7 @@ fn read_created(
 fn read_updated(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
     classify(r, oauth::message, |_| None, now)?;
     Ok(Delivered {
+        reference: None,
         remote_id: None,
         remote_url: None,
     })

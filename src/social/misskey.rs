@@ -218,6 +218,7 @@ fn read_note(r: &Response, slots: &Slots, now: DateTime<Utc>) -> Result<Delivere
         .unwrap_or_default()
         .trim_end_matches('/');
     Ok(Delivered {
+        reference: None,
         remote_url: Some(format!("{instance}/notes/{id}")),
         remote_id: Some(id),
     })

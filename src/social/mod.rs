@@ -219,6 +219,15 @@ pub trait Platform: fmt::Debug + Send + Sync {
         None
     }
 
+    /// The steps that post `part` (a later part of a thread: its text in
+    /// `fitted.text`, its own key) as a reply. Its requests use the slots
+    /// `PARENT_ID` and `PARENT_REF` (the part before) and `ROOT_ID` and
+    /// `ROOT_REF` (the first), which the executor fills from the ledger.
+    /// None where the platform has no threads.
+    fn reply_steps(&self, _part: &Post, _learned: &Learned) -> Option<Steps> {
+        None
+    }
+
     /// How the platform takes hashtags (`hashtags`): not at all (chat),
     /// in the text, or as one topic apart from it.
     fn hashtags(&self) -> Hashtags {
@@ -251,6 +260,19 @@ pub trait Platform: fmt::Debug + Send + Sync {
         None
     }
 }
+
+/// The slot of the id of the post a reply answers.
+pub const PARENT_ID: &str = "parent_id";
+/// The slot of that post's reference (`Delivered::reference`).
+pub const PARENT_REF: &str = "parent_ref";
+/// The slot of the id of a thread's first post.
+pub const ROOT_ID: &str = "root_id";
+/// The slot of the first post's reference.
+pub const ROOT_REF: &str = "root_ref";
+
+/// The most parts a thread has: a text that needs more is shortened to
+/// one post instead.
+pub const MAX_THREAD_PARTS: usize = 6;
 
 /// How a platform takes hashtags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -288,6 +310,10 @@ pub struct Extras<'a> {
     pub content_warning: Option<String>,
     pub sensitive: Option<bool>,
     pub visibility: Option<String>,
+    /// A text too long for one post becomes a thread (`thread`).
+    pub thread: bool,
+    /// The link (and the call to action) go in the first reply.
+    pub link_in_reply: bool,
 }
 
 /// The template of a hand-written text: the text, then the link unless
@@ -554,6 +580,9 @@ pub struct Capabilities {
     /// The post is the whole article (a cross-post): its Markdown is read
     /// for the post.
     pub full_article: bool,
+    /// A post may be answered by the same account (`reply_steps`), so a
+    /// text too long for one post can be a thread.
+    pub threads: bool,
 }
 
 /// Whether a resend can be told apart from a new post.
@@ -678,6 +707,26 @@ pub struct Post {
     /// The article's own visibility; None: the target's own setting.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub visibility: Option<String>,
+    /// The texts of the thread's later parts, each posted as a reply to
+    /// the one before (`thread`, `link_in_reply`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<String>,
+}
+
+impl Post {
+    /// Part `n` (from 2) of the thread, as a post of its own: its text,
+    /// its own idempotency key, no image.
+    pub fn part(&self, n: usize, article_id: &str) -> Option<Post> {
+        let text = self.parts.get(n.checked_sub(2)?)?;
+        let mut part = self.clone();
+        part.parts = Vec::new();
+        part.image = None;
+        part.fitted.count = part.fitted.limit.count(text);
+        part.fitted.text = text.clone();
+        part.fitted.notes = Vec::new();
+        part.idempotency_key = idempotency_key(&self.target, article_id);
+        Some(part)
+    }
 }
 
 /// What composing a post needs from its article.
@@ -726,6 +775,10 @@ impl Draft {
 pub struct Delivered {
     pub remote_id: Option<String>,
     pub remote_url: Option<String>,
+    /// What a reply to the post needs besides its id (a Bluesky record's
+    /// cid); kept in the ledger, so a thread can go on in a later run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 /// The label of a card's link button: the CTA is in the text, so the
@@ -780,8 +833,29 @@ pub fn compose(
     if style == Hashtags::InText {
         fields.hashtag_words = extras.hashtags.clone();
     }
-    let fitted = match &extras.text {
-        Some(text) => {
+    let threads = platform.capabilities(learned).threads && rule.shape == Shape::Text;
+    let mut parts = Vec::new();
+    // With the link in the first reply, the post itself has neither link
+    // nor call to action; the reply has both.
+    let link_reply = (threads && extras.link_in_reply).then(|| {
+        let reply = match &fields.cta {
+            Some(cta) => format!("{cta} {}", fields.url),
+            None => fields.url.clone(),
+        };
+        fields.url = String::new();
+        fields.cta = None;
+        reply
+    });
+    let threaded = match (&extras.text, threads && extras.thread) {
+        (None, true) => composer.thread(&fields, rule.limit, MAX_THREAD_PARTS)?,
+        _ => None,
+    };
+    let fitted = match (&extras.text, threaded) {
+        (None, Some((fitted, rest))) => {
+            parts = rest;
+            fitted
+        }
+        (Some(text), _) => {
             // The text is the post: the card's body, or the whole text
             // with the link after it unless it has it already.
             let mut own = fields.clone();
@@ -798,8 +872,17 @@ pub fn compose(
             };
             Composer::new(Some(template))?.fit(&own, rule.limit)?
         }
-        None => composer.fit(&fields, rule.limit)?,
+        (None, None) => composer.fit(&fields, rule.limit)?,
     };
+    if let Some(reply) = link_reply {
+        // The link is never cut: a reply too long for its CTA keeps the link.
+        let reply = if rule.limit.fits(&reply) {
+            reply
+        } else {
+            url.to_string()
+        };
+        parts.insert(0, reply);
+    }
     let hashtags = match style {
         Hashtags::None => Vec::new(),
         Hashtags::InText => fitted.hashtags.clone(),
@@ -833,6 +916,7 @@ pub fn compose(
             .visibility
             .clone()
             .filter(|v| platform.visibilities().contains(&v.as_str())),
+        parts,
     })
 }
 

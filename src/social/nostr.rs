@@ -334,6 +334,8 @@ impl Platform for Nostr {
 
     fn capabilities(&self, _learned: &Learned) -> Capabilities {
         Capabilities {
+            // Notes answer notes (NIP-10); a long-form article is whole.
+            threads: self.kind == EventKind::Note,
             // An article with the same `d` replaces the first.
             edit: self.kind == EventKind::Article,
             // A resend is the same event, which a relay keeps once.
@@ -355,6 +357,7 @@ impl Platform for Nostr {
         Steps(vec![Step::Broadcast(Box::new(BroadcastStep {
             servers: self.relays.clone(),
             draft: self.draft(post),
+            fills: Vec::new(),
             seal,
             secret: self.secret_key.clone(),
             frame,
@@ -368,6 +371,39 @@ impl Platform for Nostr {
                 self.relays.len()
             ),
         }))])
+    }
+
+    /// A note whose `e` tags (NIP-10, marked) name the thread's first note
+    /// and the note before; sealed once like any note.
+    fn reply_steps(&self, part: &Post, _learned: &Learned) -> Option<Steps> {
+        if self.kind != EventKind::Note {
+            return None;
+        }
+        let mut draft = self.draft(part);
+        if let Some(tags) = draft["tags"].as_array_mut() {
+            tags.insert(0, json!(["e", "<id of the part before>", "", "reply"]));
+            tags.insert(0, json!(["e", "<id of the first part>", "", "root"]));
+        }
+        Some(Steps(vec![Step::Broadcast(Box::new(BroadcastStep {
+            servers: self.relays.clone(),
+            draft,
+            fills: vec![
+                ("/tags/0/1".to_string(), super::ROOT_ID.to_string()),
+                ("/tags/1/1".to_string(), super::PARENT_ID.to_string()),
+            ],
+            seal,
+            secret: self.secret_key.clone(),
+            frame,
+            read: read_ok,
+            needed: self.min_acks,
+            keep_as: format!("{SEALED_PREFIX}{}", part.idempotency_key),
+            address,
+            note: format!(
+                "a reply, signed at the first attempt and kept; posted when {} of {} relays accept it",
+                self.min_acks,
+                self.relays.len()
+            ),
+        }))]))
     }
 
     /// A kind 5 deletion request naming the event (NIP-09); relays may
@@ -386,6 +422,7 @@ impl Platform for Nostr {
         Some(Steps(vec![Step::Broadcast(Box::new(BroadcastStep {
             servers: self.relays.clone(),
             draft,
+            fills: Vec::new(),
             seal,
             secret: self.secret_key.clone(),
             frame,

@@ -139,6 +139,7 @@ fn read_sent(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, D
         )));
     }
     Ok(Delivered {
+        reference: None,
         remote_id: id,
         remote_url: None,
     })

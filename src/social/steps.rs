@@ -143,6 +143,9 @@ pub struct BroadcastStep {
     /// The message before it is sealed, with placeholders for what sealing
     /// adds: what the dry run shows.
     pub draft: serde_json::Value,
+    /// Values of the draft (by JSON pointer) that come from slots (by
+    /// name), filled before it is sealed: a reply's parent's id.
+    pub fills: Vec<(String, String)>,
     pub seal: Seal,
     pub secret: crate::secret::Secret,
     /// The text frame that carries a (sealed or draft) message.

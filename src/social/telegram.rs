@@ -206,6 +206,7 @@ fn parse(response: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered
         .pointer("/result/chat/username")
         .and_then(|v| v.as_str());
     Ok(Delivered {
+        reference: None,
         remote_id: id.map(|i| i.to_string()),
         remote_url: match (username, id) {
             (Some(u), Some(i)) => Some(format!("https://t.me/{u}/{i}")),

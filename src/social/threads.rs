@@ -191,7 +191,9 @@ impl Threads {
         })
     }
 
-    fn container_step(&self, post: &Post) -> CallStep {
+    /// The container of `post`; of a reply (`reply`) it names the part
+    /// before and carries no topic.
+    fn container_step(&self, post: &Post, reply: bool) -> CallStep {
         let mut form: Vec<(String, Template)> = Vec::new();
         match &post.image {
             Some(image) => {
@@ -204,13 +206,22 @@ impl Threads {
             }
             None => {
                 form.push(("media_type".into(), Template::text("TEXT")));
-                form.push(("link_attachment".into(), Template::text(post.url.as_str())));
+                // The link preview goes with the text that has the link.
+                if post.fitted.text.contains(post.url.as_str()) {
+                    form.push(("link_attachment".into(), Template::text(post.url.as_str())));
+                }
             }
         }
         form.push(("text".into(), Template::text(post.fitted.text.clone())));
+        if reply {
+            form.push((
+                "reply_to_id".into(),
+                Template::text("").then_slot(super::PARENT_ID, "<id of the part before>"),
+            ));
+        }
         // One topic per post: 1 to 50 characters, no `.` or `&` (a
         // hashtag word has neither).
-        if let Some(topic) = post.hashtags.first() {
+        if let Some(topic) = post.hashtags.first().filter(|_| !reply) {
             let topic: String = topic.chars().take(50).collect();
             form.push(("topic_tag".into(), Template::text(topic)));
         }
@@ -358,6 +369,7 @@ fn read_published(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Deliver
         ))
     })?;
     Ok(Delivered {
+        reference: None,
         remote_id: Some(id),
         remote_url: None,
     })
@@ -375,6 +387,7 @@ fn read_verify(
         .and_then(|v| v.get("status").and_then(|s| s.as_str()).map(str::to_string))
         .is_some_and(|s| s == "PUBLISHED");
     Ok(published.then_some(Delivered {
+        reference: None,
         remote_id: None,
         remote_url: None,
     }))
@@ -393,6 +406,7 @@ fn read_permalink(
                 .map(str::to_string)
         })
         .map(|url| Delivered {
+            reference: None,
             remote_id: None,
             remote_url: Some(url),
         }))
@@ -431,10 +445,29 @@ impl Platform for Threads {
         if let Some(session) = self.session_step() {
             steps.push(Step::Session(session));
         }
-        steps.push(Step::Call(self.container_step(post)));
+        steps.push(Step::Call(self.container_step(post, false)));
         steps.push(Step::Poll(self.poll_step()));
         steps.push(Step::send(self.publish_step()));
         Steps(steps)
+    }
+
+    fn capabilities(&self, _learned: &Learned) -> super::Capabilities {
+        super::Capabilities {
+            threads: true,
+            ..super::Capabilities::default()
+        }
+    }
+
+    /// A container with `reply_to_id`, then published like any post.
+    fn reply_steps(&self, part: &Post, _learned: &Learned) -> Option<Steps> {
+        let mut steps = Vec::new();
+        if let Some(session) = self.session_step() {
+            steps.push(Step::Session(session));
+        }
+        steps.push(Step::Call(self.container_step(part, true)));
+        steps.push(Step::Poll(self.poll_step()));
+        steps.push(Step::send(self.publish_step()));
+        Some(Steps(steps))
     }
 
     fn delete(&self, remote: &super::Remote<'_>) -> Option<Steps> {

@@ -129,6 +129,7 @@ fn parse(response: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered
             .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
     });
     Ok(Delivered {
+        reference: None,
         remote_id: id,
         remote_url: None,
     })

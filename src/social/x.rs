@@ -421,6 +421,7 @@ fn read_deleted(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered
 fn read_post(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
     if r.status == 403 && message(r).to_lowercase().contains("duplicate") {
         return Ok(Delivered {
+            reference: None,
             remote_id: None,
             remote_url: None,
         });
@@ -441,6 +442,7 @@ fn read_post(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, D
             ))
         })?;
     Ok(Delivered {
+        reference: None,
         remote_url: Some(format!("https://x.com/i/web/status/{id}")),
         remote_id: Some(id),
     })
@@ -495,8 +497,30 @@ impl Platform for X {
     fn capabilities(&self, _learned: &Learned) -> Capabilities {
         Capabilities {
             monthly_cap: self.max_posts_per_month,
+            threads: true,
             ..Capabilities::default()
         }
+    }
+
+    /// `reply.in_reply_to_tweet_id`: the part before.
+    fn reply_steps(&self, part: &Post, _learned: &Learned) -> Option<Steps> {
+        let body = json!({
+            "text": part.fitted.text,
+            "reply": {"in_reply_to_tweet_id": "<id of the part before>"},
+        });
+        let request = Request::new(Method::Post, self.api("2/tweets"), Body::Json(body)).fill(
+            "/reply/in_reply_to_tweet_id",
+            Part::slot(super::PARENT_ID, "<id of the part before>"),
+        );
+        let mut steps = Vec::new();
+        if let Some(session) = self.session_step() {
+            steps.push(Step::Session(session));
+        }
+        steps.push(Step::send(SendStep::new(
+            self.authorized(request),
+            read_post,
+        )));
+        Some(Steps(steps))
     }
 
     fn steps(&self, post: &Post, _edit: Option<&str>, _learned: &Learned) -> Steps {

@@ -181,6 +181,7 @@ fn read_sent(r: &Response, slots: &Slots, now: DateTime<Utc>) -> Result<Delivere
         .and_then(|s| s.as_str())
         .unwrap_or_default();
     Ok(Delivered {
+        reference: None,
         remote_id: Some(id.to_string()),
         remote_url: Some(format!("{}/#narrow/near/{id}", site.trim_end_matches('/'))),
     })
@@ -197,6 +198,7 @@ fn read_deleted(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered
 fn read_edited(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered, DeliveryError> {
     classify(r, message, body_delay, now)?;
     Ok(Delivered {
+        reference: None,
         remote_id: None,
         remote_url: None,
     })

@@ -458,3 +458,206 @@ async fn each_posted_article_gets_a_data_file_written_only_when_it_changes() {
         before
     );
 }
+
+/// A Mastodon stand-in numbering statuses 1, 2, …; replies fail with 503
+/// while `failing` is set.
+async fn numbered_mastodon(
+    server: &MockServer,
+    failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    Mock::given(method("GET"))
+        .and(path("/masto/api/v2/instance"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"configuration": {"statuses": {"max_characters": 500}}})),
+        )
+        .mount(server)
+        .await;
+    let n = std::sync::Arc::new(AtomicUsize::new(0));
+    Mock::given(method("POST"))
+        .and(path("/masto/api/v1/statuses"))
+        .respond_with(move |r: &Request| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap();
+            if body.get("in_reply_to_id").is_some() && failing.load(Ordering::SeqCst) {
+                return ResponseTemplate::new(503);
+            }
+            let i = n.fetch_add(1, Ordering::SeqCst) + 1;
+            ResponseTemplate::new(200).set_body_json(
+                json!({"id": format!("{i}"), "url": format!("https://m.example/@news/{i}")}),
+            )
+        })
+        .mount(server)
+        .await;
+}
+
+fn long_article(site: &Site) {
+    let summary = (1..=60)
+        .map(|i| format!("Sentence number {i} says a little more."))
+        .collect::<Vec<_>>()
+        .join(" ");
+    site.article(
+        "long-read.md",
+        format!(
+            "---\ntitle: A long read\npublish_date: 2024-02-09T09:00:00Z\ndescription: {summary}\ncta: Read it all\ntags: [rust]\n---\n\nBody.\n"
+        ),
+    );
+}
+
+#[tokio::test]
+async fn a_long_post_becomes_a_thread_and_a_failed_part_resumes_without_repeating_one() {
+    use std::sync::atomic::Ordering;
+    let server = MockServer::start().await;
+    let failing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    numbered_mastodon(&server, failing.clone()).await;
+    let base = server.uri();
+    let site = posting_site(
+        "  thread: true\n  hashtags: true\n",
+        &format!(
+            "    - {{ name: masto, type: mastodon, instance: \"{base}/masto\", token: t0ken }}\n"
+        ),
+    );
+    long_article(&site);
+
+    let dry = site
+        .herald()
+        .args(["publish", "--dry-run", "--now", NOW])
+        .assert()
+        .success();
+    let (stdout, _) = output(&dry);
+    assert!(stdout.contains("A long read (part 2 of"), "{stdout}");
+    assert!(
+        stdout.contains("\"in_reply_to_id\": \"<id of the part before>\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("a thread of"), "{stdout}");
+
+    // The first post goes; its replies fail (503, three tries each run).
+    publish_at(&site, NOW);
+    let statuses = bodies(&server, "/masto/api/v1/statuses").await;
+    let first = &statuses[0];
+    assert!(first.get("in_reply_to_id").is_none());
+    let records = ledger_records(&site);
+    let main = records
+        .iter()
+        .find(|r| r["article_id"] == "https://news.example/articles/long-read/")
+        .unwrap();
+    assert_eq!(main["status"], "posted");
+    let parts: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["article_id"].as_str().unwrap().contains("#part-"))
+        .collect();
+    assert!(parts.len() >= 2, "{records:?}");
+    assert!(parts.iter().all(|r| r["status"] != "posted"), "{parts:?}");
+
+    // The next run posts the rest, each a reply to the one before, and
+    // never the first again.
+    failing.store(false, Ordering::SeqCst);
+    let dry = site
+        .herald()
+        .args(["publish", "--dry-run", "--now", NOW])
+        .assert()
+        .success();
+    assert!(output(&dry).0.contains("(part 2 of"), "{}", output(&dry).0);
+    publish_at(&site, NOW).success();
+    // (The stand-in saw the refused replies too; none without a parent.)
+    let sent = bodies(&server, "/masto/api/v1/statuses").await;
+    let made = sent
+        .iter()
+        .filter(|b| b.get("in_reply_to_id").is_none())
+        .count();
+    assert_eq!(made, 1, "the first post was made once");
+    let records = ledger_records(&site);
+    let parts: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["article_id"].as_str().unwrap().contains("#part-"))
+        .collect();
+    assert!(parts.iter().all(|r| r["status"] == "posted"), "{parts:?}");
+    // Each reply answers the post made just before it.
+    let all = bodies(&server, "/masto/api/v1/statuses").await;
+    let replies: Vec<&Value> = all[all.len() - parts.len()..].iter().collect();
+    for (k, reply) in replies.iter().enumerate() {
+        assert_eq!(reply["in_reply_to_id"], format!("{}", k + 1), "{reply}");
+    }
+    // Nothing was cut: the whole summary, the CTA, the link and the
+    // hashtag are in the thread, in order.
+    let text: Vec<String> = std::iter::once(first)
+        .chain(replies.iter().copied())
+        .map(|b| b["status"].as_str().unwrap().to_string())
+        .collect();
+    let joined = text.join(" ");
+    assert!(
+        joined.contains("Sentence number 60 says a little more."),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("Read it all https://news.example/articles/long-read/"),
+        "{joined}"
+    );
+    assert!(joined.ends_with("#rust"), "{joined}");
+    for t in &text {
+        assert!(t.chars().count() <= 500, "{t}");
+    }
+}
+
+#[tokio::test]
+async fn link_in_reply_puts_the_link_and_the_cta_in_the_first_reply() {
+    let server = MockServer::start().await;
+    numbered_mastodon(
+        &server,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    )
+    .await;
+    Mock::given(method("POST"))
+        .and(path("/bsky/xrpc/com.atproto.server.createSession"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"accessJwt": "jwt", "refreshJwt": "r", "did": "did:plc:news"}),
+            ),
+        )
+        .mount(&server)
+        .await;
+    let n = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    Mock::given(method("POST"))
+        .and(path("/bsky/xrpc/com.atproto.repo.createRecord"))
+        .respond_with(move |_: &Request| {
+            let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            ResponseTemplate::new(200).set_body_json(
+                json!({"uri": format!("at://did:plc:news/app.bsky.feed.post/r{i}"), "cid": format!("cid{i}")}),
+            )
+        })
+        .mount(&server)
+        .await;
+    let base = server.uri();
+    let site = posting_site("  link_in_reply: true\n", &targets(&base, ""));
+    site.article(
+        "short.md",
+        "---\ntitle: Short\npublish_date: 2024-02-09T09:00:00Z\ndescription: A short one.\ncta: Read on\n---\n\nBody.\n",
+    );
+    publish_at(&site, NOW).success();
+    let statuses = bodies(&server, "/masto/api/v1/statuses").await;
+    assert_eq!(statuses.len(), 2);
+    assert_eq!(statuses[0]["status"], "Short\n\nA short one.");
+    assert_eq!(
+        statuses[1]["status"],
+        "Read on https://news.example/articles/short/"
+    );
+    assert_eq!(statuses[1]["in_reply_to_id"], "1");
+
+    let records = bodies(&server, "/bsky/xrpc/com.atproto.repo.createRecord").await;
+    assert_eq!(records.len(), 2);
+    assert!(records[0]["record"].get("embed").is_none());
+    let reply = &records[1]["record"];
+    assert_eq!(
+        reply["reply"],
+        json!({
+            "root": {"uri": "at://did:plc:news/app.bsky.feed.post/r1", "cid": "cid1"},
+            "parent": {"uri": "at://did:plc:news/app.bsky.feed.post/r1", "cid": "cid1"},
+        })
+    );
+    assert_eq!(
+        reply["embed"]["external"]["uri"],
+        "https://news.example/articles/short/"
+    );
+    assert_ne!(records[0]["rkey"], records[1]["rkey"]);
+}

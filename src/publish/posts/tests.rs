@@ -68,6 +68,7 @@ fn record(
         title: Some(article.title.clone()),
         published_at: Some(article.published.to_rfc3339()),
         approved_at: None,
+        reference: None,
     }
 }
 
