@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_deleted.sql"),
     include_str!("../migrations/0005_held.sql"),
     include_str!("../migrations/0006_reference.sql"),
+    include_str!("../migrations/0007_reshares.sql"),
 ];
 
 /// What marks the id of a thread's later part: `{article id}#part-{n}`,
@@ -174,6 +175,11 @@ pub struct Record {
     pub approved_at: Option<DateTime<Utc>>,
     /// What a reply to the post needs besides its id (a Bluesky cid).
     pub reference: Option<String>,
+    /// How often the post was announced again (`reshare`), when last,
+    /// and the boost or repost that did it.
+    pub reshares: u32,
+    pub reshared_at: Option<DateTime<Utc>>,
+    pub reshare_id: Option<String>,
 }
 
 impl Record {
@@ -484,7 +490,8 @@ impl Ledger {
             .prepare(&format!(
                 "SELECT target, article_id, status, attempts, first_attempt_at, last_attempt_at, last_error,
                         content_hash, idempotency_key, remote_id, remote_url, posted_at, edited_at, updated_at,
-                        not_before, title, published_at, approved_at, reference
+                        not_before, title, published_at, approved_at, reference,
+                        reshares, reshared_at, reshare_id
                  FROM posts WHERE {filter} ORDER BY article_id, target"
             ))
             .map_err(|e| self.corrupt(e))?;
@@ -510,6 +517,9 @@ impl Ledger {
                     published_at: r.get(16)?,
                     approved_at: parse_time(r.get(17)?),
                     reference: r.get(18)?,
+                    reshares: r.get(19)?,
+                    reshared_at: parse_time(r.get(20)?),
+                    reshare_id: r.get(21)?,
                 })
             })
             .map_err(|e| self.corrupt(e))?;
@@ -610,6 +620,25 @@ impl Ledger {
                     status = ?3, content_hash = coalesce(content_hash, ?4), last_error = ?6, updated_at = ?7
                  WHERE status != 'posted'",
                 params![target, article_id, status.as_str(), hash, key, reason, time(now)],
+            )
+            .map(drop)
+            .map_err(|e| self.write_err(e))
+    }
+
+    /// A posted article was announced again; `id` is the boost or repost
+    /// that did it, where there is one.
+    pub fn mark_reshared(
+        &self,
+        target: &str,
+        article_id: &str,
+        id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "UPDATE posts SET reshares = reshares + 1, reshared_at = ?3, reshare_id = ?4, updated_at = ?3
+                 WHERE target = ?1 AND article_id = ?2 AND status = 'posted'",
+                params![target, article_id, time(now), id],
             )
             .map(drop)
             .map_err(|e| self.write_err(e))

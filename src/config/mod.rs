@@ -269,6 +269,37 @@ pub struct Posting {
     pub thread: Option<bool>,
     /// The link goes in the first reply, where the platform has threads.
     pub link_in_reply: Option<bool>,
+    /// Old articles announced again.
+    pub reshare: Option<Reshare>,
+}
+
+/// `reshare`: a posted article is announced again `after` its post, then
+/// every `every`, at most `max` times; by a boost or repost where the
+/// platform has one, else by a new post whose title starts with `prefix`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reshare {
+    pub after: TimeSpan,
+    #[serde(default = "Reshare::default_every")]
+    pub every: TimeSpan,
+    #[serde(default = "Reshare::default_max")]
+    pub max: u32,
+    #[serde(default = "Reshare::default_prefix")]
+    pub prefix: String,
+}
+
+impl Reshare {
+    fn default_every() -> TimeSpan {
+        TimeSpan::from_secs(90 * 86_400)
+    }
+
+    fn default_max() -> u32 {
+        1
+    }
+
+    fn default_prefix() -> String {
+        "From the archive:".to_string()
+    }
 }
 
 impl Posting {
@@ -282,6 +313,7 @@ impl Posting {
             approval: self.approval.or(base.approval),
             thread: self.thread.or(base.thread),
             link_in_reply: self.link_in_reply.or(base.link_in_reply),
+            reshare: self.reshare.clone().or_else(|| base.reshare.clone()),
         }
     }
 }

@@ -117,6 +117,7 @@ pub(super) struct RawSocial {
     pub approval: Option<At<serde_json::Value>>,
     pub thread: Option<At<serde_json::Value>>,
     pub link_in_reply: Option<At<serde_json::Value>>,
+    pub reshare: Option<At<serde_json::Value>>,
     pub template: Option<At<String>>,
     pub allow_private_network: Option<bool>,
     pub retry_base: Option<TimeSpan>,

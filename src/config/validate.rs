@@ -40,6 +40,7 @@ const COMMON_TARGET_KEYS: &[&str] = &[
     "approval",
     "thread",
     "link_in_reply",
+    "reshare",
 ];
 
 /// Reads the posting options among `values` (a target's keys, or those
@@ -66,6 +67,15 @@ fn posting(
             format!("unknown placeholder {{{name}}}; use {{target}}, {{platform}} or {{slug}}"),
         ));
     }
+    let reshare: Option<crate::config::Reshare> = read(values, "reshare")?;
+    if let Some(r) = &reshare {
+        if r.after.is_zero() || r.every.is_zero() {
+            return Err(("reshare", "after and every must be longer than 0s".into()));
+        }
+        if r.max == 0 {
+            return Err(("reshare", "max must be at least 1".into()));
+        }
+    }
     let windows: Option<Vec<crate::window::Window>> = read(values, "windows")?;
     if windows.as_ref().is_some_and(Vec::is_empty) {
         return Err((
@@ -81,6 +91,7 @@ fn posting(
         approval: read(values, "approval")?,
         thread: read(values, "thread")?,
         link_in_reply: read(values, "link_in_reply")?,
+        reshare,
     })
 }
 
@@ -520,6 +531,7 @@ impl<'a> Validator<'a> {
             ("approval", &raw.approval),
             ("thread", &raw.thread),
             ("link_in_reply", &raw.link_in_reply),
+            ("reshare", &raw.reshare),
         ]
         .into_iter()
         .filter_map(|(k, v)| Some((k.to_string(), v.as_ref()?)))

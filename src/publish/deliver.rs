@@ -375,6 +375,47 @@ impl Deliverer {
         Ok(result)
     }
 
+    /// Announces a posted article again: once per run (a later run tries
+    /// again), and the row stays `posted` whatever happens; its count of
+    /// reshares goes up only when the platform confirms.
+    async fn reshare_one(
+        &self,
+        target: &Target,
+        planned: PlannedPost,
+        run: &mut TargetRun,
+        mut result: PostResult,
+        boost: bool,
+    ) -> Result<PostResult, LedgerError> {
+        if let Some(blocked) = &run.blocked {
+            result.status = Status::Queued;
+            result.error = Some(format!("not reshared in this run: {blocked}"));
+            return Ok(result);
+        }
+        let keep = self.keeper(target);
+        let driver = self.driver(target, &keep);
+        let mut post_run = PostRun::default();
+        let outcome = driver.run(&planned.steps, run, &mut post_run).await;
+        result.warnings.append(&mut post_run.warnings);
+        result.attempts = 1;
+        let now = self.clock.now();
+        match outcome {
+            Ok(delivered) => {
+                let id = delivered.remote_id.as_deref().filter(|_| boost);
+                self.record(|l| l.mark_reshared(&planned.target, &planned.article_id, id, now))?;
+                result.status = Status::Posted;
+                result.remote_url = delivered.remote_url;
+            }
+            Err(e) => {
+                let e = e.map_message(|m| social::scrub(m, &secrets(target, run)));
+                result.status = Status::Failed;
+                result.error = Some(format!(
+                    "could not reshare it (the next run tries again): {e}"
+                ));
+            }
+        }
+        Ok(result)
+    }
+
     /// Renews the kept token of each target in `due` (none of which posts
     /// in this run); what fails is a warning, and the post-less run goes on.
     pub async fn renew_tokens(&self, due: &[&Target]) -> Result<Vec<String>, LedgerError> {
@@ -503,6 +544,10 @@ impl Deliverer {
             }
             Action::Adopt => return Ok(result),
             Action::Delete => return self.delete_one(target, planned, run, result).await,
+            Action::Reshare { boost } => {
+                let boost = *boost;
+                return self.reshare_one(target, planned, run, result, boost).await;
+            }
             Action::Send | Action::Resend | Action::Update { .. } | Action::Repost => {}
         }
         let editing = matches!(planned.action, Action::Update { .. });

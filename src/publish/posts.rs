@@ -75,13 +75,22 @@ pub enum Action {
     /// The thread's first post is made; its later parts are not all:
     /// post the rest, each a reply to the one before.
     Continue,
+    /// Announce an old article again (`reshare`): a boost or repost of
+    /// the post where the platform has them, else a new post.
+    Reshare { boost: bool },
 }
 
 impl Action {
     pub fn sends(&self) -> bool {
         matches!(
             self,
-            Action::Send | Action::Resend | Action::Update { .. } | Action::Repost | Action::Delete
+            Action::Send
+                | Action::Resend
+                | Action::Update { .. }
+                | Action::Repost
+                | Action::Delete
+                | Action::Continue
+                | Action::Reshare { .. }
         )
     }
 
@@ -102,6 +111,8 @@ impl Action {
             Action::Delay { .. } => "delayed",
             Action::Wait { .. } => "waiting",
             Action::Continue => "continue thread",
+            Action::Reshare { boost: true } => "reshare (boost)",
+            Action::Reshare { boost: false } => "reshare",
         }
     }
 
@@ -265,6 +276,7 @@ pub fn decide<'a>(
             .collect();
         let mut too_old = 0usize;
         let mut edits_waiting = 0usize;
+        let mut reshares_waiting = 0usize;
         let mut waiting: Option<DateTime<Utc>> = None;
         let mut waiting_count = 0usize;
         for article in published.iter().rev().copied() {
@@ -308,7 +320,16 @@ pub fn decide<'a>(
                             };
                             (action, "edited since posted".to_string())
                         }
-                        None => continue,
+                        None => match reshare_due(posting.reshare.as_ref(), r, now) {
+                            Some(reason) => {
+                                let boost = target
+                                    .platform
+                                    .reshare(&remote_of(r), r.reshare_id.as_deref())
+                                    .is_some();
+                                (Action::Reshare { boost }, reason)
+                            }
+                            None => continue,
+                        },
                     }
                 }
                 Some(r) if r.status == Status::Seen => continue,
@@ -411,7 +432,27 @@ pub fn decide<'a>(
                 decisions.push(decided(waits.0, waits.1));
                 continue;
             }
-            let is_edit = matches!(action, Action::Update { .. } | Action::Repost);
+            // A reshare keeps to the target's windows (no delay, no
+            // approval: the article went out before).
+            if let (Action::Reshare { .. }, Some(windows)) = (&action, &posting.windows)
+                && let Some(until) = crate::window::next_open(windows, config.content.timezone, now)
+                    .filter(|at| *at > now)
+            {
+                decisions.push(decided(
+                    Action::Wait { until },
+                    format!(
+                        "a reshare outside its windows: it goes at {}",
+                        until
+                            .with_timezone(&config.content.timezone)
+                            .format("%Y-%m-%d %H:%M %Z")
+                    ),
+                ));
+                continue;
+            }
+            let is_edit = matches!(
+                action,
+                Action::Update { .. } | Action::Repost | Action::Reshare { .. }
+            );
             if options.mark_seen {
                 action = Action::MarkSeen;
                 reason = "--mark-seen: recorded as handled, not sent".to_string();
@@ -419,6 +460,11 @@ pub fn decide<'a>(
                 || next_allowed.is_some_and(|at| at > now)
                 || sent_this_month.is_some_and(|(cap, sent)| sent + sending >= cap as usize)
             {
+                if matches!(action, Action::Reshare { .. }) {
+                    // Decided again on a later run, like an edit.
+                    reshares_waiting += 1;
+                    continue;
+                }
                 if is_edit {
                     // A posted record stays posted; the edit is decided
                     // again on a later run.
@@ -487,6 +533,16 @@ pub fn decide<'a>(
                 },
             ));
         }
+        if reshares_waiting > 0 {
+            left_out.push(format!(
+                "{reshares_waiting} {} for a later run (max_per_run or min_interval)",
+                if reshares_waiting == 1 {
+                    "reshare waits"
+                } else {
+                    "reshares wait"
+                },
+            ));
+        }
         if !left_out.is_empty() {
             notes.push(format!("{}: {}", target.name, left_out.join("; ")));
         }
@@ -552,6 +608,44 @@ fn timing(
         }
     }
     None
+}
+
+/// Why the posted record `r` is due to be announced again, if it is: a
+/// first reshare `after` its post, the next ones `every` after the last,
+/// at most `max` in all.
+fn reshare_due(
+    reshare: Option<&crate::config::Reshare>,
+    r: &Record,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    let reshare = reshare?;
+    if r.reshares >= reshare.max {
+        return None;
+    }
+    let due = match r.reshared_at {
+        Some(last) => later(last, reshare.every),
+        None => later(r.posted_at?, reshare.after),
+    };
+    (due <= now).then(|| {
+        format!(
+            "reshare {} of {}: posted {}",
+            r.reshares + 1,
+            reshare.max,
+            r.posted_at
+                .map(|p| p.format("%Y-%m-%d").to_string())
+                .unwrap_or_default()
+        )
+    })
+}
+
+/// A posted record as the platform's steps name it.
+pub fn remote_of(r: &Record) -> social::Remote<'_> {
+    social::Remote {
+        id: r.remote_id.as_deref(),
+        url: r.remote_url.as_deref(),
+        key: &r.idempotency_key,
+        reference: r.reference.as_deref(),
+    }
 }
 
 /// `at` moved on by `span`, or the end of time if that is past it.
@@ -765,11 +859,7 @@ pub fn deletions(
             .collect();
         gone.sort_by(|a, b| a.article_id.cmp(&b.article_id));
         for r in gone {
-            let remote = social::Remote {
-                id: r.remote_id.as_deref(),
-                url: r.remote_url.as_deref(),
-                key: &r.idempotency_key,
-            };
+            let remote = remote_of(r);
             let Some(steps) = target.platform.delete(&remote) else {
                 cannot += 1;
                 continue;
@@ -880,6 +970,10 @@ pub fn social_problems(config: &Config, article: &Article) -> Vec<String> {
 fn key_for(action: &Action, post: &Post, record: Option<&Record>) -> String {
     match (action, record) {
         (Action::Repost, _) => format!("{}-{}", post.idempotency_key, &post.content_hash[..8]),
+        // Each reshare that is a new post has a key of its own.
+        (Action::Reshare { .. }, Some(r)) => {
+            format!("{}-reshare-{}", post.idempotency_key, r.reshares + 1)
+        }
         (_, Some(r)) if r.status != Status::Posted && !r.idempotency_key.is_empty() => {
             r.idempotency_key.clone()
         }
@@ -928,6 +1022,17 @@ pub fn compose(
             thread: posting.thread == Some(true),
             link_in_reply: posting.link_in_reply == Some(true),
         };
+        // A reshare by a new post says so before the title.
+        let prefixed;
+        let draft = match (&d.action, &posting.reshare) {
+            (Action::Reshare { boost: false }, Some(reshare)) => {
+                let mut again = draft.clone();
+                again.fields.title = format!("{} {}", reshare.prefix, again.fields.title);
+                prefixed = again;
+                &prefixed
+            }
+            _ => draft,
+        };
         let composed = composer
             .as_ref()
             .map_err(Clone::clone)
@@ -969,7 +1074,21 @@ pub fn compose(
                         Action::Update { remote_id } => Some(remote_id.as_str()),
                         _ => None,
                     };
-                    p.steps = platform.steps(&post, edit, learned);
+                    let record = snapshot.get(&target.name, d.article.id());
+                    p.steps = match (&d.action, record) {
+                        (Action::Reshare { boost: true }, Some(r)) => {
+                            p.text = None;
+                            p.count = None;
+                            p.notes = vec![format!(
+                                "boosts the post made {}",
+                                r.remote_url.as_deref().unwrap_or("earlier")
+                            )];
+                            platform
+                                .reshare(&remote_of(r), r.reshare_id.as_deref())
+                                .unwrap_or_default()
+                        }
+                        _ => platform.steps(&post, edit, learned),
+                    };
                     for problem in social::secret_problems(platform) {
                         let key = target.key(&problem.key);
                         if problem.missing {

@@ -28,7 +28,7 @@ use super::http::{
 };
 use super::image::ImageData;
 use super::keys::{KeyError, Keys};
-use super::steps::{SendStep, Session, SessionStep, Step, Steps, UploadStep, Verify};
+use super::steps::{CallStep, SendStep, Session, SessionStep, Step, Steps, UploadStep, Verify};
 use super::{
     Capabilities, Delivered, Hashtags, Idempotency, Learned, Platform, Post, SecretField,
     SecretKind, Shape, TextRule,
@@ -210,6 +210,29 @@ fn classify_xrpc(response: &Response, now: DateTime<Utc>) -> Result<(), Delivery
         }
         other => other,
     }
+}
+
+/// An answer whose body nothing needs; a record already gone is gone.
+fn read_any(response: &Response, now: DateTime<Utc>) -> Result<Slots, DeliveryError> {
+    if matches!(response.status, 404 | 410) {
+        return Ok(Slots::new());
+    }
+    classify_xrpc(response, now).map(|()| Slots::new())
+}
+
+/// A repost's `uri` (to delete it before the next one).
+fn read_repost(
+    response: &Response,
+    _: &Slots,
+    now: DateTime<Utc>,
+) -> Result<Delivered, DeliveryError> {
+    classify_xrpc(response, now)?;
+    Ok(Delivered {
+        remote_id: response
+            .json()
+            .and_then(|v| v.get("uri").and_then(|u| u.as_str()).map(str::to_string)),
+        ..Delivered::default()
+    })
 }
 
 /// `deleteRecord` answers 200; a record already gone is gone.
@@ -638,6 +661,51 @@ impl Platform for Bluesky {
             Step::Session(self.session_step()),
             Step::send(SendStep::new(request, read_deleted)),
         ]))
+    }
+
+    /// An `app.bsky.feed.repost` record of the post (by uri and cid),
+    /// after deleting the last repost, so the new one shows.
+    fn reshare(&self, remote: &super::Remote<'_>, previous: Option<&str>) -> Option<Steps> {
+        let (uri, cid) = (remote.id?, remote.reference?);
+        let mut steps = vec![Step::Session(self.session_step())];
+        if let Some(rkey) = previous.and_then(|p| p.rsplit('/').next()) {
+            steps.push(Step::Call(CallStep {
+                request: Request::new(
+                    Method::Post,
+                    self.xrpc("com.atproto.repo.deleteRecord"),
+                    Body::Json(
+                        json!({"repo": DID, "collection": "app.bsky.feed.repost", "rkey": rkey}),
+                    ),
+                )
+                .header("Authorization", Self::bearer())
+                .fill("/repo", Part::slot("did", DID)),
+                read: read_any,
+                when: None,
+                optional: Some("the last repost could not be deleted".to_string()),
+                note: "delete the last repost, so the new one shows".to_string(),
+            }));
+        }
+        let request = Request::new(
+            Method::Post,
+            self.xrpc("com.atproto.repo.createRecord"),
+            Body::Json(json!({
+                "repo": DID,
+                "collection": "app.bsky.feed.repost",
+                "record": {
+                    "$type": "app.bsky.feed.repost",
+                    "subject": {"uri": uri, "cid": cid},
+                    "createdAt": "<time when sent>",
+                },
+            })),
+        )
+        .header("Authorization", Self::bearer())
+        .fill("/repo", Part::slot("did", DID))
+        .fill(
+            "/record/createdAt",
+            Part::slot("sent_at", "<time when sent>"),
+        );
+        steps.push(Step::send(SendStep::new(request, read_repost)));
+        Some(Steps(steps))
     }
 
     fn account(&self) -> Option<String> {

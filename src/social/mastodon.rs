@@ -21,7 +21,7 @@ use super::http::{
 };
 use super::image::ImageData;
 use super::keys::{KeyError, Keys};
-use super::steps::{PollStep, Polled, SendStep, Step, Steps, UploadStep};
+use super::steps::{CallStep, PollStep, Polled, SendStep, Step, Steps, UploadStep};
 use super::{
     Capabilities, ContentWarnings, Delivered, Hashtags, Idempotency, Learned, Learning, Platform,
     Post, SecretField, SecretKind, Shape, TextRule,
@@ -305,6 +305,12 @@ fn read_deleted(r: &Response, _: &Slots, now: DateTime<Utc>) -> Result<Delivered
     super::read_deletion(r, message, now)
 }
 
+/// An answer whose body nothing needs.
+fn read_any(r: &Response, now: DateTime<Utc>) -> Result<Slots, DeliveryError> {
+    classify(r, message, |_| None, now)?;
+    Ok(Slots::new())
+}
+
 /// 200 with the Status (`id`, `url`).
 fn read_status(
     response: &Response,
@@ -449,6 +455,38 @@ impl Platform for Mastodon {
             .header("Authorization", self.bearer()),
             read_deleted,
         ))]))
+    }
+
+    /// A reblog of the status, after undoing the last one (a status is
+    /// reblogged once at a time; undoing and reblogging brings it up
+    /// again).
+    fn reshare(&self, remote: &super::Remote<'_>, previous: Option<&str>) -> Option<Steps> {
+        let id = remote.id?;
+        let mut steps = Vec::new();
+        if previous.is_some() {
+            steps.push(Step::Call(CallStep {
+                request: Request::new(
+                    Method::Post,
+                    self.api(&format!("api/v1/statuses/{id}/unreblog")),
+                    Body::Empty,
+                )
+                .header("Authorization", self.bearer()),
+                read: read_any,
+                when: None,
+                optional: Some("the last reblog could not be undone".to_string()),
+                note: "undo the last reblog, so the new one shows".to_string(),
+            }));
+        }
+        steps.push(Step::send(SendStep::new(
+            Request::new(
+                Method::Post,
+                self.api(&format!("api/v1/statuses/{id}/reblog")),
+                Body::Empty,
+            )
+            .header("Authorization", self.bearer()),
+            read_status,
+        )));
+        Some(Steps(steps))
     }
 
     fn account(&self) -> Option<String> {

@@ -252,6 +252,14 @@ pub trait Platform: fmt::Debug + Send + Sync {
         None
     }
 
+    /// The steps that boost or repost a post made earlier (`reshare`),
+    /// undoing `previous` (the last boost, by its id) first where the
+    /// platform allows one boost at a time; None where the platform has
+    /// no boosts (a new post announces the article again instead).
+    fn reshare(&self, _remote: &Remote<'_>, _previous: Option<&str>) -> Option<Steps> {
+        None
+    }
+
     /// How `herald auth` gets this target's tokens, when they come from a
     /// person's consent and are kept in the ledger (not given in the
     /// config): what `auth --status`, the expiry warnings and the upkeep
@@ -328,6 +336,8 @@ pub struct Remote<'a> {
     /// The key it was posted under (for keys of its own that a deletion
     /// derives from it).
     pub key: &'a str,
+    /// What the platform needs besides the id (a Bluesky cid).
+    pub reference: Option<&'a str>,
 }
 
 /// The answer to a deletion: done when the platform says so, or says the

@@ -661,3 +661,110 @@ async fn link_in_reply_puts_the_link_and_the_cta_in_the_first_reply() {
     );
     assert_ne!(records[0]["rkey"], records[1]["rkey"]);
 }
+
+#[tokio::test]
+async fn old_articles_are_reshared_by_boost_repost_or_a_prefixed_post() {
+    let server = MockServer::start().await;
+    stand_ins(&server).await;
+    for p in [
+        "/masto/api/v1/statuses/s1/reblog",
+        "/masto/api/v1/statuses/s1/unreblog",
+    ] {
+        Mock::given(method("POST"))
+            .and(path(p))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"id": "b1", "url": "https://m.example/@news/b1"})),
+            )
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path("/bsky/xrpc/com.atproto.repo.deleteRecord"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/slack/hook"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&server)
+        .await;
+    let base = server.uri();
+    let site = posting_site(
+        "  max_age: 400d\n  reshare: { after: 30d, every: 30d, max: 2, prefix: \"Still worth a read:\" }\n",
+        &format!(
+            "{}    - {{ name: team, type: slack, url: \"{base}/slack/hook\" }}\n",
+            targets(&base, "")
+        ),
+    );
+    article(&site, "");
+    publish_at(&site, NOW).success();
+    let requests = || async { server.received_requests().await.unwrap() };
+    let count = |all: &[Request], p: &str| all.iter().filter(|r| r.url.path() == p).count();
+    // Not yet due.
+    publish_at(&site, "2024-02-20T12:00:00Z").success();
+    assert_eq!(
+        count(&requests().await, "/masto/api/v1/statuses/s1/reblog"),
+        0
+    );
+
+    let dry = site
+        .herald()
+        .args(["publish", "--dry-run", "--now", "2024-03-11T12:00:00Z"])
+        .assert()
+        .success();
+    let (stdout, _) = output(&dry);
+    assert!(
+        stdout.contains("masto (mastodon) reshare (boost)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("team (slack) reshare"), "{stdout}");
+    publish_at(&site, "2024-03-11T12:00:00Z").success();
+    let all = requests().await;
+    assert_eq!(count(&all, "/masto/api/v1/statuses/s1/reblog"), 1);
+    assert_eq!(count(&all, "/masto/api/v1/statuses/s1/unreblog"), 0);
+    assert_eq!(count(&all, "/masto/api/v1/statuses"), 1, "no second status");
+    let reposts: Vec<Value> = bodies(&server, "/bsky/xrpc/com.atproto.repo.createRecord")
+        .await
+        .into_iter()
+        .filter(|b| b["collection"] == "app.bsky.feed.repost")
+        .collect();
+    assert_eq!(reposts.len(), 1);
+    assert_eq!(
+        reposts[0]["record"]["subject"],
+        json!({"uri": "at://did:plc:news/app.bsky.feed.post/3k", "cid": "c"})
+    );
+    let slack = bodies(&server, "/slack/hook").await;
+    assert_eq!(slack.len(), 2);
+    assert_eq!(
+        slack[1]["blocks"][0]["text"]["text"],
+        "Still worth a read: Async tips"
+    );
+
+    // The same run again: nothing more (the next is due 30 days on).
+    publish_at(&site, "2024-03-11T13:00:00Z").success();
+    assert_eq!(
+        count(&requests().await, "/masto/api/v1/statuses/s1/reblog"),
+        1
+    );
+
+    // The second reshare undoes the first boost and repost first.
+    publish_at(&site, "2024-04-11T12:00:00Z").success();
+    let all = requests().await;
+    assert_eq!(count(&all, "/masto/api/v1/statuses/s1/unreblog"), 1);
+    assert_eq!(count(&all, "/masto/api/v1/statuses/s1/reblog"), 2);
+    assert_eq!(count(&all, "/bsky/xrpc/com.atproto.repo.deleteRecord"), 1);
+
+    // max: 2 reached.
+    publish_at(&site, "2024-06-11T12:00:00Z").success();
+    assert_eq!(
+        count(&requests().await, "/masto/api/v1/statuses/s1/reblog"),
+        2
+    );
+    let masto = ledger_records(&site)
+        .into_iter()
+        .find(|r| r["target"] == "masto")
+        .unwrap();
+    assert_eq!(masto["reshares"], 2);
+    assert_eq!(masto["status"], "posted");
+}

@@ -69,6 +69,9 @@ fn record(
         published_at: Some(article.published.to_rfc3339()),
         approved_at: None,
         reference: None,
+        reshares: 0,
+        reshared_at: None,
+        reshare_id: None,
     }
 }
 
