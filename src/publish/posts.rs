@@ -103,7 +103,7 @@ impl Action {
             Action::Repost => "repost",
             Action::MarkSeen => "mark seen",
             Action::MarkUncertain => "mark uncertain",
-            Action::Queue => "queue",
+            Action::Queue => "queued",
             Action::Adopt => "adopt",
             Action::Drop => "drop",
             Action::Delete => "delete",

@@ -191,3 +191,39 @@ async fn an_nsec_key_signs_and_a_bad_key_sends_nothing() {
     );
     assert_eq!(a.events().len(), 1, "nothing more was sent");
 }
+
+#[tokio::test]
+async fn a_thread_of_notes_marks_its_root_and_reply_and_every_event_is_valid() {
+    let a = start(vec![Behaviour::Accept]).await;
+    let site = site(&[&a.url], "");
+    let mut config = std::fs::read_to_string(site.root().join("config/herald.yaml")).unwrap();
+    config = config.replace("social:\n", "social:\n  link_in_reply: true\n");
+    site.write_config(&config);
+    publish_at(&site, NOW).success();
+    let events = a.events();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(events.iter().all(|e| e.valid));
+    let first = &events[0].event;
+    let reply = &events[1].event;
+    assert!(
+        !first["content"]
+            .as_str()
+            .unwrap()
+            .contains("articles/async")
+    );
+    assert!(
+        reply["content"]
+            .as_str()
+            .unwrap()
+            .contains("https://news.example/articles/async/")
+    );
+    let id = first["id"].as_str().unwrap();
+    assert_eq!(reply["tags"][0], serde_json::json!(["e", id, "", "root"]));
+    assert_eq!(reply["tags"][1], serde_json::json!(["e", id, "", "reply"]));
+    let records = ledger_records(&site);
+    assert_eq!(records.len(), 2);
+    assert!(
+        records.iter().all(|r| r["status"] == "posted"),
+        "{records:?}"
+    );
+}

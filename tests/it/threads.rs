@@ -320,3 +320,57 @@ async fn a_revoked_kept_token_says_to_run_herald_auth() {
     );
     assert_eq!(transport.sent().len(), 1, "{:?}", paths(&transport));
 }
+
+#[tokio::test(start_paused = true)]
+async fn link_in_reply_publishes_a_reply_container_naming_the_post() {
+    let site = posting_site(
+        "  link_in_reply: true\n",
+        &format!(
+            "    - {{ name: th, type: threads, api_url: \"{API}\", token: th-token-value }}\n"
+        ),
+    );
+    site.simple("one", "2024-02-10");
+    let transport = Scripted::new();
+    transport.on(
+        "/th/v1.0/me/threads",
+        vec![
+            Answer::json(200, json!({"id": "c1"})),
+            Answer::json(200, json!({"id": "c2"})),
+        ],
+    );
+    transport.on("/th/v1.0/c1", vec![status("FINISHED")]);
+    transport.on(
+        "/th/v1.0/c2",
+        vec![Answer::json(200, json!({"status": "FINISHED", "id": "c2"}))],
+    );
+    transport.on(
+        "/th/v1.0/me/threads_publish",
+        vec![
+            Answer::json(200, json!({"id": "m1"})),
+            Answer::json(200, json!({"id": "m2"})),
+        ],
+    );
+    transport.on("/th/v1.0/m1", vec![Answer::json(200, json!({"id": "m1"}))]);
+    transport.on("/th/v1.0/m2", vec![Answer::json(200, json!({"id": "m2"}))]);
+    let report = publish_in_process(&site, NOW, transport.clone()).await;
+    assert!(
+        report.results.iter().all(|r| r.status.as_str() == "posted"),
+        "{:?}",
+        report.results
+    );
+    let containers: Vec<_> = transport
+        .sent()
+        .into_iter()
+        .filter(|s| s.url.ends_with("/me/threads"))
+        .map(|s| form(&s.body))
+        .collect();
+    assert_eq!(containers.len(), 2);
+    assert!(!containers[0].contains_key("link_attachment"));
+    assert!(!containers[0].contains_key("reply_to_id"));
+    assert_eq!(containers[1]["text"], "https://news.example/articles/one/");
+    assert_eq!(
+        containers[1]["link_attachment"],
+        "https://news.example/articles/one/"
+    );
+    assert_eq!(containers[1]["reply_to_id"], "m1");
+}

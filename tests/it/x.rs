@@ -619,3 +619,32 @@ async fn a_new_refresh_token_in_the_config_replaces_a_dead_kept_one() {
     assert_eq!(sent, ["seed-refresh", "rotated-1", "new-seed"]);
     assert_eq!(requests_to(&server, "/2/tweets").await.len(), 2);
 }
+
+#[tokio::test]
+async fn link_in_reply_answers_the_post_with_the_link() {
+    let server = MockServer::start().await;
+    tweets_posted(&server).await;
+    let site =
+        crate::support::posting_site("  link_in_reply: true\n", &oauth1_target(&server.uri(), ""));
+    site.simple("short", "2024-02-10");
+    publish_at(&site, NOW).success();
+    let tweets = requests_to(&server, "/2/tweets").await;
+    assert_eq!(tweets.len(), 2);
+    let first: Value = serde_json::from_slice(&tweets[0].body).unwrap();
+    let reply: Value = serde_json::from_slice(&tweets[1].body).unwrap();
+    assert!(
+        !first["text"].as_str().unwrap().contains("https://"),
+        "{first}"
+    );
+    assert!(first.get("reply").is_none());
+    assert_eq!(reply["text"], "https://news.example/articles/short/");
+    assert_eq!(
+        reply["reply"]["in_reply_to_tweet_id"],
+        "1445880548472328192"
+    );
+    // Both are signed.
+    for t in &tweets {
+        let auth = t.headers.get("authorization").unwrap().to_str().unwrap();
+        assert!(auth.starts_with("OAuth "), "{auth}");
+    }
+}
