@@ -173,7 +173,7 @@ pub struct Record {
     /// When `herald approve` let it go (a post that needs approval is
     /// sent only once this is set).
     pub approved_at: Option<DateTime<Utc>>,
-    /// What a reply to the post needs besides its id (a Bluesky cid).
+    /// What a reply to the post needs besides its id (a record's content id).
     pub reference: Option<String>,
     /// How often the post was announced again (`reshare`), when last,
     /// and the boost or repost that did it.

@@ -153,11 +153,23 @@ fn posts_text(out: &mut String, plan: &Plan, palette: Palette, config: &Config) 
         .filter(|p| p.action != Action::Adopt)
         .collect();
     let sending = shown.iter().filter(|p| p.action.sends()).count();
+    let failing = shown
+        .iter()
+        .filter(|p| p.action.sends() && p.would_fail)
+        .count();
+    let counts = if failing > 0 {
+        format!(
+            "({sending} to send, of which {failing} would fail as configured; {} in all)",
+            shown.len()
+        )
+    } else {
+        format!("({sending} to send, {} in all)", shown.len())
+    };
     let _ = writeln!(
         out,
         "\n{} {}",
         palette.heading("Posts"),
-        palette.dim(&format!("({sending} to send, {} in all)", shown.len()))
+        palette.dim(&counts)
     );
     let enabled: Vec<_> = config.social.targets.iter().filter(|t| t.enabled).collect();
     if enabled.is_empty() {

@@ -204,6 +204,18 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// Where default paths start, from the config file's folder: the
+    /// site's folder is that folder, or its parent when the config sits in
+    /// a folder named `config` (`config/herald.yaml`), so that no default
+    /// lands outside the site.
+    fn site_prefix(&self) -> &'static str {
+        if self.base.file_name().is_some_and(|n| n == "config") {
+            "../"
+        } else {
+            ""
+        }
+    }
+
     /// A plain (non-secret) value with `${NAME}` expanded.
     fn text(&self, key: &str, value: &At<Text>) -> Result<String, ConfigError> {
         expand_env(&value.value.0, self.env).map_err(|e| self.err(key, Some(value), e.to_string()))
@@ -232,7 +244,8 @@ impl<'a> Validator<'a> {
     ) -> Result<PathBuf, ConfigError> {
         let text = match value {
             Some(v) => self.text(key, v)?,
-            None => default.to_string(),
+            None if default.is_empty() => String::new(),
+            None => format!("{}{default}", self.site_prefix()),
         };
         if text.trim().is_empty() {
             return Err(self.err(key, value, "must not be empty"));
@@ -259,7 +272,7 @@ impl<'a> Validator<'a> {
                 .map_err(|m| self.err::<Text>("schedule.cron", None, m))?,
         };
         let state = StateSettings {
-            path: self.local_path("state.path", raw.state.path.as_ref(), "../.herald/state.db")?,
+            path: self.local_path("state.path", raw.state.path.as_ref(), ".herald/state.db")?,
             cache: raw.state.cache.unwrap_or(true),
         };
         let monitoring = MonitoringSettings {
@@ -355,7 +368,7 @@ impl<'a> Validator<'a> {
     }
 
     fn content(&self, raw: RawContent) -> Result<ContentSettings, ConfigError> {
-        let dir = self.local_path("content.dir", raw.dir.as_ref(), "../content")?;
+        let dir = self.local_path("content.dir", raw.dir.as_ref(), "content")?;
         let extensions: Vec<String> = match &raw.extensions {
             Some(list) => list
                 .value
@@ -458,7 +471,7 @@ impl<'a> Validator<'a> {
             .map(|(i, h)| self.http_url(&format!("feeds.websub_hubs[{i}]"), h))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(FeedSettings {
-            dir: self.local_path("feeds.dir", raw.dir.as_ref(), "../public")?,
+            dir: self.local_path("feeds.dir", raw.dir.as_ref(), "public")?,
             url: match &raw.url {
                 Some(u) => self.base_url("feeds.url", u)?,
                 None => site.url.clone(),

@@ -260,7 +260,7 @@ pub fn decide<'a>(
             .monthly_cap
             .map(|cap| (cap, snapshot.sent_since(&target.name, month_start)));
         let posting = config.posting(target);
-        // Threads whose first post is made and some later part is not.
+        // The threads whose first post is made and some later part is not.
         let unfinished: HashSet<&str> = snapshot
             .records
             .values()
@@ -759,6 +759,11 @@ pub struct PlannedPost {
     /// secret that is not valid).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// A real run would fail this post as things stand (a secret not set
+    /// or not valid, a post that cannot be composed): the dry run counts
+    /// these apart from the posts that would go.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub would_fail: bool,
     /// The fingerprint to record (also for posts not sent).
     #[serde(skip)]
     pub content_hash: String,
@@ -880,6 +885,7 @@ pub fn deletions(
                 notes: Vec::new(),
                 steps,
                 error: None,
+                would_fail: false,
                 content_hash: r.content_hash.clone().unwrap_or_default(),
                 published: r.published_at.clone().unwrap_or_default(),
                 post: None,
@@ -1055,6 +1061,7 @@ pub fn compose(
             notes: Vec::new(),
             steps: Steps::default(),
             error: None,
+            would_fail: false,
             content_hash: draft.fingerprint(),
             published: d.article.published.to_rfc3339(),
             post: None,
@@ -1090,6 +1097,7 @@ pub fn compose(
                         _ => platform.steps(&post, edit, learned),
                     };
                     for problem in social::secret_problems(platform) {
+                        p.would_fail = true;
                         let key = target.key(&problem.key);
                         if problem.missing {
                             p.notes.push(format!(
@@ -1116,7 +1124,10 @@ pub fn compose(
                 planned.extend(parts);
                 continue;
             }
-            Err(e) => p.error = Some(format!("cannot compose the post: {e}")),
+            Err(e) => {
+                p.error = Some(format!("cannot compose the post: {e}"));
+                p.would_fail = true;
+            }
         }
         planned.push(p);
     }
@@ -1201,6 +1212,7 @@ fn thread_parts(
             notes: Vec::new(),
             steps,
             error: None,
+            would_fail: false,
             content_hash: main.content_hash.clone(),
             published: main.published.clone(),
             post: Some(part),

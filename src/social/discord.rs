@@ -210,16 +210,40 @@ impl Platform for Discord {
         ))]))
     }
 
-    fn card(&self, _post: &Post, c: &Card<'_>) -> String {
+    /// The embed as Discord shows it: author, title link, description,
+    /// image, and the footer with the publish time.
+    fn card(&self, post: &Post, c: &Card<'_>) -> String {
+        let author = post
+            .fields
+            .author
+            .as_deref()
+            .map(|a| format!("<div class=\"author\">{}</div>", super::card::esc(a)))
+            .unwrap_or_default();
+        let thread = self
+            .thread_name
+            .as_deref()
+            .map(|t| {
+                format!(
+                    "<div class=\"thread\">new forum thread: {}</div>",
+                    super::card::esc(&thread_name(t, post))
+                )
+            })
+            .unwrap_or_default();
         format!(
-            "<div class=\"embed\"><a class=\"t\" href=\"{}\">{}</a><div>{}</div>{}<div class=\"foot\">{}</div></div>",
-            c.url, c.title, c.text, c.hero, c.site
+            "{thread}<div class=\"embed\">{author}<a class=\"t\" href=\"{}\">{}</a><div>{}</div>{}<div class=\"foot\">{} · {}</div></div>",
+            c.url,
+            c.title,
+            c.text,
+            c.hero,
+            c.site,
+            post.published.format("%Y-%m-%d %H:%M")
         )
     }
 
     fn card_style(&self) -> &'static str {
         ".discord{background:#313338;color:#dbdee1}.discord .bar{background:#5865f2}\n\
          .discord .embed{background:#2b2d31;border-left:4px solid #5865f2;border-radius:4px;padding:10px 14px}\n\
-         .discord .embed a.t{color:#00a8fc;font-weight:700;text-decoration:none}.discord .foot{font-size:12px;opacity:.7;margin-top:8px}"
+         .discord .embed a.t{color:#00a8fc;font-weight:700;text-decoration:none}.discord .foot{font-size:12px;opacity:.7;margin-top:8px}\n\
+         .discord .author{font-size:13px;font-weight:600;margin-bottom:4px}.discord .thread{font-size:13px;opacity:.8;margin-bottom:6px}"
     }
 }

@@ -89,9 +89,17 @@ impl Platform for Mattermost {
         ))])
     }
 
-    fn card(&self, _post: &Post, c: &Card<'_>) -> String {
+    /// The attachment as Mattermost shows it: author, title link, text,
+    /// image, footer.
+    fn card(&self, post: &Post, c: &Card<'_>) -> String {
+        let author = post
+            .fields
+            .author
+            .as_deref()
+            .map(|a| format!("<div class=\"author\">{}</div>", super::card::esc(a)))
+            .unwrap_or_default();
         format!(
-            "<div class=\"att\"><a class=\"t\" href=\"{}\">{}</a><div>{}</div>{}<div class=\"meta\">{}</div></div>",
+            "<div class=\"att\">{author}<a class=\"t\" href=\"{}\">{}</a><div>{}</div>{}<div class=\"meta\">{}</div></div>",
             c.url, c.title, c.text, c.hero, c.site
         )
     }

@@ -99,10 +99,19 @@ impl Platform for Slack {
         ))])
     }
 
-    fn card(&self, _post: &Post, c: &Card<'_>) -> String {
+    /// The blocks as Slack shows them: header, section with the link,
+    /// image, and the context line (site · author · read time).
+    fn card(&self, post: &Post, c: &Card<'_>) -> String {
+        let mut context = vec![post.fields.site.clone()];
+        context.extend(post.fields.author.clone());
+        context.extend(post.fields.read_time.clone());
         format!(
             "<div class=\"card\"><h3>{}</h3><div>{}</div><a href=\"{}\">{READ_LABEL}</a>{}<div class=\"meta\">{}</div></div>",
-            c.title, c.text, c.url, c.hero, c.site
+            c.title,
+            c.text,
+            c.url,
+            c.hero,
+            super::card::esc(&context.join(" · "))
         )
     }
 

@@ -224,3 +224,34 @@ fn log_lines_can_be_json_for_a_collector() {
         );
     }
 }
+
+#[test]
+fn a_config_at_the_site_root_keeps_every_default_path_inside_the_site() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    std::fs::create_dir_all(site.join("content")).unwrap();
+    std::fs::write(
+        site.join("content/a.md"),
+        "---\ntitle: A\npublish_date: 2024-01-01\n---\n\nBody.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        site.join("herald.yaml"),
+        "site:\n  title: T\n  url: https://x.example/\nsocial:\n  targets:\n    - { name: hook, type: webhook, url: \"https://hooks.example/h\" }\n",
+    )
+    .unwrap();
+    assert_cmd::Command::cargo_bin("herald")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["--config", "site/herald.yaml", "publish", "--mark-seen"])
+        .assert()
+        .success();
+    assert!(site.join("public/feed.xml").exists());
+    assert!(site.join(".herald/state.db").exists());
+    // Nothing beside the site.
+    let beside: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(beside, vec![std::ffi::OsString::from("site")]);
+}

@@ -191,3 +191,46 @@ fn a_config_with_three_mistakes_gives_three_errors_in_one_check() {
     let err = crate::support::output(&feeds).1;
     assert!(err.contains("limt") && err.contains("mastadon"), "{err}");
 }
+
+#[test]
+fn the_dry_run_counts_the_posts_that_would_fail_as_configured() {
+    let site = crate::support::posting_site(
+        "",
+        "    - { name: masto, type: mastodon, instance: \"https://m.example\", token: \"${HERALD_TEST_UNSET_TOKEN}\" }
+    - { name: hook, type: webhook, url: \"https://hooks.example/h\" }
+",
+    );
+    site.simple("a", "2024-02-10");
+    let dry = site
+        .herald()
+        .env_remove("HERALD_TEST_UNSET_TOKEN")
+        .args(["publish", "--dry-run", "--now", "2024-02-11T00:00:00Z"])
+        .assert()
+        .success();
+    let (stdout, _) = crate::support::output(&dry);
+    assert!(
+        stdout.contains("(2 to send, of which 1 would fail as configured; 2 in all)"),
+        "{stdout}"
+    );
+    let json = site
+        .herald()
+        .env_remove("HERALD_TEST_UNSET_TOKEN")
+        .args([
+            "publish",
+            "--dry-run",
+            "--format",
+            "json",
+            "--now",
+            "2024-02-11T00:00:00Z",
+        ])
+        .assert()
+        .success();
+    let plan: serde_json::Value = serde_json::from_str(&crate::support::output(&json).0).unwrap();
+    let posts = plan["posts"].as_array().unwrap();
+    let failing: Vec<&str> = posts
+        .iter()
+        .filter(|p| p["would_fail"] == true)
+        .map(|p| p["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(failing, ["masto"]);
+}

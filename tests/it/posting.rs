@@ -477,6 +477,19 @@ async fn dry_run_shows_the_text_that_is_sent_and_sends_nothing() {
     );
     assert_eq!(preview.matches("<details class=\"raw\">").count(), 9);
     assert!(preview.contains("fetched when sent"), "the image's note");
+    // Every field the payload shows: Slack's context line, Discord's and
+    // Mattermost's author.
+    assert!(
+        preview.contains("Test Site · Santiago Ramirez · 8 mins"),
+        "Slack's context line"
+    );
+    assert_eq!(
+        preview
+            .matches("<div class=\"author\">Santiago Ramirez</div>")
+            .count(),
+        2,
+        "Discord's and Mattermost's author"
+    );
     // Secrets never appear; their variable names do.
     let dump = plan.to_string();
     for secret in [
