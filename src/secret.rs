@@ -50,11 +50,23 @@ impl Secret {
         env_names(&self.template)
     }
 
-    /// What a dry run shows: the variable names, never their values.
+    /// What a dry run shows: the variable names, never their values. A
+    /// URL written in the config shows its scheme and host (which say where
+    /// the post goes and hold no credential), its path and query redacted.
     pub fn redacted(&self) -> String {
         let names = self.variables();
         if names.is_empty() {
-            "[redacted]".to_string()
+            match url::Url::parse(&self.template) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+                    let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+                    format!(
+                        "{}://{}{port}/[redacted]",
+                        u.scheme(),
+                        u.host_str().unwrap_or_default()
+                    )
+                }
+                _ => "[redacted]".to_string(),
+            }
         } else {
             names.iter().map(|n| format!("${{{n}}}")).collect()
         }

@@ -89,7 +89,22 @@ fn pattern(printed: &str, secrets: &[String]) -> Regex {
     for m in token.find_iter(printed) {
         out.push_str(&regex::escape(&printed[last..m.start()]));
         if m.as_str() == "[redacted]" {
-            let any: Vec<String> = secrets.iter().map(|s| regex::escape(s)).collect();
+            // A whole secret, or (after a URL's shown scheme and host) the
+            // rest of a secret URL.
+            let any: Vec<String> = secrets
+                .iter()
+                .flat_map(|s| {
+                    let rest = url::Url::parse(s).ok().map(|u| {
+                        let path = u.path().trim_start_matches('/').to_string();
+                        match u.query() {
+                            Some(q) => format!("{path}?{q}"),
+                            None => path,
+                        }
+                    });
+                    std::iter::once(s.clone()).chain(rest)
+                })
+                .map(|s| regex::escape(&s))
+                .collect();
             out.push_str(&format!("(?:{})", any.join("|")));
         } else {
             out.push_str(".+?");
