@@ -492,3 +492,115 @@ fn a_last_post_in_the_future_warns_and_blocks_nothing_and_no_span_overflows() {
     );
     assert!(d.warnings.is_empty());
 }
+
+#[test]
+fn a_thread_goes_on_from_the_part_a_run_stopped_at() {
+    let c = config("  max_age: 30d\n  thread: true\n");
+    let a = articles(&c, &[1]);
+    let id = a[0].id().to_string();
+    let when = at("2024-03-10T00:00:00Z");
+    let part = |n: usize, status: Status| {
+        let mut r = record("masto", &a[0], status, 1, when);
+        r.article_id = crate::ledger::part_id(&id, n);
+        r
+    };
+    let snap = snapshot(vec![
+        record("masto", &a[0], Status::Posted, 1, when),
+        part(2, Status::Posted),
+        part(3, Status::Pending),
+        part(4, Status::Queued),
+    ]);
+    let Decided { decisions: d, .. } = decide(
+        &c,
+        &newest_first(&a),
+        &snap,
+        at("2024-03-10T00:10:00Z"),
+        &PostOptions::default(),
+        &no_edits(),
+    );
+    assert_eq!(
+        summary(&d, "masto"),
+        [("Day 1".to_string(), Action::Continue)]
+    );
+
+    // The parts still to go: part 2 is posted; part 3 was being sent when
+    // the run stopped, and Mastodon keeps its key for an hour.
+    let target = &c.social.targets[0];
+    let words = "word ".repeat(300);
+    let draft = crate::publish::draft(&a[0], &words, &c.site);
+    let composer = Composer::new(None).unwrap();
+    let extras = social::Extras {
+        thread: true,
+        ..social::Extras::default()
+    };
+    let post = social::compose(
+        &draft,
+        "masto",
+        target.platform.as_ref(),
+        &composer,
+        &Learned::default(),
+        &extras,
+    )
+    .unwrap();
+    assert!(post.parts.len() >= 3, "{}", post.parts.len());
+    let main_planned = PlannedPost {
+        target: "masto".into(),
+        platform: "mastodon",
+        article_id: id.clone(),
+        source: a[0].source.clone(),
+        title: "Day 1".into(),
+        action: Action::Continue,
+        reason: String::new(),
+        text: None,
+        count: None,
+        limit: None,
+        unit: None,
+        image: None,
+        notes: Vec::new(),
+        steps: Steps::default(),
+        error: None,
+        would_fail: false,
+        content_hash: "h".into(),
+        published: String::new(),
+        post: None,
+        reply_to: None,
+    };
+    let actions = |now: &str| -> Vec<(String, Action, String)> {
+        thread_parts(
+            target,
+            &post,
+            &main_planned,
+            &snap,
+            &Learned::default(),
+            at(now),
+        )
+        .into_iter()
+        .map(|p| {
+            let parent = p.reply_to.map(|r| r.parent).unwrap_or_default();
+            (p.article_id, p.action, parent)
+        })
+        .collect()
+    };
+    let soon = actions("2024-03-10T00:10:00Z");
+    assert_eq!(
+        soon[0],
+        (
+            crate::ledger::part_id(&id, 3),
+            Action::Resend,
+            crate::ledger::part_id(&id, 2)
+        )
+    );
+    assert_eq!(
+        soon[1],
+        (
+            crate::ledger::part_id(&id, 4),
+            Action::Send,
+            crate::ledger::part_id(&id, 3)
+        )
+    );
+    // After the key is forgotten, a resend could make a second part 3:
+    // uncertain, and the thread stops there.
+    let late = actions("2024-03-10T02:00:00Z");
+    assert_eq!(late.len(), 1);
+    assert_eq!(late[0].1, Action::MarkUncertain);
+}
