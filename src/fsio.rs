@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Writes `bytes` to `path` unless the file already holds exactly them.
 /// Returns whether the file was written.
@@ -119,6 +119,67 @@ pub fn write_atomic_with(
     result
 }
 
+/// Replaces each of `paths` with what `fill` writes to it, each in one
+/// step, as `write_atomic_with` does for one: `fill` writes temporary files
+/// in the same order, which are synced and renamed over the paths. When
+/// `fill` fails, every old file is left as it was.
+pub fn write_atomic_many(
+    paths: &[&Path],
+    fill: impl FnOnce(&mut [fs::File]) -> io::Result<()>,
+) -> Vec<io::Result<()>> {
+    let mut temps: Vec<PathBuf> = Vec::with_capacity(paths.len());
+    let opened: io::Result<Vec<fs::File>> = paths
+        .iter()
+        .map(|path| {
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            fs::create_dir_all(dir)?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+            let file = fs::File::create(&tmp)?;
+            temps.push(tmp);
+            Ok(file)
+        })
+        .collect();
+    let filled = opened.and_then(|mut files| {
+        fill(&mut files)?;
+        // Synced side by side: each waits on the disk.
+        std::thread::scope(|scope| {
+            let syncs: Vec<_> = files
+                .iter()
+                .map(|f| scope.spawn(move || f.sync_all()))
+                .collect();
+            syncs.into_iter().try_for_each(|s| {
+                s.join()
+                    .unwrap_or_else(|_| Err(io::Error::other("sync panicked")))
+            })
+        })
+    });
+    if let Err(e) = filled {
+        for tmp in &temps {
+            let _ = fs::remove_file(tmp);
+        }
+        return paths
+            .iter()
+            .map(|_| Err(io::Error::new(e.kind(), e.to_string())))
+            .collect();
+    }
+    temps
+        .iter()
+        .zip(paths)
+        .map(|(tmp, path)| {
+            fs::rename(tmp, path).inspect_err(|_| {
+                let _ = fs::remove_file(tmp);
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +207,32 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn several_files_are_replaced_together_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.xml"), dir.path().join("sub/b.json"));
+        fs::write(&a, b"old").unwrap();
+        let results = write_atomic_many(&[&a, &b], |files| {
+            files[0].write_all(b"new a")?;
+            files[1].write_all(b"new b")
+        });
+        assert!(results.iter().all(Result::is_ok));
+        assert_eq!(fs::read(&a).unwrap(), b"new a");
+        assert_eq!(fs::read(&b).unwrap(), b"new b");
+        let results = write_atomic_many(&[&a, &b], |files| {
+            files[0].write_all(b"half")?;
+            Err(io::Error::other("the render failed"))
+        });
+        assert!(results.iter().all(Result::is_err));
+        assert_eq!(fs::read(&a).unwrap(), b"new a", "the old file is intact");
+        let leftovers = fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .count();
+        assert_eq!(leftovers, 0);
     }
 
     #[test]

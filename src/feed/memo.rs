@@ -88,18 +88,24 @@ impl Memo {
     }
 }
 
-/// Each published article's part of a fingerprint (its front matter and
-/// file identity), computed once for all the feeds that show it; `None`
-/// when its file has no trusted identity (changed too recently, or no
-/// cache).
+/// The part of a fingerprint of each published article some feed shows
+/// (its front matter and file identity; `shown` says which), computed once
+/// for all the feeds that show it; `None` when its file has no trusted
+/// identity (changed too recently, or no cache), and for articles no feed
+/// shows (a cron run's feeds show twenty of an archive).
 pub fn article_digests(
     published: &[&Article],
     identities: &HashMap<PathBuf, Identity>,
+    shown: &[bool],
 ) -> Vec<Option<[u8; 32]>> {
     use rayon::prelude::*;
     published
         .par_iter()
-        .map(|article| {
+        .enumerate()
+        .map(|(i, article)| {
+            if !shown.get(i).copied().unwrap_or(false) {
+                return None;
+            }
             let identity = identities.get(&article.source)?;
             let mut hash = Sha256::new();
             hash.update(serde_json::to_vec(article).ok()?);

@@ -311,42 +311,124 @@ pub fn tag_folder(tag: &str) -> String {
 /// How many items are rendered together, in parallel, before being written.
 const BATCH: usize = 256;
 
+/// The HTML of an entry's body, made when its item is written (reading
+/// and rendering the article then), so that a run holds the bodies of one
+/// batch at a time, never of the whole archive. `None` for an entry whose
+/// `content_html` is already set, or when feeds carry summaries only.
+pub trait Contents: Sync {
+    /// Whether entries have full content (the frames declare it).
+    fn full(&self) -> bool;
+
+    /// The body of `entry` as HTML.
+    fn html(&self, entry: &Entry) -> io::Result<Option<String>>;
+}
+
+/// The content each entry already has (tests, and entries built whole).
+pub struct Given;
+
+impl Contents for Given {
+    fn full(&self) -> bool {
+        false
+    }
+
+    fn html(&self, _entry: &Entry) -> io::Result<Option<String>> {
+        Ok(None)
+    }
+}
+
+/// One output of `write_group`.
+pub struct Output<'a> {
+    pub format: Format,
+    pub channel: &'a Channel,
+    pub out: &'a mut dyn Write,
+}
+
 /// Writes one feed file to `out` as a stream: the frame's head, each item in
 /// order (rendered in parallel batches), the frame's tail.
 pub fn write(
     format: Format,
     channel: &Channel,
     entries: &[&Entry],
+    contents: &dyn Contents,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let (head, tail) = match format {
-        Format::Rss => rss::frame(channel, entries),
-        Format::Atom => atom::frame(channel, entries),
-        Format::Json => json::frame(channel, entries),
-    }?;
-    out.write_all(&head)?;
+    write_group(
+        &mut [Output {
+            format,
+            channel,
+            out,
+        }],
+        entries,
+        contents,
+    )
+}
+
+/// Writes several feed files that show the same entries (a feed's RSS,
+/// Atom and JSON files) in one pass: each batch of entries has its bodies
+/// read and rendered once, in parallel, and its items written to every
+/// output; then the batch is dropped.
+pub fn write_group(
+    outputs: &mut [Output<'_>],
+    entries: &[&Entry],
+    contents: &dyn Contents,
+) -> io::Result<()> {
+    let full = contents.full() || entries.iter().any(|e| e.content_html.is_some());
+    let mut tails = Vec::with_capacity(outputs.len());
+    for o in outputs.iter_mut() {
+        let (head, tail) = match o.format {
+            Format::Rss => rss::frame(o.channel, entries, full),
+            Format::Atom => atom::frame(o.channel, entries),
+            Format::Json => json::frame(o.channel, entries),
+        }?;
+        o.out.write_all(&head)?;
+        tails.push(tail);
+    }
+    let formats: Vec<Format> = outputs.iter().map(|o| o.format).collect();
     for (n, batch) in entries.chunks(BATCH).enumerate() {
-        let items: Vec<Vec<u8>> = batch
+        // Each entry of the batch in one task: its body read and rendered
+        // once, then its item in every format.
+        let items: Vec<Vec<Vec<u8>>> = batch
             .par_iter()
             .enumerate()
-            .map(|(i, entry)| match format {
-                Format::Rss => rss::item(entry),
-                Format::Atom => atom::item(entry),
-                Format::Json => Ok(json::item(entry, n == 0 && i == 0)),
+            .map(|(i, e)| -> io::Result<Vec<Vec<u8>>> {
+                let filled;
+                let entry: &Entry = match (e.content_html.is_some(), contents.html(e)?) {
+                    (false, Some(html)) => {
+                        let mut owned = (*e).clone();
+                        owned.content_html = Some(html);
+                        filled = owned;
+                        &filled
+                    }
+                    _ => e,
+                };
+                formats
+                    .iter()
+                    .map(|format| match format {
+                        Format::Rss => rss::item(entry),
+                        Format::Atom => atom::item(entry),
+                        Format::Json => Ok(json::item(entry, n == 0 && i == 0)),
+                    })
+                    .collect::<Result<_, LayoutError>>()
+                    .map_err(io::Error::from)
             })
-            .collect::<Result<_, LayoutError>>()?;
-        for item in &items {
-            out.write_all(item)?;
+            .collect::<io::Result<_>>()?;
+        for entry_items in &items {
+            for (o, item) in outputs.iter_mut().zip(entry_items) {
+                o.out.write_all(item)?;
+            }
         }
     }
-    out.write_all(&tail)
+    for (o, tail) in outputs.iter_mut().zip(tails) {
+        o.out.write_all(&tail)?;
+    }
+    Ok(())
 }
 
 /// Renders one feed file into memory, for tests.
 #[cfg(test)]
 pub(crate) fn render(format: Format, channel: &Channel, entries: &[&Entry]) -> Vec<u8> {
     let mut out = Vec::new();
-    write(format, channel, entries, &mut out).expect("the crates' layout, as pinned");
+    write(format, channel, entries, &Given, &mut out).expect("the crates' layout, as pinned");
     out
 }
 

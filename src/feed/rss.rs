@@ -19,9 +19,10 @@ const CONTENT_NS: &str = "http://purl.org/rss/1.0/modules/content/";
 pub(super) fn frame(
     channel: &Channel,
     entries: &[&Entry],
+    full: bool,
 ) -> Result<(Vec<u8>, Vec<u8>), LayoutError> {
     let mut namespaces = own_namespaces(entries);
-    if entries.iter().any(|e| e.content_html.is_some()) {
+    if full {
         namespaces.insert("content".to_string(), CONTENT_NS.to_string());
     }
     if entries.iter().any(|e| e.author.is_some()) {

@@ -252,3 +252,63 @@ fn a_layout_not_as_expected_is_an_error_naming_the_crate() {
     assert!(e.to_string().contains("atom_syndication crate"), "{e}");
     assert!(e.to_string().contains("no feed was written"), "{e}");
 }
+
+/// Bodies made as items are written (the archive is never held whole),
+/// for three formats in one pass, give the bytes of entries built with
+/// their bodies, written one format at a time.
+#[test]
+fn a_group_with_bodies_made_on_the_way_equals_each_feed_written_whole() {
+    struct Lazy;
+    impl super::Contents for Lazy {
+        fn full(&self) -> bool {
+            true
+        }
+        fn html(&self, entry: &Entry) -> std::io::Result<Option<String>> {
+            Ok(Some(format!("<p>Body of {}</p>", entry.article.slug)))
+        }
+    }
+    let c = config("");
+    let bare: Vec<Entry> = (0..(BATCH + 9))
+        .map(|n| {
+            let mut e = varied_entry(&c, n, "");
+            e.content_html = None;
+            e
+        })
+        .collect();
+    let whole: Vec<Entry> = bare
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            e.content_html = Some(format!("<p>Body of {}</p>", e.article.slug));
+            e
+        })
+        .collect();
+    let channel = channel_for(&c, vec![]);
+    let (mut rss_out, mut atom_out, mut json_out) = (Vec::new(), Vec::new(), Vec::new());
+    super::write_group(
+        &mut [
+            super::Output {
+                format: Format::Rss,
+                channel: &channel,
+                out: &mut rss_out,
+            },
+            super::Output {
+                format: Format::Atom,
+                channel: &channel,
+                out: &mut atom_out,
+            },
+            super::Output {
+                format: Format::Json,
+                channel: &channel,
+                out: &mut json_out,
+            },
+        ],
+        &bare.iter().collect::<Vec<_>>(),
+        &Lazy,
+    )
+    .unwrap();
+    let whole: Vec<&Entry> = whole.iter().collect();
+    assert!(rss_out == render(Format::Rss, &channel, &whole));
+    assert!(atom_out == render(Format::Atom, &channel, &whole));
+    assert!(json_out == render(Format::Json, &channel, &whole));
+}

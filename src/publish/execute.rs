@@ -46,16 +46,30 @@ pub async fn execute(plan: &Plan, hubs: &[url::Url]) -> Outcome {
         .iter()
         .filter(|f| f.status != FeedStatus::Unchanged)
         .collect();
-    let results: Vec<std::io::Result<()>> = changed
+    // The files of one feed (its RSS, Atom and JSON) are written together:
+    // each body is read and rendered once for all three.
+    let groups = super::plan::same_entries(&changed);
+    let results: Vec<Vec<std::io::Result<()>>> = groups
         .par_iter()
-        .map(|feed| {
-            crate::fsio::write_atomic_with(&feed.path, |file| {
-                let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-                plan.write_feed(feed, &mut out)?;
-                std::io::Write::flush(&mut out)
+        .map(|group| {
+            let paths: Vec<&std::path::Path> = group.iter().map(|f| f.path.as_path()).collect();
+            crate::fsio::write_atomic_many(&paths, |files| {
+                let mut outs: Vec<std::io::BufWriter<&mut std::fs::File>> = files
+                    .iter_mut()
+                    .map(|f| std::io::BufWriter::with_capacity(1 << 20, f))
+                    .collect();
+                plan.write_group(
+                    group,
+                    outs.iter_mut()
+                        .map(|o| o as &mut dyn std::io::Write)
+                        .collect(),
+                )?;
+                outs.iter_mut().try_for_each(std::io::Write::flush)
             })
         })
         .collect();
+    let changed: Vec<&super::plan::PlannedFeed> = groups.into_iter().flatten().collect();
+    let results: Vec<std::io::Result<()>> = results.into_iter().flatten().collect();
     for (feed, written) in changed.into_iter().zip(results) {
         match written {
             Ok(()) => {

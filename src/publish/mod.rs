@@ -167,16 +167,16 @@ pub enum RunError {
     LostLedger { path: PathBuf, found: Vec<String> },
 }
 
-/// A body read and rendered for the feeds.
-struct Rendered {
-    html: Option<String>,
+/// What reading a body the feeds show gave (its HTML is made as its item
+/// is written).
+struct ReadBody {
     first_paragraph: Option<String>,
 }
 
 /// The articles and the bodies of those a feed shows.
 struct Loaded {
     articles: Vec<Article>,
-    bodies: HashMap<String, Rendered>,
+    bodies: HashMap<String, ReadBody>,
     problems: Vec<Diagnostic>,
     /// Feed files the memo proves unchanged: their bodies were not read.
     proven: HashSet<PathBuf>,
@@ -372,7 +372,7 @@ pub async fn run(
         .iter()
         .flat_map(|s| s.entries.iter().copied())
         .collect();
-    let shown: Vec<(usize, &Article, Option<Rendered>)> = shown
+    let shown: Vec<(usize, &Article, Option<ReadBody>)> = shown
         .into_iter()
         .map(|i| {
             let a = selection.published[i];
@@ -382,8 +382,8 @@ pub async fn run(
     let entries: BTreeMap<usize, Entry> = shown
         .into_par_iter()
         .map(|(i, a, rendered)| {
-            let (html, first) = rendered.map_or((None, None), |r| (r.html, r.first_paragraph));
-            (i, Entry::new(a, html, first))
+            let first = rendered.and_then(|r| r.first_paragraph);
+            (i, Entry::new(a, None, first))
         })
         .collect::<Vec<_>>()
         .into_iter()
@@ -801,7 +801,7 @@ fn load(
         .filter(|_| cache != CacheUse::Off)
         .map(|path| feed::memo::Memo::read(&path))
         .unwrap_or_default();
-    let mut bodies: HashMap<String, Rendered> = HashMap::new();
+    let mut bodies: HashMap<String, ReadBody> = HashMap::new();
     // A body that cannot be read leaves its article out, which can bring an
     // older article into a feed: repeat until every shown article has its
     // body.
@@ -811,7 +811,13 @@ fn load(
         // Feeds the memo proves unchanged need no body at all.
         let mut proven = HashSet::new();
         let mut fingerprints = HashMap::new();
-        let digests = feed::memo::article_digests(&selection.published, &corpus.identities);
+        let mut shown = vec![false; selection.published.len()];
+        for i in specs.iter().flat_map(|s| s.entries.iter()) {
+            if let Some(slot) = shown.get_mut(*i) {
+                *slot = true;
+            }
+        }
+        let digests = feed::memo::article_digests(&selection.published, &corpus.identities, &shown);
         for spec in &specs {
             let path = config.feeds.dir.join(&spec.path);
             if let Some(fingerprint) = feed::memo::fingerprint(config, spec, &digests) {
@@ -831,14 +837,9 @@ fn load(
             .map(|&i| selection.published[i])
             .filter(|a| !bodies.contains_key(a.id()))
             .collect();
-        let results: Vec<(String, Result<Rendered, Diagnostic>)> = to_read
+        let results: Vec<(String, Result<ReadBody, Diagnostic>)> = to_read
             .par_iter()
-            .map(|a| {
-                (
-                    a.id().to_string(),
-                    render_body(a, config.feeds.full_content),
-                )
-            })
+            .map(|a| (a.id().to_string(), read_shown_body(a)))
             .collect();
         let mut failed = HashSet::new();
         for (id, result) in results {
@@ -865,11 +866,14 @@ fn load(
     }
 }
 
-fn render_body(article: &Article, full_content: bool) -> Result<Rendered, Diagnostic> {
+/// Reads a body the feeds show: that it can be read (else its article is
+/// left out, before any feed is written), and its first paragraph where
+/// the front matter has no summary. Its HTML is made later, as its item is
+/// written (`plan::Bodies`), so the archive's bodies are never all held.
+fn read_shown_body(article: &Article) -> Result<ReadBody, Diagnostic> {
     let body = article::read_body(article)?;
     let needs_summary = article.description.is_none() && article.subtitle.is_none();
-    Ok(Rendered {
-        html: full_content.then(|| markdown::render(&body, &article.permalink)),
+    Ok(ReadBody {
         first_paragraph: needs_summary
             .then(|| markdown::first_paragraph(&body))
             .flatten(),
@@ -882,7 +886,7 @@ fn render_body(article: &Article, full_content: bool) -> Result<Rendered, Diagno
 fn drafts(
     site: &Site,
     articles: &[&Article],
-    bodies: &HashMap<String, Rendered>,
+    bodies: &HashMap<String, ReadBody>,
     whole: bool,
     problems: &mut Vec<Diagnostic>,
 ) -> HashMap<String, Draft> {

@@ -31,10 +31,13 @@ pub struct Plan {
     pub published: usize,
     /// The articles some feed shows, newest first.
     pub entries: Vec<PlannedEntry>,
-    /// What the feeds show of each entry (same order as `entries`), rendered
-    /// once for every feed and format.
+    /// What the feeds show of each entry (same order as `entries`); the
+    /// bodies are read and rendered as the feeds are written.
     #[serde(skip)]
     pub contents: Vec<Entry>,
+    /// Whether items carry the article's whole body (`feeds.full_content`).
+    #[serde(skip)]
+    pub full_content: bool,
     /// Each (target, article) this run acts on, in the order it will.
     pub posts: Vec<super::posts::PlannedPost>,
     /// What was left out of posting and why, in a line per target.
@@ -72,12 +75,82 @@ impl Plan {
 
     /// Streams the bytes of one of this plan's feeds to `out`.
     pub fn write_feed(&self, feed: &PlannedFeed, out: &mut dyn Write) -> io::Result<()> {
-        let entries: Vec<&Entry> = feed
-            .contents
+        feed::write(
+            feed.format,
+            &feed.channel,
+            &self.entries_of(feed),
+            &Bodies {
+                full: self.full_content,
+            },
+            out,
+        )
+    }
+
+    /// Streams several feeds that show the same entries (`same_entries`
+    /// groups them) in one pass, each body read and rendered once.
+    pub fn write_group(&self, feeds: &[&PlannedFeed], outs: Vec<&mut dyn Write>) -> io::Result<()> {
+        let Some(first) = feeds.first() else {
+            return Ok(());
+        };
+        let mut outputs: Vec<feed::Output<'_>> = feeds
+            .iter()
+            .zip(outs)
+            .map(|(f, out)| feed::Output {
+                format: f.format,
+                channel: &f.channel,
+                out,
+            })
+            .collect();
+        feed::write_group(
+            &mut outputs,
+            &self.entries_of(first),
+            &Bodies {
+                full: self.full_content,
+            },
+        )
+    }
+
+    fn entries_of(&self, feed: &PlannedFeed) -> Vec<&Entry> {
+        feed.contents
             .iter()
             .filter_map(|&i| self.contents.get(i))
-            .collect();
-        feed::write(feed.format, &feed.channel, &entries, out)
+            .collect()
+    }
+}
+
+/// The feeds among `feeds` grouped by the entries they show, in order.
+pub fn same_entries<'p>(feeds: &[&'p PlannedFeed]) -> Vec<Vec<&'p PlannedFeed>> {
+    let mut groups: Vec<Vec<&PlannedFeed>> = Vec::new();
+    for f in feeds {
+        match groups.iter_mut().find(|g| g[0].contents == f.contents) {
+            Some(g) => g.push(f),
+            None => groups.push(vec![f]),
+        }
+    }
+    groups
+}
+
+/// Reads and renders an entry's body when its item is written, so a run
+/// holds the bodies of one batch, never the archive's.
+struct Bodies {
+    full: bool,
+}
+
+impl feed::Contents for Bodies {
+    fn full(&self) -> bool {
+        self.full
+    }
+
+    fn html(&self, entry: &Entry) -> io::Result<Option<String>> {
+        if !self.full {
+            return Ok(None);
+        }
+        let body = crate::article::read_body(&entry.article)
+            .map_err(|d| io::Error::other(d.to_string()))?;
+        Ok(Some(crate::article::markdown::render(
+            &body,
+            &entry.article.permalink,
+        )))
     }
 }
 
@@ -258,6 +331,7 @@ pub fn build(
             })
             .collect(),
         contents,
+        full_content: config.feeds.full_content,
         feeds_dir: config.feeds.dir.clone(),
         feeds,
         skipped: selection.skipped,
