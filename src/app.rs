@@ -103,6 +103,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => session.run(args),
         Command::Auth(args) => session.auth(args),
         Command::Approve(args) => session.approve(args),
+        Command::Ledger(command) => session.ledger(command),
         Command::Completions(args) => session.completions(args),
         Command::Init(args) => session.init(args),
     };
@@ -554,6 +555,31 @@ impl Session {
         clap_complete::generate(shell, &mut Cli::command(), "herald", &mut script);
         self.print(&String::from_utf8_lossy(&script));
         Exit::Ok
+    }
+
+    /// `herald ledger export|import`.
+    fn ledger(&self, command: &crate::cli::LedgerCommand) -> Exit {
+        use crate::ledger::transfer;
+        let config = match self.load_config() {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
+        let path = &config.state.path;
+        let (done, what) = match command {
+            crate::cli::LedgerCommand::Export { output } => {
+                (transfer::export_to(path, output.as_deref()), "exported")
+            }
+            crate::cli::LedgerCommand::Import { file } => {
+                (transfer::import_from(path, file), "imported")
+            }
+        };
+        match done {
+            Ok(counts) => {
+                self.eprint(&format!("herald ledger: {what} {counts}"));
+                Exit::Ok
+            }
+            Err(e) => self.fail(&format!("herald ledger: {e}")),
+        }
     }
 
     /// `herald approve [SLUG…] [--target NAME] [--all]`.

@@ -68,6 +68,9 @@ pub enum Command {
     Status(StatusArgs),
     /// Stay up and run `publish` at each time of schedule.cron
     Run(ScheduleArgs),
+    /// The ledger as JSON lines: export it (a backup, a move), import it into a new ledger
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
     /// Let posts held for approval go (by slug, --target, or --all); the next publish sends them
     Approve(ApproveArgs),
     /// Get tokens for a target by its owner's consent (OAuth); --status shows every target's tokens
@@ -76,6 +79,21 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Write a first herald.yaml for the site in DIR (Hugo, Jekyll, Zola, Eleventy, Astro or plain Markdown), then check it
     Init(InitArgs),
+}
+
+/// `herald ledger …`.
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Write the ledger as JSON lines, in a stable order (stdout, or --output FILE, created readable by its owner only: it holds the targets' sessions)
+    Export {
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Read an export into a new ledger at state.path (all of it or nothing; never into a ledger with records)
+    Import {
+        /// The export (- for stdin)
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -255,3 +255,66 @@ fn a_config_at_the_site_root_keeps_every_default_path_inside_the_site() {
         .collect();
     assert_eq!(beside, vec![std::ffi::OsString::from("site")]);
 }
+
+#[test]
+fn a_ledger_exported_and_imported_elsewhere_is_the_same_ledger() {
+    let site = crate::support::posting_site(
+        "",
+        "    - { name: hook, type: webhook, url: \"https://hooks.example/h\" }\n",
+    );
+    site.simple("a", "2024-02-10");
+    site.simple("b", "2024-02-10");
+    site.herald()
+        .args(["publish", "--mark-seen", "--now", "2024-02-11T00:00:00Z"])
+        .assert()
+        .success();
+    let export = site.herald().args(["ledger", "export"]).assert().success();
+    let (lines, stderr) = output(&export);
+    assert!(
+        stderr.contains("exported 1 meta, 2 posts, 0 target_state"),
+        "{stderr}"
+    );
+    assert_eq!(lines.lines().count(), 4, "{lines}");
+    site.herald()
+        .args(["ledger", "export", "--output", "backup.jsonl"])
+        .assert()
+        .success();
+    let backup = site.root().join("backup.jsonl");
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), lines);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&backup).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let before = crate::support::ledger_records(&site);
+
+    // Another machine: the same site, no ledger yet.
+    std::fs::remove_dir_all(site.root().join("state")).unwrap();
+    site.herald()
+        .args(["ledger", "import", "backup.jsonl"])
+        .assert()
+        .success();
+    assert_eq!(crate::support::ledger_records(&site), before);
+    // Nothing is posted again, and a second import is refused.
+    let run = site
+        .herald()
+        .args(["publish", "--dry-run", "--now", "2024-02-11T00:00:00Z"])
+        .assert()
+        .success();
+    assert!(
+        output(&run).0.contains("hook (webhook): nothing due"),
+        "{}",
+        output(&run).0
+    );
+    let again = site
+        .herald()
+        .args(["ledger", "import", "backup.jsonl"])
+        .assert()
+        .code(1);
+    assert!(
+        output(&again).1.contains("import only into a new ledger"),
+        "{}",
+        output(&again).1
+    );
+}

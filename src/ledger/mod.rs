@@ -17,15 +17,17 @@ use serde::Serialize;
 
 use crate::social::Learned;
 
+pub mod transfer;
+
 /// The migrations, in order; the schema version is their count.
 const MIGRATIONS: &[&str] = &[
-    include_str!("../migrations/0001_ledger.sql"),
-    include_str!("../migrations/0002_target_state.sql"),
-    include_str!("../migrations/0003_waits_moves_sites.sql"),
-    include_str!("../migrations/0004_deleted.sql"),
-    include_str!("../migrations/0005_held.sql"),
-    include_str!("../migrations/0006_reference.sql"),
-    include_str!("../migrations/0007_reshares.sql"),
+    include_str!("../../migrations/0001_ledger.sql"),
+    include_str!("../../migrations/0002_target_state.sql"),
+    include_str!("../../migrations/0003_waits_moves_sites.sql"),
+    include_str!("../../migrations/0004_deleted.sql"),
+    include_str!("../../migrations/0005_held.sql"),
+    include_str!("../../migrations/0006_reference.sql"),
+    include_str!("../../migrations/0007_reshares.sql"),
 ];
 
 /// What marks the id of a thread's later part: `{article id}#part-{n}`,
