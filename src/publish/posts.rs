@@ -260,10 +260,14 @@ pub fn decide<'a>(
             .monthly_cap
             .map(|cap| (cap, snapshot.sent_since(&target.name, month_start)));
         let posting = config.posting(target);
-        // The threads whose first post is made and some later part is not.
+        // The threads whose first post is made and some later part is not
+        // (while the target still makes threads: parts left when it
+        // stopped stay as they are).
+        let threads_on = posting.thread == Some(true) || posting.link_in_reply == Some(true);
         let unfinished: HashSet<&str> = snapshot
             .records
             .values()
+            .filter(|_| threads_on)
             .filter(|r| {
                 r.target == target.name
                     && matches!(r.status, Status::Queued | Status::Failed | Status::Pending)
