@@ -279,30 +279,11 @@ impl Deliverer {
     /// A later part whose part before is not posted (it failed in this
     /// run): it stays queued for the run that posts that one.
     fn wait_for_parent(&self, planned: &PlannedPost) -> Result<PostResult, LedgerError> {
-        let reason = "waits for the part before it, which is not posted yet".to_string();
-        let now = self.clock.now();
-        let key = planned
-            .post
-            .as_ref()
-            .map(|p| p.idempotency_key.clone())
-            .unwrap_or_default();
-        let unsent = Unsent {
-            status: Status::Queued,
-            reason: &reason,
-            idempotency_key: &key,
-            content_hash: &planned.content_hash,
-        };
-        self.record(|l| l.record_unsent(&planned.target, &planned.article_id, &unsent, now))?;
-        Ok(PostResult {
-            target: planned.target.clone(),
-            article_id: planned.article_id.clone(),
-            title: planned.title.clone(),
-            status: Status::Queued,
-            remote_url: None,
-            error: Some(reason),
-            attempts: 0,
-            warnings: Vec::new(),
-        })
+        self.unsent(
+            planned,
+            Status::Queued,
+            "waits for the part before it, which is not posted yet",
+        )
     }
 
     /// Keeps what the driver learns about `target` in the ledger at once.
@@ -330,19 +311,22 @@ impl Deliverer {
         }
     }
 
-    /// Deletes a post made earlier: once per run (a later run tries again),
-    /// and the row stays `posted` until the platform confirms.
-    async fn delete_one(
+    /// Runs a post's steps once in this run (a later run tries again), for
+    /// what changes no row's status while it is tried: a deletion, a
+    /// reshare. `None`: the target's login failed earlier in the run, and
+    /// `result` says so.
+    async fn once(
         &self,
         target: &Target,
-        planned: PlannedPost,
+        planned: &PlannedPost,
         run: &mut TargetRun,
-        mut result: PostResult,
-    ) -> Result<PostResult, LedgerError> {
+        result: &mut PostResult,
+        what: &str,
+    ) -> Option<Result<social::Delivered, DeliveryError>> {
         if let Some(blocked) = &run.blocked {
             result.status = Status::Queued;
-            result.error = Some(format!("not deleted in this run: {blocked}"));
-            return Ok(result);
+            result.error = Some(format!("not {what} in this run: {blocked}"));
+            return None;
         }
         let keep = self.keeper(target);
         let driver = self.driver(target, &keep);
@@ -350,6 +334,24 @@ impl Deliverer {
         let outcome = driver.run(&planned.steps, run, &mut post_run).await;
         result.warnings.append(&mut post_run.warnings);
         result.attempts = 1;
+        Some(outcome.map_err(|e| e.map_message(|m| social::scrub(m, &secrets(target, run)))))
+    }
+
+    /// Deletes a post made earlier: the row stays `posted` until the
+    /// platform confirms.
+    async fn delete_one(
+        &self,
+        target: &Target,
+        planned: PlannedPost,
+        run: &mut TargetRun,
+        mut result: PostResult,
+    ) -> Result<PostResult, LedgerError> {
+        let Some(outcome) = self
+            .once(target, &planned, run, &mut result, "deleted")
+            .await
+        else {
+            return Ok(result);
+        };
         let now = self.clock.now();
         match outcome {
             Ok(_) => {
@@ -365,7 +367,6 @@ impl Deliverer {
                 result.status = Status::Deleted;
             }
             Err(e) => {
-                let e = e.map_message(|m| social::scrub(m, &secrets(target, run)));
                 result.status = Status::Failed;
                 result.error = Some(format!(
                     "could not delete the post (it stays recorded as posted; the next run tries again): {e}"
@@ -375,9 +376,9 @@ impl Deliverer {
         Ok(result)
     }
 
-    /// Announces a posted article again: once per run (a later run tries
-    /// again), and the row stays `posted` whatever happens; its count of
-    /// reshares goes up only when the platform confirms.
+    /// Announces a posted article again: the row stays `posted` whatever
+    /// happens; its count of reshares goes up only when the platform
+    /// confirms.
     async fn reshare_one(
         &self,
         target: &Target,
@@ -386,17 +387,12 @@ impl Deliverer {
         mut result: PostResult,
         boost: bool,
     ) -> Result<PostResult, LedgerError> {
-        if let Some(blocked) = &run.blocked {
-            result.status = Status::Queued;
-            result.error = Some(format!("not reshared in this run: {blocked}"));
+        let Some(outcome) = self
+            .once(target, &planned, run, &mut result, "reshared")
+            .await
+        else {
             return Ok(result);
-        }
-        let keep = self.keeper(target);
-        let driver = self.driver(target, &keep);
-        let mut post_run = PostRun::default();
-        let outcome = driver.run(&planned.steps, run, &mut post_run).await;
-        result.warnings.append(&mut post_run.warnings);
-        result.attempts = 1;
+        };
         let now = self.clock.now();
         match outcome {
             Ok(delivered) => {
@@ -406,7 +402,6 @@ impl Deliverer {
                 result.remote_url = delivered.remote_url;
             }
             Err(e) => {
-                let e = e.map_message(|m| social::scrub(m, &secrets(target, run)));
                 result.status = Status::Failed;
                 result.error = Some(format!(
                     "could not reshare it (the next run tries again): {e}"
@@ -445,6 +440,17 @@ impl Deliverer {
 
     /// A post whose request cannot be built: failed, no attempt used.
     fn refuse(&self, planned: &PlannedPost, message: &str) -> Result<PostResult, LedgerError> {
+        self.unsent(planned, Status::Failed, message)
+    }
+
+    /// Records `planned` as `status` for `reason` without sending it (no
+    /// attempt used), and says so.
+    fn unsent(
+        &self,
+        planned: &PlannedPost,
+        status: Status,
+        reason: &str,
+    ) -> Result<PostResult, LedgerError> {
         let now = self.clock.now();
         let key = planned
             .post
@@ -452,8 +458,8 @@ impl Deliverer {
             .map(|p| p.idempotency_key.clone())
             .unwrap_or_default();
         let unsent = Unsent {
-            status: Status::Failed,
-            reason: message,
+            status,
+            reason,
             idempotency_key: &key,
             content_hash: &planned.content_hash,
         };
@@ -462,9 +468,9 @@ impl Deliverer {
             target: planned.target.clone(),
             article_id: planned.article_id.clone(),
             title: planned.title.clone(),
-            status: Status::Failed,
+            status,
             remote_url: None,
-            error: Some(message.to_string()),
+            error: Some(reason.to_string()),
             attempts: 0,
             warnings: Vec::new(),
         })

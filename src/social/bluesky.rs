@@ -595,23 +595,26 @@ impl Platform for Bluesky {
                 "parent": {"uri": "<uri of the part before>", "cid": "<cid of the part before>"},
             });
         }
-        let request = request
-            .fill(
-                "/record/reply/root/uri",
-                Part::slot(super::ROOT_ID, "<uri of the first part>"),
-            )
-            .fill(
-                "/record/reply/root/cid",
-                Part::slot(super::ROOT_REF, "<cid of the first part>"),
-            )
-            .fill(
-                "/record/reply/parent/uri",
-                Part::slot(super::PARENT_ID, "<uri of the part before>"),
-            )
-            .fill(
-                "/record/reply/parent/cid",
-                Part::slot(super::PARENT_REF, "<cid of the part before>"),
-            );
+        // Each end of the thread the reply names, by uri and cid.
+        for (end, id, reference, which) in [
+            ("root", super::ROOT_ID, super::ROOT_REF, "the first part"),
+            (
+                "parent",
+                super::PARENT_ID,
+                super::PARENT_REF,
+                "the part before",
+            ),
+        ] {
+            request = request
+                .fill(
+                    &format!("/record/reply/{end}/uri"),
+                    Part::slot(id, &format!("<uri of {which}>")),
+                )
+                .fill(
+                    &format!("/record/reply/{end}/cid"),
+                    Part::slot(reference, &format!("<cid of {which}>")),
+                );
+        }
         Some(Steps(vec![
             Step::Session(self.session_step()),
             Step::send(SendStep {

@@ -524,7 +524,7 @@ fn a_thread_goes_on_from_the_part_a_run_stopped_at() {
     );
 
     // The parts still to go: part 2 is posted; part 3 was being sent when
-    // the run stopped, and Mastodon keeps its key for an hour.
+    // the run stopped, and the platform keeps its key for an hour.
     let target = &c.social.targets[0];
     let words = "word ".repeat(300);
     let draft = crate::publish::draft(&a[0], &words, &c.site);
