@@ -366,10 +366,12 @@ pub async fn run(
         problems.extend(social_problems);
     }
 
-    // Each shown article's entry, its rendered body moved (not copied) in,
-    // built in parallel.
+    // The entry of each article a feed the memo does not prove unchanged
+    // shows (a proven feed is neither rendered nor compared), built in
+    // parallel.
     let shown: std::collections::BTreeSet<usize> = specs
         .iter()
+        .filter(|s| !proven.contains(&config.feeds.dir.join(&s.path)))
         .flat_map(|s| s.entries.iter().copied())
         .collect();
     let shown: Vec<(usize, &Article, Option<ReadBody>)> = shown

@@ -279,6 +279,11 @@ pub fn build(
         .map(|(pos, &i)| (i, pos))
         .collect();
     let contents: Vec<Entry> = entries.into_values().collect();
+    // Every article some feed shows, newest first, for the plan's list.
+    let listed: std::collections::BTreeSet<usize> = specs
+        .iter()
+        .flat_map(|s| s.entries.iter().copied())
+        .collect();
     let feeds = specs
         .into_iter()
         .map(|spec| {
@@ -292,6 +297,8 @@ pub fn build(
                 hubs: config.feeds.websub_hubs.clone(),
                 archive: spec.archive.clone(),
             };
+            // Positions of its entries; a feed the memo proves unchanged
+            // has none built (it is neither written nor compared).
             let shown: Vec<usize> = spec
                 .entries
                 .iter()
@@ -308,9 +315,11 @@ pub fn build(
                 format: spec.format,
                 url: spec.self_url,
                 tag: spec.tag,
-                items: shown
+                items: spec
+                    .entries
                     .iter()
-                    .map(|&pos| contents[pos].article.id().to_string())
+                    .filter_map(|&i| selection.published.get(i))
+                    .map(|a| a.id().to_string())
                     .collect(),
                 status,
                 channel,
@@ -321,13 +330,14 @@ pub fn build(
         .collect();
     Plan {
         now,
-        entries: contents
+        entries: listed
             .iter()
-            .map(|e| PlannedEntry {
-                id: e.article.id().to_string(),
-                title: e.title.clone(),
-                published: e.published(),
-                source: e.article.source.clone(),
+            .filter_map(|&i| selection.published.get(i))
+            .map(|a| PlannedEntry {
+                id: a.id().to_string(),
+                title: crate::article::markdown::xml_safe(&a.title),
+                published: a.published,
+                source: a.source.clone(),
             })
             .collect(),
         contents,
