@@ -47,7 +47,10 @@ pub fn same_contents(path: &Path, bytes: &[u8]) -> bool {
 /// Whether the file at `path` holds exactly what `render` writes, compared
 /// as it is written (neither side is held whole), stopping at the first
 /// difference. Any error reads as "no".
-pub fn same_as(path: &Path, render: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> bool {
+pub fn same_as(
+    path: &Path,
+    render: impl FnOnce(&mut (dyn Write + Send)) -> io::Result<()>,
+) -> bool {
     let Ok(file) = fs::File::open(path) else {
         return false;
     };
@@ -241,7 +244,7 @@ mod tests {
         let path = dir.path().join("feed.xml");
         fs::write(&path, b"abcdef").unwrap();
         let in_parts = |parts: &'static [&'static [u8]]| {
-            move |out: &mut dyn Write| parts.iter().try_for_each(|p| out.write_all(p))
+            move |out: &mut (dyn Write + Send)| parts.iter().try_for_each(|p| out.write_all(p))
         };
         assert!(same_as(&path, in_parts(&[b"abc", b"", b"def"])));
         assert!(!same_as(&path, in_parts(&[b"abc", b"de"])), "shorter");

@@ -309,7 +309,7 @@ pub fn tag_folder(tag: &str) -> String {
 }
 
 /// How many items are rendered together, in parallel, before being written.
-const BATCH: usize = 256;
+const BATCH: usize = 128;
 
 /// The HTML of an entry's body, made when its item is written (reading
 /// and rendering the article then), so that a run holds the bodies of one
@@ -340,7 +340,7 @@ impl Contents for Given {
 pub struct Output<'a> {
     pub format: Format,
     pub channel: &'a Channel,
-    pub out: &'a mut dyn Write,
+    pub out: &'a mut (dyn Write + Send),
 }
 
 /// Writes one feed file to `out` as a stream: the frame's head, each item in
@@ -350,7 +350,7 @@ pub fn write(
     channel: &Channel,
     entries: &[&Entry],
     contents: &dyn Contents,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
 ) -> io::Result<()> {
     write_group(
         &mut [Output {
@@ -384,10 +384,10 @@ pub fn write_group(
         tails.push(tail);
     }
     let formats: Vec<Format> = outputs.iter().map(|o| o.format).collect();
-    for (n, batch) in entries.chunks(BATCH).enumerate() {
-        // Each entry of the batch in one task: its body read and rendered
-        // once, then its item in every format.
-        let items: Vec<Vec<Vec<u8>>> = batch
+    // Each entry of a batch in one task: its body read and rendered once,
+    // then its item in every format.
+    let make = |n: usize, batch: &[&Entry]| -> io::Result<Vec<Vec<Vec<u8>>>> {
+        batch
             .par_iter()
             .enumerate()
             .map(|(i, e)| -> io::Result<Vec<Vec<u8>>> {
@@ -411,12 +411,29 @@ pub fn write_group(
                     .collect::<Result<_, LayoutError>>()
                     .map_err(io::Error::from)
             })
-            .collect::<io::Result<_>>()?;
+            .collect()
+    };
+    let put = |outputs: &mut [Output<'_>], items: Vec<Vec<Vec<u8>>>| -> io::Result<()> {
         for entry_items in &items {
             for (o, item) in outputs.iter_mut().zip(entry_items) {
                 o.out.write_all(item)?;
             }
         }
+        Ok(())
+    };
+    // While one batch is written, the next is made.
+    let mut made: Option<Vec<Vec<Vec<u8>>>> = None;
+    for (n, batch) in entries.chunks(BATCH).enumerate() {
+        let done = made.take();
+        let (next, written) = rayon::join(
+            || make(n, batch),
+            || done.map_or(Ok(()), |items| put(outputs, items)),
+        );
+        written?;
+        made = Some(next?);
+    }
+    if let Some(items) = made {
+        put(outputs, items)?;
     }
     for (o, tail) in outputs.iter_mut().zip(tails) {
         o.out.write_all(&tail)?;

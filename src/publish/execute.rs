@@ -61,7 +61,7 @@ pub async fn execute(plan: &Plan, hubs: &[url::Url]) -> Outcome {
                 plan.write_group(
                     group,
                     outs.iter_mut()
-                        .map(|o| o as &mut dyn std::io::Write)
+                        .map(|o| o as &mut (dyn std::io::Write + Send))
                         .collect(),
                 )?;
                 outs.iter_mut().try_for_each(std::io::Write::flush)

@@ -74,7 +74,7 @@ impl Plan {
     }
 
     /// Streams the bytes of one of this plan's feeds to `out`.
-    pub fn write_feed(&self, feed: &PlannedFeed, out: &mut dyn Write) -> io::Result<()> {
+    pub fn write_feed(&self, feed: &PlannedFeed, out: &mut (dyn Write + Send)) -> io::Result<()> {
         feed::write(
             feed.format,
             &feed.channel,
@@ -88,7 +88,11 @@ impl Plan {
 
     /// Streams several feeds that show the same entries (`same_entries`
     /// groups them) in one pass, each body read and rendered once.
-    pub fn write_group(&self, feeds: &[&PlannedFeed], outs: Vec<&mut dyn Write>) -> io::Result<()> {
+    pub fn write_group(
+        &self,
+        feeds: &[&PlannedFeed],
+        outs: Vec<&mut (dyn Write + Send)>,
+    ) -> io::Result<()> {
         let Some(first) = feeds.first() else {
             return Ok(());
         };
