@@ -144,9 +144,9 @@ impl Bluesky {
 
     fn create_request(&self, post: &Post, rkey: &str, thumb: bool) -> Request {
         let mut record = record(post);
-        // The thumbnail belongs to the link card; a post without the link
-        // has neither.
-        let thumb = thumb && record.get("embed").is_some();
+        let card = record.pointer("/embed/external").is_some();
+        let images = thumb && record.pointer("/embed/images").is_some();
+        let thumb = thumb && card;
         if thumb {
             record["embed"]["external"]["thumb"] = json!("<blob from uploadBlob>");
         }
@@ -171,6 +171,18 @@ impl Bluesky {
                 "/record/embed/external/thumb",
                 Part::slot("thumb", "<blob from uploadBlob>"),
             );
+        }
+        if images {
+            // Without an uploaded image the post goes without the embed.
+            request = request
+                .fill(
+                    "/record/embed",
+                    Part::slot("images", "<image embed of the blob from uploadBlob>"),
+                )
+                .fill(
+                    "/record/embed/images/0/alt",
+                    Part::Text(post.image_alt.clone()),
+                );
         }
         request
     }
@@ -342,7 +354,13 @@ fn read_upload(response: &Response, now: DateTime<Utc>) -> Result<Slots, Deliver
         .json()
         .and_then(|v| v.get("blob").cloned())
         .ok_or_else(|| DeliveryError::retryable("uploadBlob answered without a blob"))?;
-    Ok([("thumb".to_string(), blob)].into())
+    // The blob as a link card's thumbnail, and as the image of a post
+    // without a link (its alt text is filled in by the request).
+    let images = json!({
+        "$type": "app.bsky.embed.images",
+        "images": [{"image": blob.clone(), "alt": ""}],
+    });
+    Ok([("thumb".to_string(), blob), ("images".to_string(), images)].into())
 }
 
 /// Link facets for every URL in `text`, and tag facets for each of
@@ -405,9 +423,15 @@ fn record(post: &Post) -> serde_json::Value {
         "langs": [post.language],
     });
     // The link card goes with the text that has the link (with
-    // `link_in_reply`, the first reply).
+    // `link_in_reply`, the first reply); a post without it shows the hero
+    // image itself.
     if post.fitted.text.contains(post.url.as_str()) {
         record["embed"] = json!({"$type": "app.bsky.embed.external", "external": external});
+    } else if post.image.is_some() {
+        record["embed"] = json!({
+            "$type": "app.bsky.embed.images",
+            "images": [{"image": "<blob from uploadBlob>", "alt": post.image_alt}],
+        });
     }
     let facets = facets(&post.fitted.text, &post.hashtags);
     if !facets.is_empty() {
@@ -630,8 +654,7 @@ impl Platform for Bluesky {
 
     fn steps(&self, post: &Post, _edit: Option<&str>, _learned: &Learned) -> Steps {
         let mut steps = vec![Step::Session(self.session_step())];
-        let card = post.fitted.text.contains(post.url.as_str());
-        let image = post.image.as_ref().filter(|_| card);
+        let image = post.image.as_ref();
         if let Some(image) = image {
             steps.push(Step::Upload(self.upload_step(image)));
         }

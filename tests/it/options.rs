@@ -628,11 +628,33 @@ async fn link_in_reply_puts_the_link_and_the_cta_in_the_first_reply() {
         })
         .mount(&server)
         .await;
+    Mock::given(method("GET"))
+        .and(path("/img/hero.jpg"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "image/jpeg")
+                .set_body_bytes(crate::posting::jpeg()),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/bsky/xrpc/com.atproto.repo.uploadBlob"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"blob": {"$type": "blob", "ref": {"$link": "bafkreib"}, "mimeType": "image/jpeg", "size": 1234}})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/masto/api/v2/media"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "m1", "url": "https://m.example/m1.jpg"})),
+        )
+        .mount(&server)
+        .await;
     let base = server.uri();
     let site = posting_site("  link_in_reply: true\n", &targets(&base, ""));
     site.article(
         "short.md",
-        "---\ntitle: Short\npublish_date: 2024-02-09T09:00:00Z\ndescription: A short one.\ncta: Read on\n---\n\nBody.\n",
+        format!("---\ntitle: Short\npublish_date: 2024-02-09T09:00:00Z\ndescription: A short one.\ncta: Read on\nheroImage: {base}/img/hero.jpg\nheroImageAlt: A pin\n---\n\nBody.\n"),
     );
     publish_at(&site, NOW).success();
     let statuses = bodies(&server, "/masto/api/v1/statuses").await;
@@ -646,7 +668,17 @@ async fn link_in_reply_puts_the_link_and_the_cta_in_the_first_reply() {
 
     let records = bodies(&server, "/bsky/xrpc/com.atproto.repo.createRecord").await;
     assert_eq!(records.len(), 2);
-    assert!(records[0]["record"].get("embed").is_none());
+    // The post without the link shows the hero image, with its alt text.
+    assert_eq!(
+        records[0]["record"]["embed"],
+        json!({
+            "$type": "app.bsky.embed.images",
+            "images": [{
+                "image": {"$type": "blob", "ref": {"$link": "bafkreib"}, "mimeType": "image/jpeg", "size": 1234},
+                "alt": "A pin",
+            }],
+        })
+    );
     let reply = &records[1]["record"];
     assert_eq!(
         reply["reply"],
