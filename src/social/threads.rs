@@ -239,6 +239,19 @@ impl Threads {
         }
     }
 
+    /// The session, the container (of a reply, with `reply`), its polling
+    /// and its publication.
+    fn post_steps(&self, post: &Post, reply: bool) -> Steps {
+        let mut steps = Vec::new();
+        if let Some(session) = self.session_step() {
+            steps.push(Step::Session(session));
+        }
+        steps.push(Step::Call(self.container_step(post, reply)));
+        steps.push(Step::Poll(self.poll_step()));
+        steps.push(Step::send(self.publish_step()));
+        Steps(steps)
+    }
+
     fn container_url(&self) -> Template {
         self.url("v1.0/").then_slot("container_id", CONTAINER)
     }
@@ -441,14 +454,7 @@ impl Platform for Threads {
     }
 
     fn steps(&self, post: &Post, _edit: Option<&str>, _learned: &Learned) -> Steps {
-        let mut steps = Vec::new();
-        if let Some(session) = self.session_step() {
-            steps.push(Step::Session(session));
-        }
-        steps.push(Step::Call(self.container_step(post, false)));
-        steps.push(Step::Poll(self.poll_step()));
-        steps.push(Step::send(self.publish_step()));
-        Steps(steps)
+        self.post_steps(post, false)
     }
 
     fn capabilities(&self, _learned: &Learned) -> super::Capabilities {
@@ -460,14 +466,7 @@ impl Platform for Threads {
 
     /// A container with `reply_to_id`, then published like any post.
     fn reply_steps(&self, part: &Post, _learned: &Learned) -> Option<Steps> {
-        let mut steps = Vec::new();
-        if let Some(session) = self.session_step() {
-            steps.push(Step::Session(session));
-        }
-        steps.push(Step::Call(self.container_step(part, true)));
-        steps.push(Step::Poll(self.poll_step()));
-        steps.push(Step::send(self.publish_step()));
-        Some(Steps(steps))
+        Some(self.post_steps(part, true))
     }
 
     fn delete(&self, remote: &super::Remote<'_>) -> Option<Steps> {

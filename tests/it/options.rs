@@ -58,6 +58,16 @@ fn article(site: &Site, social: &str) {
     );
 }
 
+/// The text of `herald publish --dry-run --now NOW` on `site`.
+fn dry_run(site: &Site, now: &str) -> String {
+    let dry = site
+        .herald()
+        .args(["publish", "--dry-run", "--now", now])
+        .assert()
+        .success();
+    output(&dry).0
+}
+
 async fn bodies(server: &MockServer, p: &str) -> Vec<Value> {
     server
         .received_requests()
@@ -84,12 +94,7 @@ async fn utm_and_hashtags_go_in_posts_and_never_in_feeds() {
     );
 
     // The dry run shows the tagged link and the hashtags.
-    let dry = site
-        .herald()
-        .args(["publish", "--dry-run", "--now", NOW])
-        .assert()
-        .success();
-    let (stdout, _) = output(&dry);
+    let stdout = dry_run(&site, NOW);
     assert!(
         stdout.contains("https://news.example/articles/async-tips/?utm_source=mastodon&utm_medium=social&utm_campaign=async-tips&utm_content=masto"),
         "{stdout}"
@@ -267,12 +272,7 @@ async fn delay_and_windows_hold_a_post_until_its_time() {
     );
     article(&site, "social:\n  only: [masto]\n");
     // Published 09:00 UTC (a Friday); at 10:00 the delay runs to 11:00.
-    let dry = site
-        .herald()
-        .args(["publish", "--dry-run", "--now", "2024-02-09T10:00:00Z"])
-        .assert()
-        .success();
-    let (stdout, _) = output(&dry);
+    let stdout = dry_run(&site, "2024-02-09T10:00:00Z");
     assert!(stdout.contains("masto (mastodon) delayed"), "{stdout}");
     assert!(
         stdout.contains("it goes at 2024-02-09 11:00 UTC"),
@@ -283,12 +283,7 @@ async fn delay_and_windows_hold_a_post_until_its_time() {
     assert!(ledger_records(&site).is_empty());
 
     // At 12:00 the delay is over but the window opens at 14:00.
-    let dry = site
-        .herald()
-        .args(["publish", "--dry-run", "--now", "2024-02-09T12:00:00Z"])
-        .assert()
-        .success();
-    let (stdout, _) = output(&dry);
+    let stdout = dry_run(&site, "2024-02-09T12:00:00Z");
     assert!(stdout.contains("masto (mastodon) waiting"), "{stdout}");
     assert!(
         stdout.contains("outside its windows: it goes at 2024-02-09 14:00 UTC"),
@@ -449,14 +444,23 @@ async fn each_posted_article_gets_a_data_file_written_only_when_it_changes() {
     assert_eq!(posts[1]["url"], "https://m.example/@news/s1");
     assert!(!site.root().join("site/data/posts/unposted.json").exists());
 
-    // Nothing changed: the file is not written again.
-    let before = std::fs::metadata(&file).unwrap().modified().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    publish_at(&site, NOW).success();
-    assert_eq!(
-        std::fs::metadata(&file).unwrap().modified().unwrap(),
-        before
-    );
+    // Nothing changed: the file is not written again (a write replaces
+    // the file, which gives it another inode).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let before = std::fs::metadata(&file).unwrap().ino();
+        publish_at(&site, NOW).success();
+        assert_eq!(std::fs::metadata(&file).unwrap().ino(), before);
+        // A file that no longer says what the ledger does is written again.
+        let mut data: Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        data["posts"] = json!([]);
+        std::fs::write(&file, data.to_string()).unwrap();
+        let tampered = std::fs::metadata(&file).unwrap().ino();
+        publish_at(&site, NOW).success();
+        assert_ne!(std::fs::metadata(&file).unwrap().ino(), tampered);
+    }
 }
 
 /// A Mastodon stand-in numbering statuses 1, 2, …; replies fail with 503
@@ -519,12 +523,7 @@ async fn a_long_post_becomes_a_thread_and_a_failed_part_resumes_without_repeatin
     );
     long_article(&site);
 
-    let dry = site
-        .herald()
-        .args(["publish", "--dry-run", "--now", NOW])
-        .assert()
-        .success();
-    let (stdout, _) = output(&dry);
+    let stdout = dry_run(&site, NOW);
     assert!(stdout.contains("A long read (part 2 of"), "{stdout}");
     assert!(
         stdout.contains("\"in_reply_to_id\": \"<id of the part before>\""),
@@ -553,12 +552,8 @@ async fn a_long_post_becomes_a_thread_and_a_failed_part_resumes_without_repeatin
     // The next run posts the rest, each a reply to the one before, and
     // never the first again.
     failing.store(false, Ordering::SeqCst);
-    let dry = site
-        .herald()
-        .args(["publish", "--dry-run", "--now", NOW])
-        .assert()
-        .success();
-    assert!(output(&dry).0.contains("(part 2 of"), "{}", output(&dry).0);
+    let stdout = dry_run(&site, NOW);
+    assert!(stdout.contains("(part 2 of"), "{stdout}");
     publish_at(&site, NOW).success();
     // (The stand-in saw the refused replies too; none without a parent.)
     let sent = bodies(&server, "/masto/api/v1/statuses").await;
@@ -740,12 +735,7 @@ async fn old_articles_are_reshared_by_boost_repost_or_a_prefixed_post() {
         0
     );
 
-    let dry = site
-        .herald()
-        .args(["publish", "--dry-run", "--now", "2024-03-11T12:00:00Z"])
-        .assert()
-        .success();
-    let (stdout, _) = output(&dry);
+    let stdout = dry_run(&site, "2024-03-11T12:00:00Z");
     assert!(
         stdout.contains("masto (mastodon) reshare (boost)"),
         "{stdout}"
