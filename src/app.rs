@@ -450,7 +450,7 @@ impl Session {
                 ));
             }
         }
-        let records = match Ledger::open_read_only(&config.state.path) {
+        let records = match Ledger::open_read_only_at(&config.state.location()) {
             Ok(Some(l)) => match l.records() {
                 Ok(r) => r,
                 Err(e) => return self.fail(&e.to_string()),
@@ -564,13 +564,23 @@ impl Session {
             Ok(c) => c,
             Err(e) => return e,
         };
-        let path = &config.state.path;
+        let location = config.state.location();
         let (done, what) = match command {
-            crate::cli::LedgerCommand::Export { output } => {
-                (transfer::export_to(path, output.as_deref()), "exported")
-            }
+            crate::cli::LedgerCommand::Export { output } => (
+                transfer::export_to(&location, output.as_deref()),
+                "exported",
+            ),
             crate::cli::LedgerCommand::Import { file } => {
-                (transfer::import_from(path, file), "imported")
+                (transfer::import_from(&location, file), "imported")
+            }
+            crate::cli::LedgerCommand::Migrate { to } => {
+                let url = crate::ledger::DatabaseUrl {
+                    url: crate::secret::Secret::new(to.clone()),
+                };
+                (
+                    transfer::migrate(&config.state.path, &url),
+                    "migrated (now set state.url to it in the config)",
+                )
             }
         };
         match done {
@@ -619,7 +629,7 @@ impl Session {
             Err(e) => return e,
         };
         if args.status {
-            let snapshot = match Ledger::open_read_only(&config.state.path) {
+            let snapshot = match Ledger::open_read_only_at(&config.state.location()) {
                 Ok(Some(l)) => match l.snapshot() {
                     Ok(s) => s,
                     Err(e) => return self.fail(&e.to_string()),

@@ -68,10 +68,10 @@ pub fn approve(
         return Err(ApproveError::UnknownTarget { name: name.clone() });
     }
     let path = &config.state.path;
-    if !path.exists() {
+    if config.state.url.is_none() && !path.exists() {
         return Err(ApproveError::NoLedger(path.clone()));
     }
-    let ledger = Ledger::open(path)?;
+    let ledger = Ledger::open_at(&config.state.location())?;
     let chosen = |r: &Record| {
         (choice.targets.is_empty() || choice.targets.contains(&r.target))
             && names_article(r, &choice.articles)

@@ -284,7 +284,7 @@ pub async fn authorize(
         target.timeout.std(),
     )
     .await?;
-    let ledger = Ledger::open(&config.state.path)?;
+    let ledger = Ledger::open_at(&config.state.location())?;
     keep(&ledger, &target.name, &session)?;
     Ok(session)
 }

@@ -151,7 +151,7 @@ fn template_problems(
 /// still waits for: warnings at the target, read from the ledger without
 /// changing it.
 fn token_problems(config: &Config) -> Vec<Diagnostic> {
-    let snapshot = match crate::ledger::Ledger::open_read_only(&config.state.path) {
+    let snapshot = match crate::ledger::Ledger::open_read_only_at(&config.state.location()) {
         Ok(Some(ledger)) => ledger.snapshot().unwrap_or_default(),
         Ok(None) | Err(_) => Default::default(),
     };

@@ -89,10 +89,16 @@ pub enum LedgerCommand {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Read an export into a new ledger at state.path (all of it or nothing; never into a ledger with records)
+    /// Read an export into a new ledger where the config keeps it (all of it or nothing; never into a ledger with records)
     Import {
         /// The export (- for stdin)
         file: PathBuf,
+    },
+    /// Copy the SQLite ledger at state.path into a new PostgreSQL ledger, for several hosts (then set state.url)
+    Migrate {
+        /// The database: postgres://USER@HOST/DATABASE (a password through ${NAME})
+        #[arg(long, value_name = "URL")]
+        to: String,
     },
 }
 

@@ -432,12 +432,25 @@ impl Schedule {
 /// Where the ledger lives.
 #[derive(Debug, Clone)]
 pub struct StateSettings {
+    /// The SQLite ledger, and the folder of the caches (which stay per
+    /// host when the ledger is shared).
     pub path: PathBuf,
     /// Whether parsed front matter is cached beside the ledger.
     pub cache: bool,
+    /// A ledger shared by several hosts (`state.url: postgres://…`).
+    pub url: Option<crate::ledger::DatabaseUrl>,
 }
 
 impl StateSettings {
+    /// Where the ledger is: PostgreSQL when `state.url` is set, else the
+    /// SQLite file.
+    pub fn location(&self) -> crate::ledger::Location {
+        match &self.url {
+            Some(url) => crate::ledger::Location::Database(url.clone()),
+            None => crate::ledger::Location::File(self.path.clone()),
+        }
+    }
+
     /// The front-matter cache's file (`state.db` → `state.articles.cache`),
     /// unless `state.cache` is off.
     pub fn cache_file(&self) -> Option<PathBuf> {

@@ -137,6 +137,7 @@ pub(super) struct RawSchedule {
 pub(super) struct RawState {
     pub path: Option<At<Text>>,
     pub cache: Option<bool>,
+    pub url: Option<At<Text>>,
 }
 
 /// A feed file name, or `false` to turn that format off.

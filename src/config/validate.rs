@@ -274,6 +274,17 @@ impl<'a> Validator<'a> {
         let state = StateSettings {
             path: self.local_path("state.path", raw.state.path.as_ref(), ".herald/state.db")?,
             cache: raw.state.cache.unwrap_or(true),
+            url: match &raw.state.url {
+                Some(u) => {
+                    let text = self.text("state.url", u)?;
+                    crate::ledger::DatabaseUrl::check(&text)
+                        .map_err(|m| self.err("state.url", Some(u), m))?;
+                    Some(crate::ledger::DatabaseUrl {
+                        url: crate::secret::Secret::new(u.value.0.clone()),
+                    })
+                }
+                None => None,
+            },
         };
         let monitoring = MonitoringSettings {
             healthcheck_url: raw.monitoring.healthcheck_url,

@@ -1,34 +1,43 @@
-//! The ledger: what was posted where, in SQLite (WAL). The only SQL in
-//! herald. Keyed by (target, article id); what was posted (content hash,
-//! remote id and URL) is recorded beside the key, so an edit never changes
-//! it.
+//! The ledger: what was posted where, and what herald learned about each
+//! target. The only SQL in herald. Keyed by (target, article id); what was
+//! posted (content hash, remote id and URL) is recorded beside the key, so
+//! an edit never changes it.
 //!
-//! The schema lives in numbered files under `migrations/`, applied at open
-//! and tracked in `PRAGMA user_version`. A ledger from a newer herald is
-//! refused; a file that is not a ledger is reported and never overwritten.
-//! The file is created 0600: it holds remote ids and the history of posts.
+//! Two stores hold it, behind one interface and one set of statements
+//! (written in the SQL both speak): an SQLite file for one host (the
+//! default, `state.path`) and PostgreSQL for several (`state.url`). A post
+//! is claimed by the one statement that records it pending: it succeeds
+//! only while the row is as the run read it (its revision) or already the
+//! run's own, so of any number of hosts exactly one sends it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OpenFlags, params};
 use serde::Serialize;
 
 use crate::social::Learned;
 
+mod postgres;
+mod sqlite;
 pub mod transfer;
 
-/// The migrations, in order; the schema version is their count.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../../migrations/0001_ledger.sql"),
-    include_str!("../../migrations/0002_target_state.sql"),
-    include_str!("../../migrations/0003_waits_moves_sites.sql"),
-    include_str!("../../migrations/0004_deleted.sql"),
-    include_str!("../../migrations/0005_held.sql"),
-    include_str!("../../migrations/0006_reference.sql"),
-    include_str!("../../migrations/0007_reshares.sql"),
-];
+pub use postgres::DatabaseUrl;
+use postgres::Postgres;
+use sqlite::Sqlite;
+
+/// The schema version this herald writes: the count of SQLite's
+/// migrations, which PostgreSQL's schema matches.
+pub fn schema_version() -> i64 {
+    sqlite::MIGRATIONS.len() as i64
+}
+
+/// How long a claim holds when its holder is not known to be dead: longer
+/// than any one post's attempts take, so a live run's claim never expires
+/// under it. A claim that expires is handled as SPEC §6 says for a run
+/// that died while sending (resent where an idempotency key protects it,
+/// `uncertain` elsewhere), never sent blindly.
+pub const CLAIM_HOLDS: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
 
 /// What marks the id of a thread's later part: `{article id}#part-{n}`,
 /// n from 2. Each part is a row of its own, with the guarantees of any
@@ -52,41 +61,61 @@ pub fn part_of(article_id: &str) -> (&str, Option<usize>) {
     }
 }
 
+/// Where the ledger is, as the config says: for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    File(PathBuf),
+    /// `state.url`, without its password.
+    Database(String),
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::File(path) => write!(f, "state.path {}", crate::paths::display(path)),
+            Place::Database(url) => write!(f, "state.url {url}"),
+        }
+    }
+}
+
+/// Where the config keeps the ledger.
+#[derive(Debug, Clone)]
+pub enum Location {
+    File(PathBuf),
+    Database(DatabaseUrl),
+}
+
 /// Why the ledger cannot be used. Nothing is sent when it cannot.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    #[error("state.path {}: {message}", crate::paths::display(.path))]
-    Open { path: PathBuf, message: String },
+    #[error("{place}: {message}")]
+    Open { place: Place, message: String },
     #[error(
-        "state.path {}: this ledger was written by a newer herald (schema {found}; this herald knows up to {known}); upgrade herald, it is left as it is",
-        crate::paths::display(.path)
+        "{place}: this ledger was written by a newer herald (schema {found}; this herald knows up to {known}); upgrade herald, it is left as it is"
     )]
     TooNew {
-        path: PathBuf,
+        place: Place,
         found: i64,
         known: i64,
     },
     #[error(
-        "state.path {}: not a herald ledger or damaged ({message}); it is left as it is: restore it from a backup, or move it away and adopt the published articles with `herald publish --mark-seen` (so that nothing is posted again)",
-        crate::paths::display(.path)
+        "{place}: not a herald ledger or damaged ({message}); it is left as it is: restore it from a backup, or move it away and adopt the published articles with `herald publish --mark-seen` (so that nothing is posted again)"
     )]
-    Corrupt { path: PathBuf, message: String },
-    #[error("state.path {}: {message}", crate::paths::display(.path))]
-    Write { path: PathBuf, message: String },
+    Corrupt { place: Place, message: String },
+    #[error("{place}: {message}")]
+    Write { place: Place, message: String },
     #[error(
-        "state.path {}: this ledger belongs to the site {owner} and this config is for {site}; give each site its own state.path (target names are the ledger's keys, so two sites in one ledger would hide each other's posts)",
-        crate::paths::display(.path)
+        "{place}: this ledger belongs to the site {owner} and this config is for {site}; give each site its own ledger (target names are the ledger's keys, so two sites in one ledger would hide each other's posts)"
     )]
     OtherSite {
-        path: PathBuf,
+        place: Place,
         owner: String,
         site: String,
     },
     #[error(
-        "state.path {}: the ledger cannot be written ({message}): the disk is full, a file size limit was reached, or the disk is failing; free some space and run again (the ledger is not damaged: keep it where it is; nothing more was sent)",
-        crate::paths::display(.path)
+        "{place}: the ledger cannot be written ({message}): the disk is full, a file size limit was reached, or the disk is failing; free some space and run again (the ledger is not damaged: keep it where it is; nothing more was sent)"
     )]
-    Disk { path: PathBuf, message: String },
+    Disk { place: Place, message: String },
 }
 
 /// Where a post stands.
@@ -182,6 +211,14 @@ pub struct Record {
     pub reshares: u32,
     pub reshared_at: Option<DateTime<Utc>>,
     pub reshare_id: Option<String>,
+    /// The run that last changed the status (`host/pid/nonce`): while
+    /// pending, the claim's holder.
+    pub holder: Option<String>,
+    /// Until when a pending post's claim holds.
+    pub claim_expires_at: Option<DateTime<Utc>>,
+    /// Raised by every change of status: a run sends a post only while
+    /// it is as the run read it.
+    pub revision: i64,
 }
 
 impl Record {
@@ -209,6 +246,9 @@ pub struct Snapshot {
     pub meta: HashMap<String, String>,
     /// What herald learned about each target.
     pub learned: HashMap<String, Learned>,
+    /// Whether other hosts may be running now (a shared ledger): then a
+    /// pending post may be in flight elsewhere.
+    pub shared: bool,
 }
 
 impl Snapshot {
@@ -251,16 +291,112 @@ impl Snapshot {
             .sum()
     }
 
+    /// Whether `record` is being sent by another run now: pending under a
+    /// claim that has not expired and whose holder is not known to be
+    /// dead. With one host (SQLite and its run lock) nothing is.
+    pub fn in_flight(&self, record: &Record, now: DateTime<Utc>) -> bool {
+        self.shared
+            && record.status == Status::Pending
+            && record.claim_expires_at.is_some_and(|at| at > now)
+            && record.holder.as_deref().is_some_and(holder_alive)
+    }
+
     /// What was learned about `target` (nothing yet: empty).
     pub fn learned(&self, target: &str) -> Learned {
         self.learned.get(target).cloned().unwrap_or_default()
     }
 }
 
+/// A value bound to or read from a statement: what both stores share.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+impl Value {
+    fn text(self) -> Option<String> {
+        match self {
+            Value::Text(t) => Some(t),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Null => None,
+        }
+    }
+
+    fn int(&self) -> i64 {
+        match self {
+            Value::Int(i) => *i,
+            Value::Text(t) => t.parse().unwrap_or_default(),
+            Value::Null => 0,
+        }
+    }
+
+    fn time(self) -> Option<DateTime<Utc>> {
+        parse_time(self.text())
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::Text(s.to_string())
+    }
+}
+
+impl From<&String> for Value {
+    fn from(s: &String) -> Value {
+        Value::Text(s.clone())
+    }
+}
+
+impl From<Option<&str>> for Value {
+    fn from(s: Option<&str>) -> Value {
+        s.map_or(Value::Null, Value::from)
+    }
+}
+
+impl From<&Option<String>> for Value {
+    fn from(s: &Option<String>) -> Value {
+        Value::from(s.as_deref())
+    }
+}
+
+impl From<i64> for Value {
+    fn from(i: i64) -> Value {
+        Value::Int(i)
+    }
+}
+
+impl From<DateTime<Utc>> for Value {
+    fn from(t: DateTime<Utc>) -> Value {
+        Value::Text(time(t))
+    }
+}
+
+/// What a query read: its column names and rows.
+#[derive(Debug, Default)]
+pub(crate) struct Rows {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// The statements' parameters, written `?1`, `?2`… in the SQL both stores
+/// speak.
+macro_rules! params {
+    ($($v:expr),* $(,)?) => { vec![$(Value::from($v)),*] };
+}
+
+/// The store behind a ledger.
+enum Store {
+    Sqlite(Sqlite),
+    Postgres(Postgres),
+}
+
 /// An open ledger.
 pub struct Ledger {
-    conn: Connection,
-    path: PathBuf,
+    store: Store,
+    /// This run's name in claims: `host/pid/nonce`.
+    holder: String,
 }
 
 fn time(t: DateTime<Utc>) -> String {
@@ -272,154 +408,203 @@ fn parse_time(s: Option<String>) -> Option<DateTime<Utc>> {
         .map(|d| d.to_utc())
 }
 
+/// This machine's name, for claims.
+fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at
+    // most that many bytes and a NUL when it fits.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown".to_string();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).replace('/', "_")
+}
+
+/// A new run's name in claims.
+fn new_holder() -> String {
+    format!(
+        "{}/{}/{:08x}",
+        host_name(),
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
+/// Whether the run named `holder` may still be alive: a run on this
+/// machine whose process is gone is not (its claims need not wait to
+/// expire); one on another machine may be.
+fn holder_alive(holder: &str) -> bool {
+    let mut parts = holder.splitn(3, '/');
+    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
+        return true;
+    };
+    if host != host_name() {
+        return true;
+    }
+    let Ok(pid) = pid.parse::<libc::pid_t>() else {
+        return true;
+    };
+    if pid == std::process::id() as libc::pid_t {
+        return true;
+    }
+    // SAFETY: signal 0 sends nothing; it only asks whether the process
+    // exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Whether a claim was granted, and if not, why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Recorded pending under this run's name: send it.
+    Granted,
+    /// Another run changed the post since this run read the ledger (it is
+    /// sending it, or sent it): left to it.
+    Taken,
+    /// Another host posted to the target within `min_interval`, or the
+    /// targets' posts since this run began reached `max_per_run`.
+    Paced,
+}
+
+/// The pacing a claim keeps across hosts (a shared ledger only: one host's
+/// plan keeps it alone).
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    pub min_interval: chrono::TimeDelta,
+    pub max_per_run: u32,
+    pub run_started: DateTime<Utc>,
+}
+
+const RECORD_COLUMNS: &str =
+    "target, article_id, status, attempts, first_attempt_at, last_attempt_at, last_error,
+    content_hash, idempotency_key, remote_id, remote_url, posted_at, edited_at, updated_at,
+    not_before, title, published_at, approved_at, reference,
+    reshares, reshared_at, reshare_id, holder, claim_expires_at, revision";
+
+fn record(row: Vec<Value>) -> Record {
+    let mut it = row.into_iter();
+    let mut next = || it.next().unwrap_or(Value::Null);
+    Record {
+        target: next().text().unwrap_or_default(),
+        article_id: next().text().unwrap_or_default(),
+        status: Status::parse(&next().text().unwrap_or_default()),
+        attempts: u32::try_from(next().int()).unwrap_or_default(),
+        first_attempt_at: next().time(),
+        last_attempt_at: next().time(),
+        last_error: next().text(),
+        content_hash: next().text(),
+        idempotency_key: next().text().unwrap_or_default(),
+        remote_id: next().text(),
+        remote_url: next().text(),
+        posted_at: next().time(),
+        edited_at: next().time(),
+        updated_at: next().time().unwrap_or_default(),
+        not_before: next().time(),
+        title: next().text(),
+        published_at: next().text(),
+        approved_at: next().time(),
+        reference: next().text(),
+        reshares: u32::try_from(next().int()).unwrap_or_default(),
+        reshared_at: next().time(),
+        reshare_id: next().text(),
+        holder: next().text(),
+        claim_expires_at: next().time(),
+        revision: next().int(),
+    }
+}
+
 impl Ledger {
-    /// Opens (creating on first use, 0600) the ledger at `path` for a run.
+    /// Opens (creating on first use, 0600) the SQLite ledger at `path`.
     pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
-        let open_err = |message: String| LedgerError::Open {
-            path: path.to_path_buf(),
-            message,
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| open_err(format!("cannot create its folder: {e}")))?;
-        }
-        if !path.exists() {
-            create_private(path).map_err(|e| open_err(format!("cannot create the ledger: {e}")))?;
-        }
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
-            .map_err(|e| classify_open_error(path, e))?;
-        let ledger = Ledger {
-            conn,
-            path: path.to_path_buf(),
-        };
-        ledger.prepare(true)?;
-        Ok(ledger)
+        Ok(Ledger::new(Store::Sqlite(Sqlite::open(path)?)))
     }
 
-    /// Opens an existing ledger without changing anything on disk (no
-    /// journal, no lock files): for dry runs and `status`. `None` when there
-    /// is no ledger yet.
+    /// Opens an existing SQLite ledger without changing anything on disk
+    /// (no journal, no lock files): for dry runs and `status`. `None` when
+    /// there is no ledger yet.
     pub fn open_read_only(path: &Path) -> Result<Option<Ledger>, LedgerError> {
-        if !path.exists() {
-            return Ok(None);
-        }
-        // A run that was killed leaves its last writes in the write-ahead
-        // log (with its index, `-shm`): they are read from there, without
-        // writing. With no log, the file is read as immutable, which needs
-        // no lock file either.
-        let wal = sidecar(path, "-wal");
-        let shm = sidecar(path, "-shm");
-        let has_log = wal.metadata().is_ok_and(|m| m.len() > 0) && shm.exists();
-        let uri = format!(
-            "file:{}{}",
-            url::form_urlencoded::byte_serialize(path.to_string_lossy().as_bytes())
-                .collect::<String>()
-                .replace("%2F", "/"),
-            if has_log { "" } else { "?immutable=1" }
-        );
-        let conn = Connection::open_with_flags(
-            uri,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,
-        )
-        .map_err(|e| classify_open_error(path, e))?;
-        let ledger = Ledger {
-            conn,
-            path: path.to_path_buf(),
-        };
-        ledger.prepare(false)?;
-        Ok(Some(ledger))
+        Ok(Sqlite::open_read_only(path)?.map(|s| Ledger::new(Store::Sqlite(s))))
     }
 
-    /// An error reading the ledger: damage, unless the disk itself failed.
-    fn corrupt(&self, e: rusqlite::Error) -> LedgerError {
-        disk_error(&self.path, &e).unwrap_or_else(|| LedgerError::Corrupt {
-            path: self.path.clone(),
-            message: e.to_string(),
-        })
-    }
-
-    fn write_err(&self, e: rusqlite::Error) -> LedgerError {
-        if let Some(disk) = disk_error(&self.path, &e) {
-            return disk;
-        }
-        let message = match &e {
-            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ReadOnly => {
-                "the ledger is read-only; herald needs to write it to record posts".to_string()
-            }
-            _ => e.to_string(),
-        };
-        LedgerError::Write {
-            path: self.path.clone(),
-            message,
+    /// Opens the ledger where the config keeps it, for a run: created and
+    /// migrated as needed.
+    pub fn open_at(location: &Location) -> Result<Ledger, LedgerError> {
+        match location {
+            Location::File(path) => Ledger::open(path),
+            Location::Database(url) => Ok(Ledger::new(Store::Postgres(Postgres::open(url)?))),
         }
     }
 
-    /// Checks the schema version and, when writable, migrates.
-    fn prepare(&self, writable: bool) -> Result<(), LedgerError> {
-        let known = MIGRATIONS.len() as i64;
-        let version: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| self.corrupt(e))?;
-        // A quick look at the file's structure: a damaged page shows here.
-        let check: String = self
-            .conn
-            .query_row("PRAGMA quick_check", [], |r| r.get(0))
-            .map_err(|e| self.corrupt(e))?;
-        if check != "ok" {
-            return Err(LedgerError::Corrupt {
-                path: self.path.clone(),
-                message: check,
-            });
-        }
-        if version > known {
-            return Err(LedgerError::TooNew {
-                path: self.path.clone(),
-                found: version,
-                known,
-            });
-        }
-        if version == 0 {
-            let tables: i64 = self
-                .conn
-                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-                .map_err(|e| self.corrupt(e))?;
-            if tables > 0 {
-                return Err(LedgerError::Corrupt {
-                    path: self.path.clone(),
-                    message: "an SQLite database with other tables".to_string(),
-                });
+    /// Opens the ledger where the config keeps it, changing nothing (no
+    /// file, no table is created): `None` when there is none yet.
+    pub fn open_read_only_at(location: &Location) -> Result<Option<Ledger>, LedgerError> {
+        match location {
+            Location::File(path) => Ledger::open_read_only(path),
+            Location::Database(url) => {
+                Ok(Postgres::open_read_only(url)?.map(|p| Ledger::new(Store::Postgres(p))))
             }
         }
-        if !writable {
-            return Ok(());
+    }
+
+    fn new(store: Store) -> Ledger {
+        Ledger {
+            store,
+            holder: new_holder(),
         }
-        self.conn
-            .busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(|e| self.write_err(e))?;
-        self.conn
-            .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
-            .map_err(|e| self.write_err(e))?;
-        self.conn
-            .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-            .map_err(|e| self.write_err(e))?;
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let next = i as i64 + 1;
-            self.conn
-                .execute_batch(&format!(
-                    "BEGIN;\n{sql}\nPRAGMA user_version = {next};\nCOMMIT;"
-                ))
-                .map_err(|e| {
-                    let _ = self.conn.execute_batch("ROLLBACK;");
-                    self.write_err(e)
-                })?;
+    }
+
+    /// Whether other hosts may use this ledger at the same time.
+    pub fn shared(&self) -> bool {
+        matches!(self.store, Store::Postgres(_))
+    }
+
+    /// Where the ledger is, for messages.
+    pub fn place(&self) -> &Place {
+        match &self.store {
+            Store::Sqlite(s) => s.place(),
+            Store::Postgres(p) => p.place(),
         }
-        Ok(())
+    }
+
+    /// This run's name in claims.
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
+    fn execute(&self, sql: &str, params: Vec<Value>) -> Result<u64, LedgerError> {
+        match &self.store {
+            Store::Sqlite(s) => s.execute(sql, &params),
+            Store::Postgres(p) => p.execute(sql, params),
+        }
+    }
+
+    fn query(&self, sql: &str, params: Vec<Value>) -> Result<Rows, LedgerError> {
+        match &self.store {
+            Store::Sqlite(s) => s.query(sql, &params),
+            Store::Postgres(p) => p.query(sql, params),
+        }
+    }
+
+    /// Runs `statements` in one transaction (`write`: changes; else one
+    /// consistent read).
+    pub(crate) fn transaction(
+        &self,
+        statements: Vec<(String, Vec<Value>)>,
+        write: bool,
+    ) -> Result<Vec<Rows>, (Option<usize>, LedgerError)> {
+        match &self.store {
+            Store::Sqlite(s) => s.transaction(&statements, write),
+            Store::Postgres(p) => p.transaction(statements, write),
+        }
     }
 
     /// Reads everything a plan needs.
     pub fn snapshot(&self) -> Result<Snapshot, LedgerError> {
-        let mut snapshot = Snapshot::default();
+        let mut snapshot = Snapshot {
+            shared: self.shared(),
+            ..Snapshot::default()
+        };
         for r in self.records()? {
             let sent = [
                 r.posted_at.filter(|_| r.status == Status::Posted),
@@ -435,33 +620,25 @@ impl Ledger {
                 .records
                 .insert((r.target.clone(), r.article_id.clone()), r);
         }
-        let mut stmt = self
-            .conn
-            .prepare("SELECT key, value FROM meta")
-            .map_err(|e| self.corrupt(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(|e| self.corrupt(e))?;
-        for row in rows {
-            let (k, v) = row.map_err(|e| self.corrupt(e))?;
-            snapshot.meta.insert(k, v);
+        for row in self.query("SELECT key, value FROM meta", params![])?.rows {
+            let mut it = row.into_iter();
+            if let (Some(k), Some(v)) = (
+                it.next().and_then(Value::text),
+                it.next().and_then(Value::text),
+            ) {
+                snapshot.meta.insert(k, v);
+            }
         }
-        let mut stmt = self
-            .conn
-            .prepare("SELECT target, key, value, updated_at FROM target_state")
-            .map_err(|e| self.corrupt(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            })
-            .map_err(|e| self.corrupt(e))?;
-        for row in rows {
-            let (target, key, value, at) = row.map_err(|e| self.corrupt(e))?;
+        for row in self
+            .query(
+                "SELECT target, key, value, updated_at FROM target_state",
+                params![],
+            )?
+            .rows
+        {
+            let mut it = row.into_iter().map(Value::text);
+            let mut next = || it.next().flatten().unwrap_or_default();
+            let (target, key, value, at) = (next(), next(), next(), next());
             snapshot.learned.entry(target).or_default().set(
                 &key,
                 value,
@@ -473,64 +650,114 @@ impl Ledger {
 
     /// Every row, ordered by article then target.
     pub fn records(&self) -> Result<Vec<Record>, LedgerError> {
-        self.query("1 = 1", [])
+        self.select("1 = 1", params![])
     }
 
     /// One (target, article) row.
     pub fn get(&self, target: &str, article_id: &str) -> Result<Option<Record>, LedgerError> {
         Ok(self
-            .query(
+            .select(
                 "target = ?1 AND article_id = ?2",
                 params![target, article_id],
             )?
             .pop())
     }
 
-    fn query(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<Record>, LedgerError> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT target, article_id, status, attempts, first_attempt_at, last_attempt_at, last_error,
-                        content_hash, idempotency_key, remote_id, remote_url, posted_at, edited_at, updated_at,
-                        not_before, title, published_at, approved_at, reference,
-                        reshares, reshared_at, reshare_id
-                 FROM posts WHERE {filter} ORDER BY article_id, target"
-            ))
-            .map_err(|e| self.corrupt(e))?;
-        let rows = stmt
-            .query_map(args, |r| {
-                Ok(Record {
-                    target: r.get(0)?,
-                    article_id: r.get(1)?,
-                    status: Status::parse(&r.get::<_, String>(2)?),
-                    attempts: r.get(3)?,
-                    first_attempt_at: parse_time(r.get(4)?),
-                    last_attempt_at: parse_time(r.get(5)?),
-                    last_error: r.get(6)?,
-                    content_hash: r.get(7)?,
-                    idempotency_key: r.get(8)?,
-                    remote_id: r.get(9)?,
-                    remote_url: r.get(10)?,
-                    posted_at: parse_time(r.get(11)?),
-                    edited_at: parse_time(r.get(12)?),
-                    updated_at: parse_time(r.get(13)?).unwrap_or_default(),
-                    not_before: parse_time(r.get(14)?),
-                    title: r.get(15)?,
-                    published_at: r.get(16)?,
-                    approved_at: parse_time(r.get(17)?),
-                    reference: r.get(18)?,
-                    reshares: r.get(19)?,
-                    reshared_at: parse_time(r.get(20)?),
-                    reshare_id: r.get(21)?,
-                })
-            })
-            .map_err(|e| self.corrupt(e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.corrupt(e))
+    fn select(&self, filter: &str, args: Vec<Value>) -> Result<Vec<Record>, LedgerError> {
+        let rows = self.query(
+            &format!(
+                "SELECT {RECORD_COLUMNS} FROM posts WHERE {filter} ORDER BY article_id, target"
+            ),
+            args,
+        )?;
+        Ok(rows.rows.into_iter().map(record).collect())
     }
 
-    /// Records an attempt about to be made: pending, with its key, before
-    /// anything is sent.
+    /// Claims a post and records the attempt about to be made: pending,
+    /// with its key, under this run's name, before anything is sent.
+    /// Granted only while the row is as the run read it (`seen`: its
+    /// revision then, `None` for no row) or is already this run's, and,
+    /// in a shared ledger, while `pace` allows.
+    pub fn claim(
+        &self,
+        attempt: &Attempt<'_>,
+        seen: Option<i64>,
+        pace: Option<&Pace>,
+    ) -> Result<Claim, LedgerError> {
+        let Attempt {
+            target,
+            article_id,
+            key,
+            hash,
+            now,
+        } = *attempt;
+        let pace = pace.filter(|_| self.shared());
+        let paced = match pace {
+            None => "1 = 1".to_string(),
+            Some(_) => format!(
+                "NOT EXISTS (SELECT 1 FROM posts p WHERE p.target = ?1 AND p.article_id <> ?2
+                   AND p.article_id NOT LIKE '%{PART_MARK}%' AND p.holder IS NOT NULL AND p.holder <> ?6
+                   AND p.status IN ('pending', 'posted') AND p.last_attempt_at > ?9)
+                 AND (SELECT count(*) FROM posts p WHERE p.target = ?1 AND p.article_id <> ?2
+                   AND p.article_id NOT LIKE '%{PART_MARK}%' AND p.holder IS NOT NULL
+                   AND p.status IN ('pending', 'posted') AND p.last_attempt_at >= ?10) < ?11"
+            ),
+        };
+        let sql = format!(
+            "INSERT INTO posts (target, article_id, status, attempts, first_attempt_at, last_attempt_at,
+                                content_hash, idempotency_key, updated_at, holder, claim_expires_at, revision)
+             SELECT ?1, ?2, 'pending', 1, ?3, ?3, ?4, ?5, ?3, ?6, ?7, 1
+             WHERE {paced}
+             ON CONFLICT (target, article_id) DO UPDATE SET
+                status = 'pending', attempts = posts.attempts + 1,
+                first_attempt_at = coalesce(posts.first_attempt_at, ?3), last_attempt_at = ?3,
+                content_hash = ?4, idempotency_key = ?5, updated_at = ?3, not_before = NULL,
+                holder = ?6, claim_expires_at = ?7, revision = posts.revision + 1
+             WHERE posts.revision = ?8 OR posts.holder = ?6"
+        );
+        let (since, started, most) = match pace {
+            Some(p) => (
+                now - p.min_interval,
+                p.run_started,
+                i64::from(p.max_per_run),
+            ),
+            None => (now, now, 0),
+        };
+        let mut args = params![
+            target,
+            article_id,
+            now,
+            hash,
+            key,
+            self.holder.as_str(),
+            now + CLAIM_HOLDS
+        ];
+        args.push(seen.map_or(Value::Null, Value::Int));
+        if pace.is_some() {
+            args.extend(params![since, started, most]);
+        }
+        let changed = match &self.store {
+            Store::Sqlite(s) => s.execute(&sql, &args)?,
+            Store::Postgres(p) => p.claim(target, &sql, args)?,
+        };
+        if changed > 0 {
+            return Ok(Claim::Granted);
+        }
+        let now_row = self.get(target, article_id)?;
+        let untouched = match (&now_row, seen) {
+            (None, None) => true,
+            (Some(r), Some(rev)) => r.revision == rev,
+            _ => false,
+        };
+        Ok(if untouched {
+            Claim::Paced
+        } else {
+            Claim::Taken
+        })
+    }
+
+    /// Records an attempt about to be made without conditions: for a post
+    /// this run holds, or one that sends nothing (it cannot be composed).
     pub fn begin_attempt(
         &self,
         target: &str,
@@ -539,19 +766,26 @@ impl Ledger {
         hash: &str,
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
-        self.conn
-            .execute(
-                "INSERT INTO posts (target, article_id, status, attempts, first_attempt_at, last_attempt_at,
-                                    content_hash, idempotency_key, updated_at)
-                 VALUES (?1, ?2, 'pending', 1, ?3, ?3, ?4, ?5, ?3)
-                 ON CONFLICT (target, article_id) DO UPDATE SET
-                    status = 'pending', attempts = attempts + 1,
-                    first_attempt_at = coalesce(first_attempt_at, ?3), last_attempt_at = ?3,
-                    content_hash = ?4, idempotency_key = ?5, updated_at = ?3, not_before = NULL",
-                params![target, article_id, time(now), hash, key],
-            )
-            .map(drop)
-            .map_err(|e| self.write_err(e))
+        self.execute(
+            "INSERT INTO posts (target, article_id, status, attempts, first_attempt_at, last_attempt_at,
+                                content_hash, idempotency_key, updated_at, holder, claim_expires_at, revision)
+             VALUES (?1, ?2, 'pending', 1, ?3, ?3, ?4, ?5, ?3, ?6, ?7, 1)
+             ON CONFLICT (target, article_id) DO UPDATE SET
+                status = 'pending', attempts = posts.attempts + 1,
+                first_attempt_at = coalesce(posts.first_attempt_at, ?3), last_attempt_at = ?3,
+                content_hash = ?4, idempotency_key = ?5, updated_at = ?3, not_before = NULL,
+                holder = ?6, claim_expires_at = ?7, revision = posts.revision + 1",
+            params![
+                target,
+                article_id,
+                now,
+                hash,
+                key,
+                self.holder.as_str(),
+                now + CLAIM_HOLDS
+            ],
+        )
+        .map(drop)
     }
 
     /// The platform made the post.
@@ -562,26 +796,28 @@ impl Ledger {
         delivered: &crate::social::Delivered,
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
-        self.conn
-            .execute(
-                "UPDATE posts SET status = 'posted', remote_id = coalesce(?3, remote_id),
-                        remote_url = coalesce(?4, remote_url), reference = coalesce(?6, reference),
-                        last_error = NULL, posted_at = ?5, updated_at = ?5
-                 WHERE target = ?1 AND article_id = ?2",
-                params![
-                    target,
-                    article_id,
-                    delivered.remote_id,
-                    delivered.remote_url,
-                    time(now),
-                    delivered.reference
-                ],
-            )
-            .map(drop)
-            .map_err(|e| self.write_err(e))
+        self.execute(
+            "UPDATE posts SET status = 'posted', remote_id = coalesce(?3, remote_id),
+                    remote_url = coalesce(?4, remote_url), reference = coalesce(?6, reference),
+                    last_error = NULL, posted_at = ?5, updated_at = ?5, holder = ?7,
+                    claim_expires_at = NULL, revision = revision + 1
+             WHERE target = ?1 AND article_id = ?2",
+            params![
+                target,
+                article_id,
+                &delivered.remote_id,
+                &delivered.remote_url,
+                now,
+                &delivered.reference,
+                self.holder.as_str()
+            ],
+        )
+        .map(drop)
     }
 
-    /// Sets the status (failed, uncertain, queued) with a reason.
+    /// Sets the status (failed, uncertain, dropped, deleted) with a
+    /// reason. Never over another run's live claim, and never over a
+    /// posted row but to say it was deleted.
     pub fn mark(
         &self,
         target: &str,
@@ -590,17 +826,29 @@ impl Ledger {
         error: &str,
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
-        self.conn
-            .execute(
-                "UPDATE posts SET status = ?3, last_error = ?4, updated_at = ?5 WHERE target = ?1 AND article_id = ?2",
-                params![target, article_id, status.as_str(), error, time(now)],
-            )
-            .map(drop)
-            .map_err(|e| self.write_err(e))
+        self.execute(
+            "UPDATE posts SET status = ?3, last_error = ?4, updated_at = ?5, holder = ?6,
+                    claim_expires_at = NULL, revision = revision + 1
+             WHERE target = ?1 AND article_id = ?2
+               AND (holder IS NULL OR holder = ?6 OR status <> 'pending' OR claim_expires_at IS NULL
+                    OR claim_expires_at <= ?5 OR ?7 = 0)
+               AND (status <> 'posted' OR ?3 = 'deleted' OR holder = ?6 OR ?7 = 0)",
+            params![
+                target,
+                article_id,
+                status.as_str(),
+                error,
+                now,
+                self.holder.as_str(),
+                i64::from(self.shared())
+            ],
+        )
+        .map(drop)
     }
 
-    /// Records a post held back (or adopted) without an attempt: queued or
-    /// seen. Never downgrades a posted row.
+    /// Records a post held back (or adopted) without an attempt: queued,
+    /// held, failed or seen. Never downgrades a posted row, nor one
+    /// another run is sending.
     pub fn record_unsent(
         &self,
         target: &str,
@@ -614,17 +862,29 @@ impl Ledger {
             idempotency_key: key,
             content_hash: hash,
         } = *unsent;
-        self.conn
-            .execute(
-                "INSERT INTO posts (target, article_id, status, content_hash, idempotency_key, last_error, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (target, article_id) DO UPDATE SET
-                    status = ?3, content_hash = coalesce(content_hash, ?4), last_error = ?6, updated_at = ?7
-                 WHERE status != 'posted'",
-                params![target, article_id, status.as_str(), hash, key, reason, time(now)],
-            )
-            .map(drop)
-            .map_err(|e| self.write_err(e))
+        self.execute(
+            "INSERT INTO posts (target, article_id, status, content_hash, idempotency_key, last_error,
+                                updated_at, holder, revision)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)
+             ON CONFLICT (target, article_id) DO UPDATE SET
+                status = ?3, content_hash = coalesce(posts.content_hash, ?4), last_error = ?6,
+                updated_at = ?7, holder = ?8, claim_expires_at = NULL, revision = posts.revision + 1
+             WHERE posts.status <> 'posted'
+               AND (posts.status <> 'pending' OR posts.holder IS NULL OR posts.holder = ?8
+                    OR posts.claim_expires_at IS NULL OR posts.claim_expires_at <= ?7 OR ?9 = 0)",
+            params![
+                target,
+                article_id,
+                status.as_str(),
+                hash,
+                key,
+                reason,
+                now,
+                self.holder.as_str(),
+                i64::from(self.shared())
+            ],
+        )
+        .map(drop)
     }
 
     /// A posted article was announced again; `id` is the boost or repost
@@ -636,14 +896,12 @@ impl Ledger {
         id: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
-        self.conn
-            .execute(
-                "UPDATE posts SET reshares = reshares + 1, reshared_at = ?3, reshare_id = ?4, updated_at = ?3
-                 WHERE target = ?1 AND article_id = ?2 AND status = 'posted'",
-                params![target, article_id, time(now), id],
-            )
-            .map(drop)
-            .map_err(|e| self.write_err(e))
+        self.execute(
+            "UPDATE posts SET reshares = reshares + 1, reshared_at = ?3, reshare_id = ?4, updated_at = ?3
+             WHERE target = ?1 AND article_id = ?2 AND status = 'posted'",
+            params![target, article_id, now, id],
+        )
+        .map(drop)
     }
 
     /// Lets the held posts that `chosen` picks go: the next run sends
@@ -654,17 +912,16 @@ impl Ledger {
         now: DateTime<Utc>,
     ) -> Result<Vec<Record>, LedgerError> {
         let mut released = Vec::new();
-        for r in self.query("status = 'held'", [])? {
+        for r in self.select("status = 'held'", params![])? {
             if !chosen(&r) {
                 continue;
             }
-            self.conn
-                .execute(
-                    "UPDATE posts SET status = 'queued', approved_at = ?3, last_error = 'approved', updated_at = ?3
-                     WHERE target = ?1 AND article_id = ?2 AND status = 'held'",
-                    params![r.target, r.article_id, time(now)],
-                )
-                .map_err(|e| self.write_err(e))?;
+            self.execute(
+                "UPDATE posts SET status = 'queued', approved_at = ?3, last_error = 'approved',
+                        updated_at = ?3, holder = ?4, revision = revision + 1
+                 WHERE target = ?1 AND article_id = ?2 AND status = 'held'",
+                params![&r.target, &r.article_id, now, self.holder.as_str()],
+            )?;
             released.push(r);
         }
         Ok(released)
@@ -678,14 +935,12 @@ impl Ledger {
         hash: &str,
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
-        self.conn
-            .execute(
-                "UPDATE posts SET content_hash = ?3, last_error = NULL, edited_at = ?4, updated_at = ?4
-                 WHERE target = ?1 AND article_id = ?2",
-                params![target, article_id, hash, time(now)],
-            )
-            .map(drop)
-            .map_err(|e| self.write_err(e))
+        self.execute(
+            "UPDATE posts SET content_hash = ?3, last_error = NULL, edited_at = ?4, updated_at = ?4
+             WHERE target = ?1 AND article_id = ?2",
+            params![target, article_id, hash, now],
+        )
+        .map(drop)
     }
 
     /// Records the fingerprint of a post made before fingerprints covered
@@ -696,13 +951,11 @@ impl Ledger {
         article_id: &str,
         hash: &str,
     ) -> Result<(), LedgerError> {
-        self.conn
-            .execute(
-                "UPDATE posts SET content_hash = ?3 WHERE target = ?1 AND article_id = ?2 AND content_hash IS NULL",
-                params![target, article_id, hash],
-            )
-            .map(drop)
-            .map_err(|e| self.write_err(e))
+        self.execute(
+            "UPDATE posts SET content_hash = ?3 WHERE target = ?1 AND article_id = ?2 AND content_hash IS NULL",
+            params![target, article_id, hash],
+        )
+        .map(drop)
     }
 
     /// The server asked to wait until `not_before`: queued until then. An
@@ -716,15 +969,23 @@ impl Ledger {
         refund: bool,
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
-        self.conn
-            .execute(
-                "UPDATE posts SET status = 'queued', attempts = max(attempts - ?6, 0), last_error = ?3,
-                        not_before = ?4, updated_at = ?5
-                 WHERE target = ?1 AND article_id = ?2",
-                params![target, article_id, reason, time(not_before), time(now), i64::from(refund)],
-            )
-            .map(drop)
-            .map_err(|e| self.write_err(e))
+        self.execute(
+            "UPDATE posts SET status = 'queued',
+                    attempts = CASE WHEN attempts > ?6 THEN attempts - ?6 ELSE 0 END, last_error = ?3,
+                    not_before = ?4, updated_at = ?5, holder = ?7, claim_expires_at = NULL,
+                    revision = revision + 1
+             WHERE target = ?1 AND article_id = ?2",
+            params![
+                target,
+                article_id,
+                reason,
+                not_before,
+                now,
+                i64::from(refund),
+                self.holder.as_str()
+            ],
+        )
+        .map(drop)
     }
 
     /// Records the title and publish time of an article's rows, where
@@ -735,81 +996,64 @@ impl Ledger {
         title: &str,
         published: &str,
     ) -> Result<(), LedgerError> {
-        self.conn
-            .execute(
-                "UPDATE posts SET title = ?2, published_at = ?3
-                 WHERE article_id = ?1 AND (title IS NOT ?2 OR published_at IS NOT ?3)",
-                params![article_id, title, published],
-            )
-            .map(drop)
-            .map_err(|e| self.write_err(e))
+        self.execute(
+            "UPDATE posts SET title = ?2, published_at = ?3
+             WHERE article_id = ?1 AND (title IS DISTINCT FROM ?2 OR published_at IS DISTINCT FROM ?3)",
+            params![article_id, title, published],
+        )
+        .map(drop)
     }
 
-    /// An article's id changed (a new slug, a renamed file): its rows follow
-    /// it, in one transaction.
+    /// An article's id changed (a new slug, a renamed file): its rows (and
+    /// its thread's parts) follow it, in one statement.
     pub fn move_article(&self, from: &str, to: &str) -> Result<(), LedgerError> {
-        self.conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(|e| self.write_err(e))?;
-        let moved = self
-            .conn
-            .execute(
-                "UPDATE posts SET article_id = ?2 || substr(article_id, length(?1) + 1)
-                 WHERE (article_id = ?1 OR substr(article_id, 1, length(?1) + length(?3)) = ?1 || ?3)
-                 AND NOT EXISTS (SELECT 1 FROM posts p
-                                 WHERE p.article_id = ?2 || substr(posts.article_id, length(?1) + 1)
-                                 AND p.target = posts.target)",
-                params![from, to, PART_MARK],
-            )
-            .and_then(|_| self.conn.execute_batch("COMMIT"));
-        moved.map_err(|e| {
-            let _ = self.conn.execute_batch("ROLLBACK");
-            self.write_err(e)
-        })
+        self.execute(
+            "UPDATE posts SET article_id = CAST(?2 AS TEXT) || substr(article_id, length(CAST(?1 AS TEXT)) + 1)
+             WHERE (article_id = ?1
+                    OR substr(article_id, 1, length(CAST(?1 AS TEXT)) + length(CAST(?3 AS TEXT))) = CAST(?1 AS TEXT) || CAST(?3 AS TEXT))
+             AND NOT EXISTS (SELECT 1 FROM posts p
+                             WHERE p.article_id = CAST(?2 AS TEXT) || substr(posts.article_id, length(CAST(?1 AS TEXT)) + 1)
+                             AND p.target = posts.target)",
+            params![from, to, PART_MARK],
+        )
+        .map(drop)
     }
 
     /// Makes this ledger the one of `site` (its `site.url`), or refuses a
     /// ledger another site already uses: target names are the ledger's
     /// keys, so two sites in one ledger would hide each other's posts.
     pub fn claim_site(&self, site: &str) -> Result<(), LedgerError> {
-        let owner: Option<String> = self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = 'site.url'", [], |r| {
-                r.get(0)
-            })
-            .map(Some)
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                e => Err(e),
-            })
-            .map_err(|e| self.corrupt(e))?;
+        self.execute(
+            "INSERT INTO meta (key, value) VALUES ('site.url', ?1) ON CONFLICT (key) DO NOTHING",
+            params![site],
+        )?;
+        let owner = self
+            .query("SELECT value FROM meta WHERE key = 'site.url'", params![])?
+            .rows
+            .pop()
+            .and_then(|r| r.into_iter().next())
+            .and_then(Value::text);
         match owner {
             Some(owner) if owner != site => Err(LedgerError::OtherSite {
-                path: self.path.clone(),
+                place: self.place().clone(),
                 owner,
                 site: site.to_string(),
             }),
-            Some(_) => Ok(()),
-            None => self
-                .conn
-                .execute(
-                    "INSERT INTO meta (key, value) VALUES ('site.url', ?1)",
-                    params![site],
-                )
-                .map(drop)
-                .map_err(|e| self.write_err(e)),
+            _ => Ok(()),
         }
     }
 
     /// Whether the ledger has recorded any post or run.
     pub fn is_empty(&self) -> Result<bool, LedgerError> {
-        self.conn
-            .query_row(
-                "SELECT NOT EXISTS (SELECT 1 FROM posts) AND NOT EXISTS (SELECT 1 FROM runs)",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.corrupt(e))
+        let rows = self.query(
+            "SELECT (SELECT count(*) FROM posts) + (SELECT count(*) FROM runs)",
+            params![],
+        )?;
+        Ok(rows
+            .rows
+            .first()
+            .and_then(|r| r.first())
+            .is_none_or(|v| v.int() == 0))
     }
 
     /// Keeps (`Some`) or forgets (`None`) a value learned about a target.
@@ -820,28 +1064,63 @@ impl Ledger {
         value: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
-        let result = match value {
-            Some(v) => self.conn.execute(
+        match value {
+            Some(v) => self.execute(
                 "INSERT INTO target_state (target, key, value, updated_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (target, key) DO UPDATE SET value = ?3, updated_at = ?4",
-                params![target, key, v, time(now)],
+                params![target, key, v, now],
             ),
-            None => self.conn.execute(
+            None => self.execute(
                 "DELETE FROM target_state WHERE target = ?1 AND key = ?2",
                 params![target, key],
             ),
-        };
-        result.map(drop).map_err(|e| self.write_err(e))
+        }
+        .map(drop)
+    }
+
+    /// The value learned about `target` under `key`, as the ledger holds
+    /// it now (another host may have changed it since the run began).
+    pub fn learned_now(&self, target: &str, key: &str) -> Result<Option<String>, LedgerError> {
+        Ok(self
+            .query(
+                "SELECT value FROM target_state WHERE target = ?1 AND key = ?2",
+                params![target, key],
+            )?
+            .rows
+            .pop()
+            .and_then(|r| r.into_iter().next())
+            .and_then(Value::text))
+    }
+
+    /// Holds `target`'s learned state for this run alone (a token refresh
+    /// that rotates the refresh token must be done by one host at a
+    /// time): until `unlock_target`, or the end of the connection. With
+    /// one host (SQLite, under the run lock) there is nothing to wait for.
+    pub fn lock_target(&self, target: &str) -> Result<bool, LedgerError> {
+        match &self.store {
+            Store::Sqlite(_) => Ok(true),
+            Store::Postgres(p) => p.try_lock_target(target),
+        }
+    }
+
+    /// Lets another host renew `target`'s session.
+    pub fn unlock_target(&self, target: &str) -> Result<(), LedgerError> {
+        match &self.store {
+            Store::Sqlite(_) => Ok(()),
+            Store::Postgres(p) => p.unlock_target(target),
+        }
     }
 
     pub fn start_run(&self, now: DateTime<Utc>) -> Result<i64, LedgerError> {
-        self.conn
-            .execute(
-                "INSERT INTO runs (started_at) VALUES (?1)",
-                params![time(now)],
-            )
-            .map_err(|e| self.write_err(e))?;
-        Ok(self.conn.last_insert_rowid())
+        let rows = self.query(
+            "INSERT INTO runs (started_at, holder) VALUES (?1, ?2) RETURNING id",
+            params![now, self.holder.as_str()],
+        )?;
+        Ok(rows
+            .rows
+            .first()
+            .and_then(|r| r.first())
+            .map_or(0, Value::int))
     }
 
     pub fn finish_run(
@@ -850,80 +1129,29 @@ impl Ledger {
         now: DateTime<Utc>,
         summary: &str,
     ) -> Result<(), LedgerError> {
-        self.conn
-            .execute(
-                "UPDATE runs SET finished_at = ?2, summary = ?3 WHERE id = ?1",
-                params![id, time(now), summary],
-            )
-            .map(drop)
-            .map_err(|e| self.write_err(e))
+        self.execute(
+            "UPDATE runs SET finished_at = ?2, summary = ?3 WHERE id = ?1",
+            params![id, now, summary],
+        )
+        .map(drop)
     }
 }
 
-/// A full disk, a file size limit or a failing disk: the ledger is not
-/// damaged, and nothing about it should be moved or deleted.
-fn disk_error(path: &Path, e: &rusqlite::Error) -> Option<LedgerError> {
-    match e {
-        rusqlite::Error::SqliteFailure(f, _)
-            if matches!(
-                f.code,
-                rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure
-            ) =>
-        {
-            Some(LedgerError::Disk {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })
-        }
-        _ => None,
-    }
-}
-
-fn classify_open_error(path: &Path, e: rusqlite::Error) -> LedgerError {
-    if let Some(disk) = disk_error(path, &e) {
-        return disk;
-    }
-    match &e {
-        rusqlite::Error::SqliteFailure(f, _)
-            if matches!(
-                f.code,
-                rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
-            ) =>
-        {
-            LedgerError::Corrupt {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            }
-        }
-        _ => LedgerError::Open {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        },
-    }
-}
-
-/// The file SQLite keeps beside the ledger (`state.db-wal`).
-fn sidecar(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_os_string();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
-/// Creates an empty file readable and writable by its owner only.
-fn create_private(path: &Path) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path).map(drop)
+/// An attempt about to be made.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    pub target: &'a str,
+    pub article_id: &'a str,
+    pub key: &'a str,
+    pub hash: &'a str,
+    pub now: DateTime<Utc>,
 }
 
 #[cfg(test)]
 mod tests {
+    use super::sqlite::{MIGRATIONS, sidecar};
     use super::*;
+    use rusqlite::Connection;
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")

@@ -10,10 +10,9 @@
 
 use std::io::{BufRead, Write};
 
-use rusqlite::types::{Value as SqlValue, ValueRef};
 use serde_json::{Map, Value};
 
-use super::{Ledger, LedgerError, MIGRATIONS};
+use super::{Ledger, LedgerError, Value as SqlValue};
 
 /// The tables exported, in order, each with the columns that order its
 /// rows. `runs` (each run's record) is history, not state: it stays.
@@ -57,172 +56,187 @@ impl std::fmt::Display for Counts {
 }
 
 fn schema() -> i64 {
-    MIGRATIONS.len() as i64
+    super::schema_version()
 }
 
-/// Writes the ledger as JSON lines to `out`, in one read transaction (a
-/// run writing meanwhile is seen before or after, never half).
+fn json(value: SqlValue) -> Value {
+    match value {
+        SqlValue::Null => Value::Null,
+        SqlValue::Int(i) => Value::from(i),
+        SqlValue::Text(t) => Value::from(t),
+    }
+}
+
+/// Writes the ledger as JSON lines to `out`, from one consistent read (a
+/// run writing meanwhile is seen before or after, never half). Both stores
+/// write the same lines for the same ledger.
 pub fn export(ledger: &Ledger, out: &mut dyn Write) -> Result<Counts, TransferError> {
-    let conn = &ledger.conn;
-    conn.execute_batch("BEGIN").map_err(|e| ledger.corrupt(e))?;
-    let result = (|| {
-        writeln!(
-            out,
-            "{}",
-            serde_json::json!({"format": FORMAT, "schema": schema()})
-        )?;
-        let mut counts = Counts::default();
-        for (table, order) in TABLES {
-            let mut stmt = conn
-                .prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))
-                .map_err(|e| ledger.corrupt(e))?;
-            let names: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
-            let mut rows = stmt.query([]).map_err(|e| ledger.corrupt(e))?;
-            let mut n = 0;
-            while let Some(row) = rows.next().map_err(|e| ledger.corrupt(e))? {
-                let mut object = Map::new();
-                for (i, name) in names.iter().enumerate() {
-                    let value = match row.get_ref(i).map_err(|e| ledger.corrupt(e))? {
-                        ValueRef::Null => Value::Null,
-                        ValueRef::Integer(v) => Value::from(v),
-                        ValueRef::Real(v) => Value::from(v),
-                        ValueRef::Text(t) => Value::from(String::from_utf8_lossy(t).into_owned()),
-                        ValueRef::Blob(b) => Value::from(String::from_utf8_lossy(b).into_owned()),
-                    };
-                    object.insert(name.clone(), value);
-                }
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::json!({"table": table, "row": object})
-                )?;
-                n += 1;
+    let reads = TABLES
+        .iter()
+        .map(|(table, order)| {
+            (
+                format!("SELECT * FROM {table} ORDER BY {order}"),
+                Vec::new(),
+            )
+        })
+        .collect();
+    let tables = ledger.transaction(reads, false).map_err(|(_, e)| e)?;
+    writeln!(
+        out,
+        "{}",
+        serde_json::json!({"format": FORMAT, "schema": schema()})
+    )?;
+    let mut counts = Counts::default();
+    for ((table, _), rows) in TABLES.iter().zip(tables) {
+        let n = rows.rows.len();
+        for row in rows.rows {
+            let mut object = Map::new();
+            for (name, value) in rows.columns.iter().zip(row) {
+                object.insert(name.clone(), json(value));
             }
-            counts.0.push((*table, n));
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({"table": table, "row": object})
+            )?;
         }
-        out.flush()?;
-        Ok(counts)
-    })();
-    let _ = conn.execute_batch("COMMIT");
-    result
+        counts.0.push((*table, n));
+    }
+    out.flush()?;
+    Ok(counts)
 }
 
 /// Reads an export into `ledger`, which must be new (no post, no learned
 /// state), in one transaction: all of it, or nothing.
 pub fn import(ledger: &Ledger, input: &mut dyn BufRead) -> Result<Counts, TransferError> {
-    let conn = &ledger.conn;
-    let rows: i64 = conn
-        .query_row(
-            "SELECT (SELECT count(*) FROM posts) + (SELECT count(*) FROM target_state)",
-            [],
-            |r| r.get(0),
+    let rows = ledger
+        .transaction(
+            vec![(
+                "SELECT (SELECT count(*) FROM posts) + (SELECT count(*) FROM target_state)"
+                    .to_string(),
+                Vec::new(),
+            )],
+            false,
         )
-        .map_err(|e| ledger.corrupt(e))?;
+        .map_err(|(_, e)| e)?;
+    let rows = rows
+        .first()
+        .and_then(|r| r.rows.first())
+        .and_then(|r| r.first())
+        .map_or(0, |v| match v {
+            SqlValue::Int(i) => *i,
+            _ => 0,
+        });
     if rows > 0 {
         return Err(TransferError::NotEmpty { rows });
     }
-    conn.execute_batch("BEGIN IMMEDIATE")
-        .map_err(|e| ledger.write_err(e))?;
-    let result = (|| {
-        let mut counts: Vec<(&'static str, usize)> = TABLES.iter().map(|(t, _)| (*t, 0)).collect();
-        let mut header = false;
-        for (index, line) in input.lines().enumerate() {
-            let number = index + 1;
-            let line = line?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let bad = |message: String| TransferError::Line {
-                line: number,
-                message,
-            };
-            let value: Value =
-                serde_json::from_str(&line).map_err(|e| bad(format!("not JSON: {e}")))?;
-            if !header {
-                if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
-                    return Err(bad(format!(
-                        "not a herald ledger export (no \"format\": \"{FORMAT}\")"
-                    )));
-                }
-                let found = value.get("schema").and_then(Value::as_i64).unwrap_or(0);
-                if found != schema() {
-                    return Err(TransferError::Schema {
-                        found,
-                        known: schema(),
-                    });
-                }
-                header = true;
-                continue;
-            }
-            let table = value
-                .get("table")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let Some(slot) = counts.iter_mut().find(|(t, _)| *t == table) else {
-                return Err(bad(format!("unknown table {table:?}")));
-            };
-            let Some(row) = value.get("row").and_then(Value::as_object) else {
-                return Err(bad("no \"row\" object".to_string()));
-            };
-            let columns: Vec<&String> = row.keys().collect();
-            if columns
-                .iter()
-                .any(|c| !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_'))
-            {
-                return Err(bad("a column name that is not a plain word".to_string()));
-            }
-            let values: Vec<SqlValue> = row
-                .values()
-                .map(|v| match v {
-                    Value::Null => SqlValue::Null,
-                    Value::Number(n) => n
-                        .as_i64()
-                        .map(SqlValue::Integer)
-                        .unwrap_or_else(|| SqlValue::Real(n.as_f64().unwrap_or_default())),
-                    Value::String(s) => SqlValue::Text(s.clone()),
-                    other => SqlValue::Text(other.to_string()),
-                })
-                .collect();
-            let sql = format!(
-                "INSERT OR REPLACE INTO {table} ({}) VALUES ({})",
-                columns
-                    .iter()
-                    .map(|c| c.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                vec!["?"; columns.len()].join(", ")
-            );
-            conn.execute(&sql, rusqlite::params_from_iter(values))
-                .map_err(|e| bad(format!("the ledger refused the row: {e}")))?;
-            slot.1 += 1;
+    let mut counts: Vec<(&'static str, usize)> = TABLES.iter().map(|(t, _)| (*t, 0)).collect();
+    let mut statements = Vec::new();
+    let mut lines = Vec::new();
+    let mut header = false;
+    for (index, line) in input.lines().enumerate() {
+        let number = index + 1;
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
         }
+        let bad = |message: String| TransferError::Line {
+            line: number,
+            message,
+        };
+        let value: Value =
+            serde_json::from_str(&line).map_err(|e| bad(format!("not JSON: {e}")))?;
         if !header {
-            return Err(TransferError::Line {
-                line: 1,
-                message: "empty: no header line".to_string(),
-            });
+            if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
+                return Err(bad(format!(
+                    "not a herald ledger export (no \"format\": \"{FORMAT}\")"
+                )));
+            }
+            let found = value.get("schema").and_then(Value::as_i64).unwrap_or(0);
+            if found != schema() {
+                return Err(TransferError::Schema {
+                    found,
+                    known: schema(),
+                });
+            }
+            header = true;
+            continue;
         }
-        Ok(Counts(counts))
-    })();
-    match &result {
-        Ok(_) => conn
-            .execute_batch("COMMIT")
-            .map_err(|e| ledger.write_err(e))?,
-        Err(_) => {
-            let _ = conn.execute_batch("ROLLBACK");
+        let table = value
+            .get("table")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let Some((slot, (_, keys))) = counts
+            .iter_mut()
+            .zip(TABLES)
+            .find(|((t, _), _)| *t == table)
+        else {
+            return Err(bad(format!("unknown table {table:?}")));
+        };
+        let Some(row) = value.get("row").and_then(Value::as_object) else {
+            return Err(bad("no \"row\" object".to_string()));
+        };
+        let columns: Vec<&str> = row.keys().map(String::as_str).collect();
+        if columns
+            .iter()
+            .any(|c| c.is_empty() || !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_'))
+        {
+            return Err(bad("a column name that is not a plain word".to_string()));
         }
+        let values: Vec<SqlValue> = row
+            .values()
+            .map(|v| match v {
+                Value::Null => SqlValue::Null,
+                Value::Number(n) => n
+                    .as_i64()
+                    .map_or_else(|| SqlValue::Text(n.to_string()), SqlValue::Int),
+                Value::String(s) => SqlValue::Text(s.clone()),
+                other => SqlValue::Text(other.to_string()),
+            })
+            .collect();
+        let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+        let updates: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect();
+        statements.push((
+            format!(
+                "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({keys}) DO UPDATE SET {}",
+                columns.join(", "),
+                placeholders.join(", "),
+                updates.join(", ")
+            ),
+            values,
+        ));
+        lines.push(number);
+        slot.1 += 1;
     }
-    result
+    if !header {
+        return Err(TransferError::Line {
+            line: 1,
+            message: "empty: no header line".to_string(),
+        });
+    }
+    ledger.transaction(statements, true).map_err(|(index, e)| {
+        match index.and_then(|i| lines.get(i)) {
+            Some(line) => TransferError::Line {
+                line: *line,
+                message: format!("the ledger refused the row: {e}"),
+            },
+            None => TransferError::Ledger(e),
+        }
+    })?;
+    Ok(Counts(counts))
 }
 
-/// `herald ledger export`: the ledger at `path` to `output` (stdout when
-/// None); an export file is created readable by its owner only. A missing
-/// ledger exports as empty.
+/// `herald ledger export`: the ledger at `location` to `output` (stdout
+/// when None); an export file is created readable by its owner only. A
+/// missing ledger exports as empty.
 pub fn export_to(
-    path: &std::path::Path,
+    location: &super::Location,
     output: Option<&std::path::Path>,
 ) -> Result<Counts, TransferError> {
-    let Some(ledger) = Ledger::open_read_only(path)? else {
+    let Some(ledger) = Ledger::open_read_only_at(location)? else {
         let mut out = sink(output)?;
         writeln!(
             out,
@@ -233,6 +247,27 @@ pub fn export_to(
     };
     let mut out = sink(output)?;
     export(&ledger, &mut out)
+}
+
+/// `herald ledger migrate --to URL`: copies the SQLite ledger at `path`
+/// into a new ledger in PostgreSQL (all of it or nothing, never into one
+/// with records), under the run lock so no run writes meanwhile.
+pub fn migrate(path: &std::path::Path, to: &super::DatabaseUrl) -> Result<Counts, TransferError> {
+    let _held = crate::lock::acquire(path, None)
+        .map_err(|e| TransferError::Io(std::io::Error::other(e.to_string())))?;
+    let Some(from) = Ledger::open_read_only(path)? else {
+        return Err(TransferError::Io(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!(
+                "no ledger at state.path {}: nothing to migrate",
+                crate::paths::display(path)
+            ),
+        )));
+    };
+    let mut text = Vec::new();
+    export(&from, &mut text)?;
+    let to = Ledger::open_at(&super::Location::Database(to.clone()))?;
+    import(&to, &mut std::io::Cursor::new(text))
 }
 
 fn sink(output: Option<&std::path::Path>) -> std::io::Result<Box<dyn Write>> {
@@ -252,13 +287,19 @@ fn sink(output: Option<&std::path::Path>) -> std::io::Result<Box<dyn Write>> {
 }
 
 /// `herald ledger import FILE`: reads an export (`-`: stdin) into the
-/// ledger at `path`, holding the run lock so no run writes meanwhile.
+/// ledger at `location`, holding the run lock of an SQLite ledger so no
+/// run writes meanwhile (a shared ledger refuses any but an empty one).
 pub fn import_from(
-    path: &std::path::Path,
+    location: &super::Location,
     file: &std::path::Path,
 ) -> Result<Counts, TransferError> {
-    let _held = crate::lock::acquire(path, None)
-        .map_err(|e| TransferError::Io(std::io::Error::other(e.to_string())))?;
+    let _held = match location {
+        super::Location::File(path) => Some(
+            crate::lock::acquire(path, None)
+                .map_err(|e| TransferError::Io(std::io::Error::other(e.to_string())))?,
+        ),
+        super::Location::Database(_) => None,
+    };
     let mut input: Box<dyn BufRead> = if file == std::path::Path::new("-") {
         Box::new(std::io::BufReader::new(std::io::stdin().lock()))
     } else {
@@ -266,7 +307,7 @@ pub fn import_from(
             |e| std::io::Error::new(e.kind(), format!("{}: {e}", crate::paths::display(file))),
         )?))
     };
-    let ledger = Ledger::open(path)?;
+    let ledger = Ledger::open_at(location)?;
     import(&ledger, &mut input)
 }
 

@@ -24,7 +24,7 @@ use serde::Serialize;
 use super::posts::{Action, PlannedPost};
 use crate::clock::Clock;
 use crate::config::{Config, Target};
-use crate::ledger::{Ledger, LedgerError, Status, Unsent};
+use crate::ledger::{Attempt, Claim, Ledger, LedgerError, Pace, Status, Unsent};
 use crate::social::driver::{Driver, KeepFailed, KeepLearned, PostRun, Stop, TargetRun};
 use crate::social::http::{DeliveryError, Slots};
 use crate::social::image::Images;
@@ -65,9 +65,19 @@ pub struct Deliverer {
     pub clock: Clock,
     /// WebSocket exchanges (for platforms that post over WebSockets).
     pub sockets: Arc<dyn Sockets>,
+    /// Each post's revision when the plan read the ledger: a post is sent
+    /// only while it is still so (another host may have taken it since).
+    pub seen: HashMap<(String, String), i64>,
+    /// When the run began, for `max_per_run` across hosts.
+    pub run_started: chrono::DateTime<chrono::Utc>,
 }
 
 impl Deliverer {
+    fn ledger_place(&self) -> crate::ledger::Place {
+        self.record(|l| Ok(l.place().clone()))
+            .unwrap_or_else(|_| crate::ledger::Place::File(std::path::PathBuf::new()))
+    }
+
     fn record<T>(
         &self,
         f: impl FnOnce(&Ledger) -> Result<T, LedgerError>,
@@ -104,7 +114,7 @@ impl Deliverer {
                 Ok(r) => results.extend(r?),
                 Err(e) => {
                     return Err(LedgerError::Write {
-                        path: std::path::PathBuf::new(),
+                        place: self.ledger_place(),
                         message: format!("a delivery task failed: {e}"),
                     });
                 }
@@ -625,9 +635,46 @@ impl Deliverer {
             let total = prior_attempts + attempt_in_run;
             let now = self.clock.now();
             if !editing {
-                self.record(|l| {
-                    l.begin_attempt(&planned.target, &planned.article_id, &key, hash, now)
-                })?;
+                let attempt = Attempt {
+                    target: &planned.target,
+                    article_id: &planned.article_id,
+                    key: &key,
+                    hash,
+                    now,
+                };
+                let seen = self
+                    .seen
+                    .get(&(planned.target.clone(), planned.article_id.clone()))
+                    .copied();
+                let pace = Pace {
+                    min_interval: target.min_interval.unwrap_or(social.min_interval).delta(),
+                    max_per_run: target.max_per_run.unwrap_or(social.max_per_run),
+                    run_started: self.run_started,
+                };
+                // A thread's later part follows its first post at once.
+                let pace = crate::ledger::part_of(&planned.article_id)
+                    .1
+                    .is_none()
+                    .then_some(&pace);
+                match self.record(|l| l.claim(&attempt, seen, pace))? {
+                    Claim::Granted => {}
+                    Claim::Taken => {
+                        result.attempts = 0;
+                        result.error = Some(
+                            "another host took it since this run read the ledger (it is sending it, or sent it); left to it"
+                                .to_string(),
+                        );
+                        return Ok(result);
+                    }
+                    Claim::Paced => {
+                        result.attempts = 0;
+                        result.error = Some(
+                            "another host posted to this target within min_interval, or this run's max_per_run is reached across hosts; it goes out on a later run"
+                                .to_string(),
+                        );
+                        return Ok(result);
+                    }
+                }
             }
             result.attempts = total;
             let outcome = driver.run(&planned.steps, run, &mut post_run).await;

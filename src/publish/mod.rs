@@ -25,7 +25,7 @@ use crate::clock::Clock;
 use crate::config::{Config, Site};
 use crate::diagnostic::Diagnostic;
 use crate::feed::{self, Entry};
-use crate::ledger::{Ledger, LedgerError, Snapshot};
+use crate::ledger::{Ledger, LedgerError, Place, Snapshot};
 use crate::lock::{self, LockError};
 use crate::social::compose::PostFields;
 use crate::social::driver::Stop;
@@ -159,12 +159,11 @@ pub enum RunError {
     #[error("cannot set up the network client: {0}")]
     Setup(String),
     #[error(
-        "state.path {}: the ledger {} no posts, but earlier runs left traces: {}. Starting afresh would post every article within max_age again. Restore the ledger from a backup, or adopt what is published as it is with `herald publish --mark-seen` (it records every due post as handled and sends nothing)",
-        crate::paths::display(.path),
-        if .path.exists() { "holds" } else { "is missing, so it holds" },
+        "{place}: the ledger {} no posts, but earlier runs left traces: {}. Starting afresh would post every article within max_age again. Restore the ledger from a backup, or adopt what is published as it is with `herald publish --mark-seen` (it records every due post as handled and sends nothing)",
+        match .place { Place::File(p) if !p.exists() => "is missing, so it holds", _ => "holds" },
         .found.join("; ")
     )]
-    LostLedger { path: PathBuf, found: Vec<String> },
+    LostLedger { place: Place, found: Vec<String> },
 }
 
 /// What reading a body the feeds show gave (its HTML is made as its item
@@ -502,6 +501,12 @@ pub async fn run(
                 }
             }),
             clock,
+            seen: snapshot
+                .records
+                .iter()
+                .map(|(key, r)| (key.clone(), r.revision))
+                .collect(),
+            run_started: now,
         });
         warnings.extend(deliverer.renew_tokens(&renewals).await?);
         let delivered = deliverer.deliver_all(plan.posts.clone()).await;
@@ -639,17 +644,27 @@ fn open_ledger(
     warnings: &mut Vec<String>,
 ) -> Result<(Option<lock::RunLock>, Option<Ledger>, Snapshot), RunError> {
     let path = &config.state.path;
+    let location = config.state.location();
+    let shared = config.state.url.is_some();
+    let place = match &location {
+        crate::ledger::Location::File(p) => Place::File(p.clone()),
+        crate::ledger::Location::Database(u) => Place::Database(u.url.redacted()),
+    };
     let site = config.site.url.as_str();
-    let ledger_existed = path.exists();
-    let lock_existed = lock::lock_path(path).exists();
+    // A shared ledger has no lock file: the traces are in the feeds.
+    let ledger_existed = shared || path.exists();
+    let lock_existed = !shared && lock::lock_path(path).exists();
     if request.mode == Mode::DryRun {
-        let snapshot = match Ledger::open_read_only(path)? {
+        let snapshot = match Ledger::open_read_only_at(&location)? {
             Some(l) => l.snapshot()?,
-            None => Snapshot::default(),
+            None => Snapshot {
+                shared,
+                ..Snapshot::default()
+            },
         };
         if let Some(owner) = snapshot.meta.get("site.url").filter(|o| o.as_str() != site) {
             return Err(RunError::Ledger(LedgerError::OtherSite {
-                path: path.clone(),
+                place,
                 owner: owner.clone(),
                 site: site.to_string(),
             }));
@@ -660,26 +675,28 @@ fn open_ledger(
             warnings.push(format!(
                 "a real run would refuse to start: {}",
                 RunError::LostLedger {
-                    path: path.clone(),
+                    place: place.clone(),
                     found
                 }
             ));
         }
         return Ok((None, None, snapshot));
     }
-    let held = lock::acquire(path, request.wait)?;
-    let ledger = Ledger::open(path)?;
+    // Hosts sharing a ledger claim posts one by one instead.
+    let held = if shared {
+        None
+    } else {
+        Some(lock::acquire(path, request.wait)?)
+    };
+    let ledger = Ledger::open_at(&location)?;
     let snapshot = ledger.snapshot()?;
     if !request.options.mark_seen
         && let Some(found) = traces(config, ledger_existed, lock_existed, &snapshot)
     {
-        return Err(RunError::LostLedger {
-            path: path.clone(),
-            found,
-        });
+        return Err(RunError::LostLedger { place, found });
     }
     ledger.claim_site(site)?;
-    Ok((Some(held), Some(ledger), snapshot))
+    Ok((held, Some(ledger), snapshot))
 }
 
 /// What shows that posting runs happened before, when the ledger holds no

@@ -353,6 +353,9 @@ pub fn decide<'a>(
                 Some(r) if r.status == Status::Failed && r.attempts >= social.max_attempts => {
                     continue;
                 }
+                // Another host is sending it now (a shared ledger): its run
+                // records the outcome.
+                Some(r) if snapshot.in_flight(r, now) => continue,
                 Some(r) if r.status == Status::Pending && !options.mark_seen => {
                     let since = r
                         .last_attempt_at
@@ -1166,6 +1169,7 @@ fn thread_parts(
             Some(r) if matches!(r.status, Status::Uncertain | Status::Dropped | Status::Seen) => {
                 break;
             }
+            Some(r) if snapshot.in_flight(r, now) => break,
             Some(r) if r.status == Status::Pending => {
                 let since = r
                     .last_attempt_at

@@ -72,6 +72,9 @@ fn record(
         reshares: 0,
         reshared_at: None,
         reshare_id: None,
+        holder: None,
+        claim_expires_at: None,
+        revision: 1,
     }
 }
 
@@ -180,6 +183,62 @@ fn min_interval_counts_from_the_last_post() {
         &no_edits(),
     );
     assert_eq!(summary(&d, "hook"), [("Day 2".to_string(), Action::Send)]);
+}
+
+#[test]
+fn a_post_another_host_is_sending_is_left_to_it_until_its_claim_dies() {
+    let c = config("  max_age: 30d\n");
+    let a = articles(&c, &[1]);
+    let when = at("2024-03-10T00:00:00Z");
+    let held = |holder: &str, expires: &str| {
+        let mut r = record("masto", &a[0], Status::Pending, 1, when);
+        r.holder = Some(holder.to_string());
+        r.claim_expires_at = Some(at(expires));
+        r
+    };
+    let decide_at = |snap: &Snapshot, now: &str| {
+        let Decided { decisions, .. } = decide(
+            &c,
+            &newest_first(&a),
+            snap,
+            at(now),
+            &PostOptions::default(),
+            &no_edits(),
+        );
+        summary(&decisions, "masto")
+    };
+    // Another machine's run holds a live claim: nothing to decide.
+    let mut snap = snapshot(vec![held("elsewhere/1/ab", "2024-03-10T00:15:00Z")]);
+    snap.shared = true;
+    assert!(decide_at(&snap, "2024-03-10T00:05:00Z").is_empty());
+    // Its claim expired: handled as a run that died while sending.
+    assert_eq!(
+        decide_at(&snap, "2024-03-10T00:20:00Z"),
+        [("Day 1".to_string(), Action::Resend)]
+    );
+    // A run of this machine whose process is gone holds nothing.
+    let gone = format!("{}/{}/ab", host(), i32::MAX);
+    let mut snap = snapshot(vec![held(&gone, "2024-03-10T00:15:00Z")]);
+    snap.shared = true;
+    assert_eq!(
+        decide_at(&snap, "2024-03-10T00:05:00Z"),
+        [("Day 1".to_string(), Action::Resend)]
+    );
+    // One host (SQLite, under the run lock): a pending post is never in flight.
+    let snap = snapshot(vec![held("elsewhere/1/ab", "2024-03-10T00:15:00Z")]);
+    assert_eq!(
+        decide_at(&snap, "2024-03-10T00:05:00Z"),
+        [("Day 1".to_string(), Action::Resend)]
+    );
+}
+
+/// This machine's name, as claims write it.
+fn host() -> String {
+    let holder = crate::ledger::Ledger::open(&tempfile::tempdir().unwrap().path().join("l.db"))
+        .unwrap()
+        .holder()
+        .to_string();
+    holder.split('/').next().unwrap().to_string()
 }
 
 #[test]
