@@ -733,8 +733,16 @@ impl Ledger {
             now + CLAIM_HOLDS
         ];
         args.push(seen.map_or(Value::Null, Value::Int));
-        if pace.is_some() {
-            args.extend(params![since, started, most]);
+        if let Some(p) = pace {
+            // No interval: nothing another host sent holds this one back
+            // (`> NULL` matches no row).
+            let since = if p.min_interval > chrono::TimeDelta::zero() {
+                Value::from(since)
+            } else {
+                Value::Null
+            };
+            args.push(since);
+            args.extend(params![started, most]);
         }
         let changed = match &self.store {
             Store::Sqlite(s) => s.execute(&sql, &args)?,
@@ -841,6 +849,37 @@ impl Ledger {
                 now,
                 self.holder.as_str(),
                 i64::from(self.shared())
+            ],
+        )
+        .map(drop)
+    }
+
+    /// Sets the status a plan decided from what it read (uncertain for a
+    /// run that died while sending, dropped for a post grown too old):
+    /// only while the row is still at the revision read (`seen`), so that
+    /// of several hosts deciding at once one writes, and none over a post
+    /// another host has taken since.
+    pub fn settle(
+        &self,
+        target: &str,
+        article_id: &str,
+        status: Status,
+        reason: &str,
+        seen: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        self.execute(
+            "UPDATE posts SET status = ?3, last_error = ?4, updated_at = ?5, holder = ?6,
+                    claim_expires_at = NULL, revision = revision + 1
+             WHERE target = ?1 AND article_id = ?2 AND revision = ?7",
+            params![
+                target,
+                article_id,
+                status.as_str(),
+                reason,
+                now,
+                self.holder.as_str(),
+                seen
             ],
         )
         .map(drop)

@@ -511,7 +511,6 @@ impl Postgres {
             statements: HashMap::new(),
             place: place.clone(),
         };
-        conn.connect()?;
         let (jobs, inbox) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("herald-ledger".to_string())
@@ -524,7 +523,10 @@ impl Postgres {
                 place: place.clone(),
                 message: format!("cannot start the connection's thread: {e}"),
             })?;
-        Ok(Postgres { jobs, place })
+        let store = Postgres { jobs, place };
+        // Once: a database that cannot be reached at the start stops the run.
+        store.call(Conn::connect)??;
+        Ok(store)
     }
 
     pub(super) fn place(&self) -> &Place {

@@ -25,7 +25,9 @@ use super::posts::{Action, PlannedPost};
 use crate::clock::Clock;
 use crate::config::{Config, Target};
 use crate::ledger::{Attempt, Claim, Ledger, LedgerError, Pace, Status, Unsent};
-use crate::social::driver::{Driver, KeepFailed, KeepLearned, PostRun, Stop, TargetRun};
+use crate::social::driver::{
+    Driver, KeepFailed, KeepLearned, PostRun, SESSION_KEY, SharedSessions, Stop, TargetRun,
+};
 use crate::social::http::{DeliveryError, Slots};
 use crate::social::image::Images;
 use crate::social::socket::Sockets;
@@ -70,6 +72,27 @@ pub struct Deliverer {
     pub seen: HashMap<(String, String), i64>,
     /// When the run began, for `max_per_run` across hosts.
     pub run_started: chrono::DateTime<chrono::Utc>,
+    /// Whether other hosts share the ledger (their claims and sessions).
+    pub shared: bool,
+}
+
+impl SharedSessions for Deliverer {
+    fn try_lock(&self, target: &str) -> Result<bool, KeepFailed> {
+        self.record(|l| l.lock_target(target))
+            .map_err(|e| KeepFailed(e.to_string()))
+    }
+
+    fn unlock(&self, target: &str) {
+        if let Err(e) = self.record(|l| l.unlock_target(target)) {
+            // The lock ends with the connection in any case.
+            tracing::warn!(target, error = %e, "could not release a session's renewal lock");
+        }
+    }
+
+    fn current(&self, target: &str) -> Result<Option<String>, KeepFailed> {
+        self.record(|l| l.learned_now(target, SESSION_KEY))
+            .map_err(|e| KeepFailed(e.to_string()))
+    }
 }
 
 impl Deliverer {
@@ -318,6 +341,7 @@ impl Deliverer {
             timeout: target.timeout.std(),
             keep,
             sockets: self.sockets.as_ref(),
+            shared: self.shared.then_some(self as &dyn SharedSessions),
         }
     }
 
@@ -545,12 +569,18 @@ impl Deliverer {
                 } else {
                     Status::Uncertain
                 };
+                let seen = self
+                    .seen
+                    .get(&(planned.target.clone(), planned.article_id.clone()))
+                    .copied()
+                    .unwrap_or_default();
                 self.record(|l| {
-                    l.mark(
+                    l.settle(
                         &planned.target,
                         &planned.article_id,
                         status,
                         &planned.reason,
+                        seen,
                         now,
                     )
                 })?;

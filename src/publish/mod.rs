@@ -507,6 +507,7 @@ pub async fn run(
                 .map(|(key, r)| (key.clone(), r.revision))
                 .collect(),
             run_started: now,
+            shared: snapshot.shared,
         });
         warnings.extend(deliverer.renew_tokens(&renewals).await?);
         let delivered = deliverer.deliver_all(plan.posts.clone()).await;

@@ -87,6 +87,37 @@ pub struct Driver<'a> {
     pub keep: &'a KeepLearned<'a>,
     /// WebSocket exchanges (Nostr relays).
     pub sockets: &'a dyn Sockets,
+    /// Where other hosts keep the sessions they renew (a shared ledger);
+    /// `None` with one host.
+    pub shared: Option<&'a dyn SharedSessions>,
+}
+
+/// The sessions hosts sharing a ledger keep: a refresh token that rotates
+/// (Bluesky's, X's) may be spent by one host only, so a renewal is done
+/// under a lock on the target, after reading what another host may have
+/// renewed meanwhile.
+pub trait SharedSessions: Send + Sync {
+    /// Takes `target`'s renewal lock if no other host holds it.
+    fn try_lock(&self, target: &str) -> Result<bool, KeepFailed>;
+    /// Lets other hosts renew `target`'s session.
+    fn unlock(&self, target: &str);
+    /// `target`'s session as the ledger holds it now.
+    fn current(&self, target: &str) -> Result<Option<String>, KeepFailed>;
+}
+
+/// How long a host waits for another to finish renewing a session.
+const RENEWAL_WAIT: Duration = Duration::from_secs(60);
+
+/// Holds a target's renewal lock until dropped.
+struct RenewalLock<'a> {
+    shared: &'a dyn SharedSessions,
+    target: String,
+}
+
+impl Drop for RenewalLock<'_> {
+    fn drop(&mut self) {
+        self.shared.unlock(&self.target);
+    }
 }
 
 /// Keeps (`Some`) or forgets (`None`) one learned value in the ledger.
@@ -197,7 +228,7 @@ fn before_post(e: DeliveryError) -> DeliveryError {
 /// The slot holding the time a request is sent (RFC 3339, UTC, ms).
 pub const SENT_AT: &str = "sent_at";
 
-impl Driver<'_> {
+impl<'a> Driver<'a> {
     /// One attempt at `steps`: every step in order, with one renewal of the
     /// session if the platform says its token ended.
     pub async fn run(
@@ -234,6 +265,53 @@ impl Driver<'_> {
                 other => return other,
             }
         }
+    }
+
+    /// Waits (a bounded time, on the run's clock) for `target`'s renewal
+    /// lock where hosts share the ledger.
+    async fn lock_renewal(&self, target: &str) -> Result<Option<RenewalLock<'a>>, DeliveryError> {
+        let Some(shared) = self.shared else {
+            return Ok(None);
+        };
+        let started = self.clock.elapsed();
+        loop {
+            match shared.try_lock(target) {
+                Ok(true) => {
+                    return Ok(Some(RenewalLock {
+                        shared,
+                        target: target.to_string(),
+                    }));
+                }
+                Ok(false) if self.clock.elapsed() - started < RENEWAL_WAIT => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Ok(false) => {
+                    return Err(DeliveryError::retryable(format!(
+                        "another host has been renewing {target}'s session for over {} s; tried again on a later run",
+                        RENEWAL_WAIT.as_secs()
+                    )));
+                }
+                Err(e) => return Err(DeliveryError::permanent(format!("the ledger: {e}"))),
+            }
+        }
+    }
+
+    /// The session another host kept for `target` after this run read the
+    /// ledger, if it differs from `kept`.
+    fn renewed_elsewhere(
+        &self,
+        target: &str,
+        kept: &Session,
+    ) -> Result<Option<Session>, DeliveryError> {
+        let Some(shared) = self.shared else {
+            return Ok(None);
+        };
+        let current = shared
+            .current(target)
+            .map_err(|e| DeliveryError::permanent(format!("the ledger: {e}")))?;
+        Ok(current
+            .and_then(|v| serde_json::from_str::<Session>(&v).ok())
+            .filter(|s| s.refresh != kept.refresh || s.access != kept.access))
     }
 
     /// Renews the target's kept session when it is due, without posting
@@ -351,6 +429,19 @@ impl Driver<'_> {
                 }
                 forgot = true;
                 continue;
+            };
+            // With other hosts: one renews at a time, and what another
+            // renewed meanwhile is used, not renewed again with a spent
+            // refresh token.
+            let _renewing = self.lock_renewal(&target.name).await?;
+            let kept = match self.renewed_elsewhere(&target.name, &kept)? {
+                Some(newer) if newer.access_usable(due) => {
+                    target.secrets.extend(newer.secrets());
+                    target.session = Some(newer.clone());
+                    return Ok(newer);
+                }
+                Some(newer) => newer,
+                None => kept,
             };
             let renewed = self
                 .call(refresh, &kept.slots(), None)
