@@ -16,9 +16,9 @@ HUGO_SIZES=${HUGO_SIZES:-"1000 10000"}
 HUGO_RUNS=${HUGO_RUNS:-3}
 CORPUS=bench/corpus
 WORK=$(mktemp -d)
-trap 'kill "${RECEIVER:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill "${RECEIVER:-0}" 2>/dev/null || true; [ -n "${PG_STOP:-}" ] && $PG_STOP > /dev/null 2>&1; rm -rf "$WORK"' EXIT
 
-cargo build --release --locked --quiet --bin herald --example floor
+cargo build --release --locked --quiet --bin herald --example floor --example claims
 BIN=$PWD/target/release/herald
 FLOOR=$PWD/target/release/examples/floor
 
@@ -93,6 +93,42 @@ python3 bench/gen_corpus.py 50 "$WORK/post/content"
 } > "$WORK/post/config/herald.yaml"
 PREPARE="rm -rf $WORK/post/state $WORK/post/out" measure "$BIN" -q --config "$WORK/post/config/herald.yaml" publish \
   | sed "s/^/| posting: 10 targets × 50 posts, 50 ms receiver (floor 2.5 s) | 500 posts | /; s/$/ |/"
+# The cron run once all 500 are posted: the ledger read, nothing sent.
+"$BIN" -q --config "$WORK/post/config/herald.yaml" publish > /dev/null 2>&1 || true
+measure "$BIN" -q --config "$WORK/post/config/herald.yaml" publish \
+  | sed "s/^/| cron run, 500 posts in the ledger, nothing due (SQLite) | 50 | /; s/$/ |/"
+
+# Several hosts: the same with the ledger in PostgreSQL, on a throwaway
+# cluster on this machine (as the user postgres when run as root).
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -1 || true)
+if [ -n "$PG_BIN" ]; then
+  chmod 755 "$WORK"
+  mkdir -p "$WORK/pg"
+  AS_PG=()
+  if [ "$(id -u)" = 0 ]; then chown postgres "$WORK/pg"; AS_PG=(runuser -u postgres --); fi
+  PG_PORT=$((40000 + RANDOM % 20000))
+  "${AS_PG[@]}" "$PG_BIN/initdb" -D "$WORK/pg/data" -U herald --auth=trust -E UTF8 --no-sync > /dev/null
+  "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/log" -w \
+    -o "-p $PG_PORT -k $WORK/pg -c listen_addresses=127.0.0.1" start > /dev/null
+  PG_STOP="${AS_PG[*]} $PG_BIN/pg_ctl -D $WORK/pg/data -m immediate stop"
+  PG_URL="postgres://herald@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
+  echo
+  ./target/release/examples/claims "$WORK/claims.db" "$PG_URL" 2000 4
+  echo
+  echo "| workload | articles | herald: wall (median of $RUNS) | peak memory | CPU |"
+  echo "|---|---|---|---|---|"
+  sed -i "s|^state: .*|state: { path: ../state/herald.db, url: \"${PG_URL}\&schema=post\" }|" "$WORK/post/config/herald.yaml"
+  pg_fresh() {
+    "$PG_BIN/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U herald -d postgres \
+      -c 'DROP SCHEMA IF EXISTS post CASCADE' 2> /dev/null
+    rm -rf "$WORK/post/state" "$WORK/post/out"
+  }
+  PREPARE=pg_fresh measure "$BIN" -q --config "$WORK/post/config/herald.yaml" publish \
+    | sed "s/^/| posting: 10 targets × 50 posts (PostgreSQL) | 500 posts | /; s/$/ |/"
+  "$BIN" -q --config "$WORK/post/config/herald.yaml" publish > /dev/null 2>&1 || true
+  measure "$BIN" -q --config "$WORK/post/config/herald.yaml" publish \
+    | sed "s/^/| cron run, 500 posts in the ledger, nothing due (PostgreSQL) | 50 | /; s/$/ |/"
+fi
 
 if command -v hugo > /dev/null; then
   echo

@@ -698,9 +698,9 @@ impl Ledger {
                 "NOT EXISTS (SELECT 1 FROM posts p WHERE p.target = ?1 AND p.article_id <> ?2
                    AND p.article_id NOT LIKE '%{PART_MARK}%' AND p.holder IS NOT NULL AND p.holder <> ?6
                    AND p.status IN ('pending', 'posted') AND p.last_attempt_at > ?9)
-                 AND (SELECT count(*) FROM posts p WHERE p.target = ?1 AND p.article_id <> ?2
+                 AND (SELECT count(*) FROM (SELECT 1 FROM posts p WHERE p.target = ?1 AND p.article_id <> ?2
                    AND p.article_id NOT LIKE '%{PART_MARK}%' AND p.holder IS NOT NULL
-                   AND p.status IN ('pending', 'posted') AND p.last_attempt_at >= ?10) < ?11"
+                   AND p.status IN ('pending', 'posted') AND p.last_attempt_at >= ?10 LIMIT ?11) AS recent) < ?11"
             ),
         };
         let sql = format!(

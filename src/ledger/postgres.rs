@@ -333,9 +333,19 @@ struct Conn {
 }
 
 /// Whether an error means the connection is gone (as opposed to the
-/// server refusing the statement).
+/// server refusing the statement): closed, or failing underneath.
 fn connection_lost(e: &postgres::Error) -> bool {
-    e.is_closed() || (e.as_db_error().is_none() && e.code().is_none())
+    if e.is_closed() {
+        return true;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.is::<std::io::Error>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 impl Conn {

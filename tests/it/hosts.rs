@@ -380,6 +380,22 @@ async fn hosts_sharing_a_ledger_write_the_same_feeds_and_post_once() {
     for h in [&a, &b] {
         h.simple("s0", "2024-02-10T10:00:00Z");
     }
+    // A dry run reads the shared ledger and creates nothing in it.
+    let dry = a
+        .herald()
+        .env("MASTODON_TOKEN", "t")
+        .args(["publish", "--dry-run", "--now", "2024-02-11T00:00:00Z"])
+        .assert()
+        .success();
+    assert!(output(&dry).0.contains("masto"), "{}", output(&dry).0);
+    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    assert_eq!(
+        cluster.sql(
+            db,
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'herald'"
+        ),
+        [Some("0".to_string())]
+    );
     for h in [&a, &b] {
         h.herald()
             .env("MASTODON_TOKEN", "t")
@@ -391,6 +407,14 @@ async fn hosts_sharing_a_ledger_write_the_same_feeds_and_post_once() {
     for name in ["feed.xml", "atom.xml", "syndication.json"] {
         assert_eq!(a.read_public(name), b.read_public(name), "{name}");
     }
+    // Any host shows the shared ledger.
+    let status = b.herald().args(["status"]).assert().success();
+    assert_eq!(
+        output(&status).0.matches("posted").count(),
+        2,
+        "{}",
+        output(&status).0
+    );
     // The export reads the shared ledger from any host.
     let assert = a.herald().args(["ledger", "export"]).assert().success();
     let (out, _) = output(&assert);

@@ -1,7 +1,7 @@
-//! A throwaway PostgreSQL cluster per test: `initdb` once per build folder
-//! (a template copied for each test), the server started on 127.0.0.1 with
-//! a free port and its socket in its own folder, stopped when dropped;
-//! never a system service. As root, the server runs as the `postgres`
+//! A throwaway PostgreSQL cluster per test: `initdb` once per machine (a
+//! template in the temporary folder, copied for each test), the server
+//! started on 127.0.0.1 with a free port and its socket in its own folder,
+//! stopped when dropped; never a system service. As root, the server runs as the `postgres`
 //! user (it refuses root).
 //!
 //! Where PostgreSQL is missing, it is installed from Debian's packages
@@ -125,9 +125,14 @@ fn template(bin: &Path) -> PathBuf {
     let _once = TEMPLATE
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pg-template");
+    // In the system's temporary folder, not the build folder: the server's
+    // user must be able to reach it (a checkout under a private home may
+    // not be).
+    let dir =
+        std::env::temp_dir().join(format!("herald-pg-template-{}", unsafe { libc::geteuid() }));
     let stamp = dir.join("herald-template-ready");
-    if stamp.exists() {
+    let made_by = bin.display().to_string();
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(made_by.as_str()) {
         return dir;
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -155,7 +160,7 @@ fn template(bin: &Path) -> PathBuf {
         "initdb failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    std::fs::write(&stamp, "").unwrap();
+    std::fs::write(&stamp, made_by).unwrap();
     dir
 }
 
