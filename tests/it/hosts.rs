@@ -12,7 +12,18 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::pg::Cluster;
+use crate::sessions::jwt;
 use crate::support::{Site, output, posting_config};
+
+/// A cluster with a new database (its URL), and stand-ins answering after
+/// `delay`; `None` where PostgreSQL cannot be had here.
+async fn shared_ledger(delay: Duration) -> Option<(Cluster, String, MockServer)> {
+    let cluster = Cluster::start()?;
+    let url = cluster.url(&cluster.database());
+    let server = MockServer::start().await;
+    mount(&server, delay).await;
+    Some((cluster, url, server))
+}
 
 /// A host's site: its own folders, the shared ledger at `url`.
 fn host(base: &str, url: &str, social: &str) -> Site {
@@ -103,12 +114,9 @@ fn herald(site: &Site) -> Command {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_hosts_killed_at_random_post_every_due_article_once_or_say_uncertain() {
-    let Some(cluster) = Cluster::start() else {
+    let Some((cluster, url, server)) = shared_ledger(Duration::from_millis(150)).await else {
         return;
     };
-    let url = cluster.url(&cluster.database());
-    let server = MockServer::start().await;
-    mount(&server, Duration::from_millis(150)).await;
     let hosts: Vec<Site> = (0..4)
         .map(|_| {
             host(
@@ -284,13 +292,10 @@ async fn a_database_that_cannot_be_reached_at_the_start_stops_the_run_before_any
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_lost_mid_send_is_made_again_and_the_post_recorded_once() {
-    let Some(mut cluster) = Cluster::start() else {
+    // The post takes a while: the database goes away meanwhile.
+    let Some((mut cluster, url, server)) = shared_ledger(Duration::from_millis(1500)).await else {
         return;
     };
-    let url = cluster.url(&cluster.database());
-    let server = MockServer::start().await;
-    // The post takes a while: the database goes away meanwhile.
-    mount(&server, Duration::from_millis(1500)).await;
     let site = host(&server.uri(), &url, "");
     article(
         &site,
@@ -370,12 +375,9 @@ async fn a_statement_that_waits_too_long_stops_the_run_with_a_clear_message() {
 
 #[tokio::test]
 async fn hosts_sharing_a_ledger_write_the_same_feeds_and_post_once() {
-    let Some(cluster) = Cluster::start() else {
+    let Some((cluster, url, server)) = shared_ledger(Duration::ZERO).await else {
         return;
     };
-    let url = cluster.url(&cluster.database());
-    let server = MockServer::start().await;
-    mount(&server, Duration::ZERO).await;
     let (a, b) = (host(&server.uri(), &url, ""), host(&server.uri(), &url, ""));
     for h in [&a, &b] {
         h.simple("s0", "2024-02-10T10:00:00Z");
@@ -419,15 +421,6 @@ async fn hosts_sharing_a_ledger_write_the_same_feeds_and_post_once() {
     let assert = a.herald().args(["ledger", "export"]).assert().success();
     let (out, _) = output(&assert);
     assert_eq!(out.lines().filter(|l| l.contains("\"posted\"")).count(), 2);
-}
-
-/// A JWT (unsigned: herald reads only its `exp`) ending `secs` from now.
-fn jwt(name: &str, secs: i64) -> String {
-    use base64::Engine as _;
-    let exp = chrono::Utc::now().timestamp() + secs;
-    let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(format!("{{\"exp\":{exp},\"sub\":\"{name}\"}}"));
-    format!("eyJhbGciOiJIUzI1NiJ9.{claims}.sig-{name}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,7 @@ use crate::posting::NOW;
 use crate::support::{Site, answer, output, posting_site, publish_at};
 
 /// A JWT (unsigned: herald only reads its `exp`) ending `secs` from now.
-fn jwt(name: &str, secs: i64) -> String {
+pub fn jwt(name: &str, secs: i64) -> String {
     let exp = chrono::Utc::now().timestamp() + secs;
     let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(format!("{{\"exp\":{exp},\"sub\":\"{name}\"}}"));
