@@ -249,6 +249,9 @@ pub struct Snapshot {
     /// Whether other hosts may be running now (a shared ledger): then a
     /// pending post may be in flight elsewhere.
     pub shared: bool,
+    /// The holders of pending claims known to be dead when the ledger was
+    /// read: runs of this machine whose process is gone.
+    pub dead_holders: std::collections::HashSet<String>,
 }
 
 impl Snapshot {
@@ -298,7 +301,10 @@ impl Snapshot {
         self.shared
             && record.status == Status::Pending
             && record.claim_expires_at.is_some_and(|at| at > now)
-            && record.holder.as_deref().is_some_and(holder_alive)
+            && record
+                .holder
+                .as_deref()
+                .is_some_and(|h| !self.dead_holders.contains(h))
     }
 
     /// What was learned about `target` (nothing yet: empty).
@@ -615,6 +621,12 @@ impl Ledger {
                 if at > *last {
                     *last = at;
                 }
+            }
+            if let Some(holder) = r.holder.as_ref().filter(|_| r.status == Status::Pending)
+                && !snapshot.dead_holders.contains(holder)
+                && !holder_alive(holder)
+            {
+                snapshot.dead_holders.insert(holder.clone());
             }
             snapshot
                 .records
@@ -1293,6 +1305,29 @@ mod tests {
             (r.status, r.content_hash.as_deref()),
             (Status::Posted, None)
         );
+    }
+
+    #[test]
+    fn a_snapshot_knows_the_claims_of_this_machine_whose_process_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let ledger = Ledger::open(&path).unwrap();
+        ledger.begin_attempt("t", "alive", "k", "h", now()).unwrap();
+        ledger.begin_attempt("t", "dead", "k", "h", now()).unwrap();
+        let host = ledger.holder().split('/').next().unwrap().to_string();
+        let dead = format!("{host}/{}/ab", i32::MAX);
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "UPDATE posts SET holder = ?1 WHERE article_id = 'dead'",
+                [&dead],
+            )
+            .unwrap();
+        let snap = ledger.snapshot().unwrap();
+        assert_eq!(snap.dead_holders, [dead].into_iter().collect());
+        // Another machine's run may be alive: only its claim's expiry tells.
+        assert!(holder_alive("elsewhere/1/ab"));
+        assert!(holder_alive(ledger.holder()));
     }
 
     #[test]

@@ -320,7 +320,10 @@ async fn a_connection_lost_mid_send_is_made_again_and_the_post_recorded_once() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(err.contains("connecting again"), "the connection was lost: {err}");
+    assert!(
+        err.contains("connecting again"),
+        "the connection was lost: {err}"
+    );
     let rows = ledger_rows(&cluster, &url);
     assert_eq!(rows[&("masto".to_string(), "s0".to_string())], "posted");
     assert_eq!(rows[&("disc".to_string(), "s0".to_string())], "posted");

@@ -216,10 +216,10 @@ fn a_post_another_host_is_sending_is_left_to_it_until_its_claim_dies() {
         decide_at(&snap, "2024-03-10T00:20:00Z"),
         [("Day 1".to_string(), Action::Resend)]
     );
-    // A run of this machine whose process is gone holds nothing.
-    let gone = format!("{}/{}/ab", host(), i32::MAX);
-    let mut snap = snapshot(vec![held(&gone, "2024-03-10T00:15:00Z")]);
+    // A run known dead when the ledger was read holds nothing.
+    let mut snap = snapshot(vec![held("this/42/ab", "2024-03-10T00:15:00Z")]);
     snap.shared = true;
+    snap.dead_holders.insert("this/42/ab".to_string());
     assert_eq!(
         decide_at(&snap, "2024-03-10T00:05:00Z"),
         [("Day 1".to_string(), Action::Resend)]
@@ -230,15 +230,6 @@ fn a_post_another_host_is_sending_is_left_to_it_until_its_claim_dies() {
         decide_at(&snap, "2024-03-10T00:05:00Z"),
         [("Day 1".to_string(), Action::Resend)]
     );
-}
-
-/// This machine's name, as claims write it.
-fn host() -> String {
-    let holder = crate::ledger::Ledger::open(&tempfile::tempdir().unwrap().path().join("l.db"))
-        .unwrap()
-        .holder()
-        .to_string();
-    holder.split('/').next().unwrap().to_string()
 }
 
 #[test]
