@@ -51,6 +51,10 @@ pub struct PostResult {
     pub attempts: u32,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Another host took the post since this run read the ledger: that
+    /// host's run reports it, this one does not.
+    #[serde(skip)]
+    pub taken_elsewhere: bool,
 }
 
 /// Everything a delivery needs, shared by the target tasks.
@@ -244,6 +248,10 @@ impl Deliverer {
                 .map(|w| format!("{name}: {}", social::scrub(w, &secrets)))
                 .collect();
             (self.on_done)(&result);
+            if result.taken_elsewhere {
+                tracing::info!(target = name, article = %result.article_id, "left to another host, which took it first");
+                continue;
+            }
             results.push((i, result));
         }
         Ok(results)
@@ -507,6 +515,7 @@ impl Deliverer {
             error: Some(reason.to_string()),
             attempts: 0,
             warnings: Vec::new(),
+            taken_elsewhere: false,
         })
     }
 
@@ -527,6 +536,7 @@ impl Deliverer {
             error: None,
             attempts: 0,
             warnings: Vec::new(),
+            taken_elsewhere: false,
         };
         let key = planned
             .post
@@ -690,6 +700,7 @@ impl Deliverer {
                     Claim::Granted => {}
                     Claim::Taken => {
                         result.attempts = 0;
+                        result.taken_elsewhere = true;
                         result.error = Some(
                             "another host took it since this run read the ledger (it is sending it, or sent it); left to it"
                                 .to_string(),
