@@ -149,26 +149,42 @@ fn template_problems(
 
 /// Tokens kept in the ledger that end within 14 days, or that a target
 /// still waits for: warnings at the target, read from the ledger without
-/// changing it.
+/// changing it; and a ledger that cannot be read, as an error.
 fn token_problems(config: &Config) -> Vec<Diagnostic> {
-    let snapshot = match crate::ledger::Ledger::open_read_only_at(&config.state.location()) {
-        Ok(Some(ledger)) => ledger.snapshot().unwrap_or_default(),
-        Ok(None) | Err(_) => Default::default(),
+    let mut problems = Vec::new();
+    let read = crate::ledger::Ledger::open_read_only_at(&config.state.location())
+        .and_then(|l| l.map(|l| l.snapshot()).transpose());
+    let snapshot = match read {
+        Ok(snapshot) => snapshot.unwrap_or_default(),
+        // A ledger a run could not use (a database out of reach, a file
+        // from a newer herald) stops every posting run: said here first.
+        Err(e) => {
+            let key = if config.state.url.is_some() {
+                "state.url"
+            } else {
+                "state.path"
+            };
+            let (line, column) = config.locate(key).unwrap_or((0, 0));
+            problems.push(Diagnostic::error(&config.file, e.to_string()).at(line, column));
+            Default::default()
+        }
     };
-    crate::auth::expiry_warnings(config, &snapshot, chrono::Utc::now())
-        .into_iter()
-        .map(|(name, message)| {
-            let key = config
-                .social
-                .targets
-                .iter()
-                .find(|t| t.name == name)
-                .map(|t| t.key("type"))
-                .unwrap_or_default();
-            let (line, column) = config.locate(&key).unwrap_or((0, 0));
-            Diagnostic::warning(&config.file, message).at(line, column)
-        })
-        .collect()
+    problems.extend(
+        crate::auth::expiry_warnings(config, &snapshot, chrono::Utc::now())
+            .into_iter()
+            .map(|(name, message)| {
+                let key = config
+                    .social
+                    .targets
+                    .iter()
+                    .find(|t| t.name == name)
+                    .map(|t| t.key("type"))
+                    .unwrap_or_default();
+                let (line, column) = config.locate(&key).unwrap_or((0, 0));
+                Diagnostic::warning(&config.file, message).at(line, column)
+            }),
+    );
+    problems
 }
 
 /// Problems in a loaded config that only show when posting: templates that

@@ -288,6 +288,13 @@ async fn a_database_that_cannot_be_reached_at_the_start_stops_the_run_before_any
     assert!(err.contains("nothing was sent"), "{err}");
     assert!(!err.contains("pw-s3cret"), "the password leaked: {err}");
     assert!(received(&server).await.is_empty());
+    // `check` says so first, at the key.
+    let checked = site.herald().arg("check").assert().failure();
+    let (out, err) = output(&checked);
+    let said = format!("{out}{err}");
+    assert!(said.contains("herald.yaml"), "{said}");
+    assert!(said.contains("cannot reach the database"), "{said}");
+    assert!(!said.contains("pw-s3cret"), "{said}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
