@@ -539,3 +539,43 @@ async fn hosts_renew_a_rotating_refresh_token_one_at_a_time_and_share_the_new_on
         .count();
     assert_eq!(renewed_posts, 2, "both hosts posted with the renewed token");
 }
+
+#[tokio::test]
+async fn a_site_moves_its_ledger_to_postgres_and_posts_nothing_again() {
+    let Some((_cluster, url, server)) = shared_ledger(Duration::ZERO).await else {
+        return;
+    };
+    let targets = format!(
+        "    - {{ name: disc, type: discord, url: \"{}/discord/api/webhooks/1/tok\" }}\n",
+        server.uri()
+    );
+    let config = posting_config("", &targets, "");
+    let site = Site::with_config(&config);
+    site.simple("s0", "2024-02-10T10:00:00Z");
+    let publish = |site: &Site| {
+        site.herald()
+            .args(["publish", "--now", "2024-02-11T00:00:00Z"])
+            .assert()
+    };
+    publish(&site).success();
+    assert_eq!(received(&server).await.len(), 1);
+    // Pointed at the database before moving the ledger: refused, not a
+    // second announcement of everything.
+    site.write_config(&format!("{config}  url: \"{url}\"\n"));
+    let refused = publish(&site).code(1);
+    let (_, err) = output(&refused);
+    assert!(err.contains("earlier runs left traces"), "{err}");
+    assert_eq!(received(&server).await.len(), 1);
+    // Moved: the same posts, nothing sent again.
+    site.write_config(&config);
+    let moved = site
+        .herald()
+        .args(["ledger", "migrate", "--to", &url])
+        .assert()
+        .success();
+    assert!(output(&moved).1.contains("1 posts"), "{:?}", output(&moved));
+    site.write_config(&format!("{config}  url: \"{url}\"\n"));
+    let again = publish(&site).success();
+    assert!(!output(&again).0.contains("posted"), "{:?}", output(&again));
+    assert_eq!(received(&server).await.len(), 1);
+}
