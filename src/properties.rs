@@ -144,6 +144,7 @@ mod feeds {
             source: "content/a.md".into(),
             body_offset: 0,
             body_line: 1,
+            identity: None,
             permalink: url::Url::parse(&format!("https://news.example/articles/{slug}/")).unwrap(),
             slug: slug.to_string(),
             title: title.to_string(),

@@ -82,9 +82,11 @@ fn nanos(t: SystemTime) -> i128 {
 }
 
 /// One cached file: where the body starts, and what the front matter gave.
+/// The file's path is the article's `source`; it is written apart only for
+/// a file that gave no article (one path per record to decode, not two).
 #[derive(Serialize, Deserialize)]
 struct Record {
-    path: PathBuf,
+    path: Option<PathBuf>,
     identity: Identity,
     body_offset: u64,
     body_line: u32,
@@ -135,7 +137,7 @@ pub fn read(
 /// The shape of a cached article: raised whenever `Article` changes, so a
 /// cache written by a build of the same version with another shape is
 /// read as outdated, not misread.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// What parsing depends on besides the file: herald's version and the
 /// `site` and `content` settings. A cache made under another is ignored.
@@ -190,11 +192,19 @@ fn read_records(
             .map_err(|e| invalid(format!("bad record: {e}")))?;
         lookup.cached_files += records.len();
         for record in records {
-            while next < files.len() && files[next] < record.path {
+            let Some(path) = record
+                .article
+                .as_ref()
+                .map(|a| &a.source)
+                .or(record.path.as_ref())
+            else {
+                return Err(invalid("a record without a path".to_string()));
+            };
+            while next < files.len() && files[next] < *path {
                 next += 1;
             }
             if next < files.len()
-                && files[next] == record.path
+                && files[next] == *path
                 && identities[next] == Some(record.identity)
             {
                 let article = record.article.map(|mut a| {
@@ -267,7 +277,7 @@ pub fn write<'a>(
                 continue;
             }
             let record = RecordRef {
-                path: file,
+                path: parsed.article.is_none().then_some(file),
                 identity,
                 body_offset: parsed.article.as_ref().map_or(0, |a| a.body_offset),
                 body_line: parsed.article.as_ref().map_or(0, |a| a.body_line),
@@ -288,7 +298,7 @@ pub fn write<'a>(
 /// `Record`, borrowed, for writing.
 #[derive(Serialize)]
 struct RecordRef<'a> {
-    path: &'a Path,
+    path: Option<&'a Path>,
     identity: Identity,
     body_offset: u64,
     body_line: u32,

@@ -3,7 +3,6 @@
 //! and refuse duplicate permalinks. Bodies are read later, one at a time, by
 //! `read_body`, for the articles that are shown.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -27,9 +26,6 @@ pub struct Corpus {
     pub files: usize,
     /// How many of them the front-matter cache answered for.
     pub from_cache: usize,
-    /// The identity of each article file that changed long enough ago to
-    /// be trusted (with the cache on): what a feed's fingerprint is made of.
-    pub identities: std::collections::HashMap<PathBuf, Identity>,
 }
 
 impl Corpus {
@@ -159,10 +155,14 @@ pub fn load_at(config: &Config, cache_use: CacheUse, now: SystemTime) -> Result<
     // twice at its peak.
     let mut articles: Vec<Article> = results
         .into_iter()
-        .filter_map(|p| {
+        .zip(&identities)
+        .filter_map(|(p, identity)| {
             let p = p?;
             diagnostics.extend(p.diagnostics);
-            p.article
+            p.article.map(|mut a| {
+                a.identity = identity.filter(|i| i.settled(now));
+                a
+            })
         })
         .collect();
     reject_duplicate_permalinks(&mut articles, &mut diagnostics);
@@ -171,19 +171,11 @@ pub fn load_at(config: &Config, cache_use: CacheUse, now: SystemTime) -> Result<
         "{} article files, {hits} answered by the front-matter cache",
         files.len()
     );
-    let files_len = files.len();
-    let identities = files
-        .into_iter()
-        .zip(identities)
-        .filter_map(|(file, identity)| Some((file, identity?)))
-        .filter(|(_, identity)| identity.settled(now))
-        .collect();
     Ok(Corpus {
         articles,
         diagnostics,
-        files: files_len,
+        files: files.len(),
         from_cache: hits,
-        identities,
     })
 }
 
@@ -325,12 +317,21 @@ fn position(bytes: &[u8], offset: usize) -> (u32, u32) {
 /// Two files claiming one permalink are both errors: herald cannot know which
 /// one the publisher meant, and guessing would post the wrong one.
 fn reject_duplicate_permalinks(articles: &mut Vec<Article>, diagnostics: &mut Vec<Diagnostic>) {
-    let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, a) in articles.iter().enumerate() {
-        by_id.entry(a.id()).or_default().push(i);
-    }
+    // Indices sorted by permalink: duplicates sit side by side (no map of
+    // every article, which a large archive would build on every run).
+    let mut order: Vec<usize> = (0..articles.len()).collect();
+    order.par_sort_unstable_by(|&a, &b| articles[a].id().cmp(articles[b].id()).then(a.cmp(&b)));
+    let groups: Vec<Vec<usize>> = order
+        .chunk_by(|&a, &b| articles[a].id() == articles[b].id())
+        .filter(|group| group.len() > 1)
+        .map(|group| {
+            let mut group = group.to_vec();
+            group.sort_unstable();
+            group
+        })
+        .collect();
     let mut drop = vec![false; articles.len()];
-    for indices in by_id.values().filter(|v| v.len() > 1) {
+    for indices in &groups {
         for &i in indices {
             drop[i] = true;
             let others: Vec<String> = indices

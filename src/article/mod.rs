@@ -35,6 +35,12 @@ pub struct Article {
     pub body_offset: u64,
     #[serde(skip)]
     pub body_line: u32,
+    /// The file's identity when it changed long enough ago to be trusted
+    /// (with the cache on): what a feed's memo fingerprints beside the
+    /// front matter. Kept here rather than in a map of all files, which a
+    /// large archive would build and hash on every run.
+    #[serde(skip)]
+    pub identity: Option<cache::Identity>,
     /// The absolute URL of the article; also its id in feeds and the ledger.
     pub permalink: Url,
     pub slug: String,
@@ -408,6 +414,7 @@ pub fn parse(
         source: path.to_path_buf(),
         body_offset: split.body_offset as u64,
         body_line: split.body_line,
+        identity: None,
         permalink,
         slug,
         title,

@@ -93,11 +93,7 @@ impl Memo {
 /// for all the feeds that show it; `None` when its file has no trusted
 /// identity (changed too recently, or no cache), and for articles no feed
 /// shows (a cron run's feeds show twenty of an archive).
-pub fn article_digests(
-    published: &[&Article],
-    identities: &HashMap<PathBuf, Identity>,
-    shown: &[bool],
-) -> Vec<Option<[u8; 32]>> {
+pub fn article_digests(published: &[&Article], shown: &[bool]) -> Vec<Option<[u8; 32]>> {
     use rayon::prelude::*;
     published
         .par_iter()
@@ -106,7 +102,7 @@ pub fn article_digests(
             if !shown.get(i).copied().unwrap_or(false) {
                 return None;
             }
-            let identity = identities.get(&article.source)?;
+            let identity = article.identity.as_ref()?;
             // postcard: the article's every field, compactly and fast
             // (this runs for every article a full archive shows).
             let mut hash = Sha256::new();

@@ -837,7 +837,7 @@ fn load(
                 *slot = true;
             }
         }
-        let digests = feed::memo::article_digests(&selection.published, &corpus.identities, &shown);
+        let digests = feed::memo::article_digests(&selection.published, &shown);
         for spec in &specs {
             let path = config.feeds.dir.join(&spec.path);
             if let Some(fingerprint) = feed::memo::fingerprint(config, spec, &digests) {

@@ -392,6 +392,7 @@ mod tests {
             source: PathBuf::from(format!("content/{slug}.md")),
             body_offset: 0,
             body_line: 1,
+            identity: None,
             permalink: Url::parse(&format!("https://example.com/{slug}/")).unwrap(),
             slug: slug.to_string(),
             title: slug.to_uppercase(),
