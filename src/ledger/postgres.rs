@@ -617,7 +617,6 @@ impl Postgres {
         statements: Vec<(String, Vec<Value>)>,
         write: bool,
     ) -> Result<Vec<Rows>, (Option<usize>, LedgerError)> {
-        let place = self.place.clone();
         let result = self.call(move |conn| {
             let mut failed_at = None;
             let result = conn.with(|client, _| {
@@ -650,19 +649,7 @@ impl Postgres {
             });
             result.map_err(|e| (failed_at, e))
         });
-        match result {
-            Ok(r) => r,
-            Err(e) => Err((None, e)),
-        }
-        .map_err(|(i, e)| {
-            (
-                i,
-                match e {
-                    LedgerError::Write { message, .. } => LedgerError::Write { place, message },
-                    other => other,
-                },
-            )
-        })
+        result.unwrap_or_else(|e| Err((None, e)))
     }
 
     /// Takes `target`'s session lock if no other host holds it.
