@@ -323,12 +323,18 @@ pub fn status_table(records: &[Record], site: &str, palette: Palette) -> String 
                 .unwrap_or(r.updated_at)
                 .format("%Y-%m-%d %H:%M")
                 .to_string();
-            let detail = match r.status {
-                Status::Posted => r
+            let detail = match (r.status, &r.holder, r.claim_expires_at) {
+                (Status::Posted, _, _) => r
                     .remote_url
                     .clone()
                     .or_else(|| r.remote_id.clone())
                     .unwrap_or_default(),
+                // Whose claim it is (a host sharing the ledger is sending
+                // it, or died while it did) and until when it holds.
+                (Status::Pending, Some(holder), Some(until)) => format!(
+                    "claimed by {holder} until {}",
+                    until.format("%Y-%m-%d %H:%M")
+                ),
                 _ => r.last_error.clone().unwrap_or_default(),
             };
             [

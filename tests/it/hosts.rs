@@ -318,6 +318,17 @@ async fn a_connection_lost_mid_send_is_made_again_and_the_post_recorded_once() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // While it is in flight, any host's status shows whose claim it is.
+    let status = tokio::task::block_in_place(|| site.herald().arg("status").assert().success());
+    let shown = output(&status).0;
+    assert!(
+        shown.contains("pending") && shown.contains(&format!("/{}/", child.id())),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("claimed by") && shown.contains(" until "),
+        "{shown}"
+    );
     tokio::task::block_in_place(|| {
         // Down (as a crash leaves it) until it has started again.
         cluster.restart();
