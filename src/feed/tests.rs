@@ -312,3 +312,28 @@ fn a_group_with_bodies_made_on_the_way_equals_each_feed_written_whole() {
     assert!(atom_out == render(Format::Atom, &channel, &whole));
     assert!(json_out == render(Format::Json, &channel, &whole));
 }
+
+#[test]
+fn an_article_digest_streamed_into_the_hash_equals_the_digest_of_its_encoding() {
+    use sha2::{Digest, Sha256};
+    let c = config("");
+    let mut a = article(
+        &c,
+        "a",
+        "title: A\npublish_date: 2024-01-02\ndescription: D\ntags: [AI]\nheroImage: https://img.example/a.jpg",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.md");
+    std::fs::write(&file, "x").unwrap();
+    a.identity = crate::article::cache::Identity::of(&std::fs::metadata(&file).unwrap());
+    let identity = a.identity.unwrap();
+    let mut hash = Sha256::new();
+    hash.update(postcard::to_allocvec(&a).unwrap());
+    hash.update(postcard::to_allocvec(&identity).unwrap());
+    let expected: [u8; 32] = hash.finalize().into();
+    assert_eq!(memo::article_digests(&[&a], &[true]), [Some(expected)]);
+    // Not shown, or no trusted identity: no digest.
+    assert_eq!(memo::article_digests(&[&a], &[false]), [None]);
+    a.identity = None;
+    assert_eq!(memo::article_digests(&[&a], &[true]), [None]);
+}
