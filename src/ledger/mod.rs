@@ -482,6 +482,17 @@ pub struct Pace {
     pub run_started: DateTime<Utc>,
 }
 
+/// The condition that a row is not under another run's live claim (its
+/// columns prefixed by `row`; `?holder`, `?now` and `?shared` the numbers
+/// of the parameters holding this run's name, the time and whether the
+/// ledger is shared): with one host every claim found is dead.
+fn not_claimed_elsewhere(row: &str, holder: u8, now: u8, shared: u8) -> String {
+    format!(
+        "({row}status <> 'pending' OR {row}holder IS NULL OR {row}holder = ?{holder}
+          OR {row}claim_expires_at IS NULL OR {row}claim_expires_at <= ?{now} OR ?{shared} = 0)"
+    )
+}
+
 const RECORD_COLUMNS: &str =
     "target, article_id, status, attempts, first_attempt_at, last_attempt_at, last_error,
     content_hash, idempotency_key, remote_id, remote_url, posted_at, edited_at, updated_at,
@@ -847,12 +858,13 @@ impl Ledger {
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
         self.execute(
-            "UPDATE posts SET status = ?3, last_error = ?4, updated_at = ?5, holder = ?6,
-                    claim_expires_at = NULL, revision = revision + 1
-             WHERE target = ?1 AND article_id = ?2
-               AND (holder IS NULL OR holder = ?6 OR status <> 'pending' OR claim_expires_at IS NULL
-                    OR claim_expires_at <= ?5 OR ?7 = 0)
-               AND (status <> 'posted' OR ?3 = 'deleted' OR holder = ?6 OR ?7 = 0)",
+            &format!(
+                "UPDATE posts SET status = ?3, last_error = ?4, updated_at = ?5, holder = ?6,
+                        claim_expires_at = NULL, revision = revision + 1
+                 WHERE target = ?1 AND article_id = ?2 AND {}
+                   AND (status <> 'posted' OR ?3 = 'deleted' OR holder = ?6 OR ?7 = 0)",
+                not_claimed_elsewhere("", 6, 5, 7)
+            ),
             params![
                 target,
                 article_id,
@@ -914,15 +926,16 @@ impl Ledger {
             content_hash: hash,
         } = *unsent;
         self.execute(
-            "INSERT INTO posts (target, article_id, status, content_hash, idempotency_key, last_error,
-                                updated_at, holder, revision)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)
-             ON CONFLICT (target, article_id) DO UPDATE SET
-                status = ?3, content_hash = coalesce(posts.content_hash, ?4), last_error = ?6,
-                updated_at = ?7, holder = ?8, claim_expires_at = NULL, revision = posts.revision + 1
-             WHERE posts.status <> 'posted'
-               AND (posts.status <> 'pending' OR posts.holder IS NULL OR posts.holder = ?8
-                    OR posts.claim_expires_at IS NULL OR posts.claim_expires_at <= ?7 OR ?9 = 0)",
+            &format!(
+                "INSERT INTO posts (target, article_id, status, content_hash, idempotency_key, last_error,
+                                    updated_at, holder, revision)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)
+                 ON CONFLICT (target, article_id) DO UPDATE SET
+                    status = ?3, content_hash = coalesce(posts.content_hash, ?4), last_error = ?6,
+                    updated_at = ?7, holder = ?8, claim_expires_at = NULL, revision = posts.revision + 1
+                 WHERE posts.status <> 'posted' AND {}",
+                not_claimed_elsewhere("posts.", 8, 7, 9)
+            ),
             params![
                 target,
                 article_id,

@@ -100,6 +100,13 @@ impl SharedSessions for Deliverer {
 }
 
 impl Deliverer {
+    /// The post's revision when the plan read the ledger (`None`: no row).
+    fn seen_revision(&self, planned: &PlannedPost) -> Option<i64> {
+        self.seen
+            .get(&(planned.target.clone(), planned.article_id.clone()))
+            .copied()
+    }
+
     fn ledger_place(&self) -> crate::ledger::Place {
         self.record(|l| Ok(l.place().clone()))
             .unwrap_or_else(|_| crate::ledger::Place::File(std::path::PathBuf::new()))
@@ -579,11 +586,7 @@ impl Deliverer {
                 } else {
                     Status::Uncertain
                 };
-                let seen = self
-                    .seen
-                    .get(&(planned.target.clone(), planned.article_id.clone()))
-                    .copied()
-                    .unwrap_or_default();
+                let seen = self.seen_revision(&planned).unwrap_or_default();
                 self.record(|l| {
                     l.settle(
                         &planned.target,
@@ -682,10 +685,7 @@ impl Deliverer {
                     hash,
                     now,
                 };
-                let seen = self
-                    .seen
-                    .get(&(planned.target.clone(), planned.article_id.clone()))
-                    .copied();
+                let seen = self.seen_revision(&planned);
                 let pace = Pace {
                     min_interval: target.min_interval.unwrap_or(social.min_interval).delta(),
                     max_per_run: target.max_per_run.unwrap_or(social.max_per_run),
