@@ -65,21 +65,30 @@ pub fn check(path: &Path) -> CheckReport {
                     }
                     // Every body is read, so a bad byte anywhere is found
                     // now rather than when the article reaches a feed.
-                    let bodies: Vec<(&crate::article::Article, Result<String, Diagnostic>)> =
-                        corpus
-                            .articles
-                            .par_iter()
-                            .map(|a| (a, article::read_body(a)))
-                            .collect();
-                    let mut drafts = Vec::with_capacity(bodies.len());
-                    for (a, body) in bodies {
-                        match body {
-                            Ok(body) => {
-                                let first = (a.description.is_none() && a.subtitle.is_none())
-                                    .then(|| crate::article::markdown::first_paragraph(&body))
-                                    .flatten();
-                                let summary = crate::feed::summary(a, first);
-                                drafts.push((a, crate::publish::draft(a, &summary, &config.site)));
+                    let ctx = article::ParseContext::of(&config);
+                    let read: Vec<_> = corpus
+                        .articles
+                        .par_iter()
+                        .map(|a| {
+                            let read = a
+                                .details(&ctx)
+                                .and_then(|d| Ok((article::read_body(a)?, d)));
+                            (a, read)
+                        })
+                        .collect();
+                    let mut drafts = Vec::with_capacity(read.len());
+                    for (a, read) in read {
+                        match read {
+                            Ok((body, details)) => {
+                                let first = (details.description.is_none()
+                                    && details.subtitle.is_none())
+                                .then(|| crate::article::markdown::first_paragraph(&body))
+                                .flatten();
+                                let summary = crate::feed::summary(a, &details, first);
+                                drafts.push((
+                                    a,
+                                    crate::publish::draft(a, &details, &summary, &config.site),
+                                ));
                             }
                             Err(d) => {
                                 report.articles -= 1;

@@ -144,24 +144,22 @@ mod feeds {
             source: "content/a.md".into(),
             body_offset: 0,
             body_line: 1,
-            identity: None,
+            digest: None,
             permalink: url::Url::parse(&format!("https://news.example/articles/{slug}/")).unwrap(),
             slug: slug.to_string(),
             title: title.to_string(),
-            subtitle: None,
-            description: Some(title.to_string()),
-            author: Some(title.to_string()),
-            read_time: None,
             published,
-            created: None,
             updated: None,
-            hero_image: None,
-            hero_alt: None,
-            cta: None,
-            tags: vec![title.to_string()],
+            tags: [title.into()].into(),
             draft: false,
             social: Default::default(),
+            details: Default::default(),
         }
+        .with_details(crate::article::Details {
+            description: Some(title.to_string()),
+            author: Some(title.to_string()),
+            ..Default::default()
+        })
     }
 
     proptest! {
@@ -179,7 +177,8 @@ mod feeds {
         ) {
             let c = config::parse(std::path::Path::new("c.yaml"), "site: {title: S, url: https://news.example/}\n", &|_| None).unwrap();
             let a = article(&title, secs, &slug);
-            let entry = Entry::new(&a, Some("<p>x</p>".into()), None);
+            let details = std::sync::Arc::new(a.held_details().cloned().unwrap_or_default());
+            let entry = Entry::new(&a, details, Some("<p>x</p>".into()), None);
             let channel = Channel {
                 title: "S".into(),
                 description: "D".into(),

@@ -12,22 +12,33 @@
 //! seconds is not cached, because a second edit in the same clock tick
 //! could leave its identity unchanged.
 //!
-//! Format: a header line, the fingerprint of what parsing depends on, then
-//! records, each a length-prefixed postcard encoding (postcard: a compact,
-//! well-kept serde format), so reading streams without holding the file.
+//! Format: a header line and the fingerprint of what parsing depends on;
+//! then the details of every article (`Details`: summary, hero image, call
+//! to action…), each a length-prefixed postcard encoding (postcard: a
+//! compact, well-kept serde format); then the index, a record per file
+//! (path, identity, front matter but its details, where its details are);
+//! then a footer saying where the index starts. A run reads the index only
+//! and reads back the details of the few articles it shows or posts, by
+//! offset, from the file it keeps open: a cron run over a large archive
+//! neither decodes nor holds the details of all of it.
 
 use std::fs::{self, File, Metadata};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{Article, ParseContext, Parsed};
+use super::load::path_order;
+use super::{Article, Details, Kept, ParseContext, Parsed};
 use crate::diagnostic::Diagnostic;
 
-const MAGIC: &[u8] = b"herald front-matter cache 1\n";
+const MAGIC: &[u8] = b"herald front-matter cache 2\n";
+
+/// The footer's last bytes, after the index's offset.
+const END: &[u8; 8] = b"index.\n\0";
 
 /// Files modified this recently are parsed every time rather than cached.
 const SETTLE: Duration = Duration::from_secs(2);
@@ -39,8 +50,9 @@ const MAX_RECORD: usize = 16 * 1024 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     len: u64,
-    modified_ns: i128,
-    changed_ns: i128,
+    /// Nanoseconds since 1970 (an `i64` reaches the year 2262).
+    modified_ns: i64,
+    changed_ns: i64,
     inode: u64,
 }
 
@@ -53,7 +65,9 @@ impl Identity {
         let (changed_ns, inode) = {
             use std::os::unix::fs::MetadataExt;
             (
-                i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+                meta.ctime()
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(meta.ctime_nsec()),
                 meta.ino(),
             )
         };
@@ -69,29 +83,92 @@ impl Identity {
 
     /// Whether the file changed long enough before `now` to be cached.
     pub fn settled(&self, now: SystemTime) -> bool {
-        let limit = nanos(now) - SETTLE.as_nanos() as i128;
+        let limit = nanos(now).saturating_sub(SETTLE.as_nanos() as i64);
         self.modified_ns < limit && self.changed_ns < limit
     }
 }
 
-fn nanos(t: SystemTime) -> i128 {
+fn nanos(t: SystemTime) -> i64 {
+    let ns = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
     match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_nanos() as i128,
-        Err(e) => -(e.duration().as_nanos() as i128),
+        Ok(d) => ns(d),
+        Err(e) => -ns(e.duration()),
     }
 }
 
-/// One cached file: where the body starts, and what the front matter gave.
-/// The file's path is the article's `source`; it is written apart only for
-/// a file that gave no article (one path per record to decode, not two).
-#[derive(Serialize, Deserialize)]
-struct Record {
-    path: Option<PathBuf>,
+/// One cached file, as read: where the body starts, what the front matter
+/// gave but the details, and where the details are. The path is borrowed
+/// from the record's bytes: only matched against the files found, never
+/// held (the article takes the path the folder walk found).
+#[derive(Deserialize)]
+struct Record<'a> {
+    path: &'a str,
     identity: Identity,
     body_offset: u64,
     body_line: u32,
     article: Option<Article>,
+    details: Option<Place>,
+    digest: Option<crate::article::Digest>,
     diagnostics: Vec<Diagnostic>,
+}
+
+/// `Record`, borrowed, for writing.
+#[derive(Serialize)]
+struct RecordRef<'a> {
+    path: &'a str,
+    identity: Identity,
+    body_offset: u64,
+    body_line: u32,
+    article: Option<&'a Article>,
+    details: Option<Place>,
+    digest: Option<crate::article::Digest>,
+    diagnostics: &'a [Diagnostic],
+}
+
+/// Where an article's encoded details are in a cache file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Place {
+    offset: u64,
+    len: u32,
+}
+
+/// An article's details left in the cache file a run read (kept open, so
+/// a later run replacing the file changes nothing for this one).
+#[derive(Debug, Clone)]
+pub struct Stored {
+    file: Arc<File>,
+    place: Place,
+}
+
+impl Stored {
+    /// Reads the details back (one positioned read).
+    pub fn read(&self) -> io::Result<Details> {
+        let bytes = read_at(&self.file, self.place)?;
+        postcard::from_bytes(&bytes).map_err(|e| invalid(format!("bad details: {e}")))
+    }
+}
+
+/// The bytes at `place` in `file`, read without moving a shared cursor.
+fn read_at(file: &File, place: Place) -> io::Result<Vec<u8>> {
+    let mut bytes = vec![0; place.len as usize];
+    #[cfg(unix)]
+    std::os::unix::fs::FileExt::read_exact_at(file, &mut bytes, place.offset)?;
+    #[cfg(windows)]
+    {
+        let mut done = 0;
+        while done < bytes.len() {
+            let n = std::os::windows::fs::FileExt::seek_read(
+                file,
+                &mut bytes[done..],
+                place.offset + done as u64,
+            )?;
+            if n == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            done += n;
+        }
+    }
+    Ok(bytes)
 }
 
 /// How many records are decoded together, in parallel.
@@ -137,7 +214,7 @@ pub fn read(
 /// The shape of a cached article: raised whenever `Article` changes, so a
 /// cache written by a build of the same version with another shape is
 /// read as outdated, not misread.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 
 /// What parsing depends on besides the file: herald's version and the
 /// `site` and `content` settings. A cache made under another is ignored.
@@ -150,8 +227,8 @@ fn fingerprint(ctx: &ParseContext<'_>) -> String {
     )
 }
 
-/// Streams the records (written in the same sorted order as `files`) in
-/// batches decoded in parallel, and matches them to `files` in one pass.
+/// Reads the index (its records are in the same sorted order as `files`)
+/// in batches decoded in parallel, and matches it to `files` in one pass.
 fn read_records(
     path: &Path,
     fingerprint: &str,
@@ -159,7 +236,8 @@ fn read_records(
     identities: &[Option<Identity>],
     lookup: &mut Lookup,
 ) -> io::Result<()> {
-    let mut reader = BufReader::with_capacity(256 * 1024, File::open(path)?);
+    let file = Arc::new(File::open(path)?);
+    let mut reader = BufReader::with_capacity(256 * 1024, &*file);
     let mut magic = [0u8; MAGIC.len()];
     reader.read_exact(&mut magic)?;
     if magic != MAGIC {
@@ -171,47 +249,67 @@ fn read_records(
             "made by another herald version or other settings".to_string(),
         ));
     }
+    let index_end = reader.seek(SeekFrom::End(-16))?;
+    let mut footer = [0u8; 16];
+    reader.read_exact(&mut footer)?;
+    let (start, end) = footer.split_at(8);
+    if end != END {
+        return Err(invalid("cut short".to_string()));
+    }
+    let index_start = u64::from_le_bytes(start.try_into().unwrap_or_default());
+    if index_start > index_end {
+        return Err(invalid("an index past its end".to_string()));
+    }
+    reader.seek(SeekFrom::Start(index_start))?;
+    let mut reader = reader.take(index_end - index_start);
     let mut next = 0;
-    let mut batch: Vec<Vec<u8>> = Vec::with_capacity(BATCH);
+    // A batch's records side by side in one buffer, reused.
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut spans: Vec<std::ops::Range<usize>> = Vec::with_capacity(BATCH);
     loop {
-        batch.clear();
-        while batch.len() < BATCH {
-            let mut record = Vec::new();
-            if !read_chunk(&mut reader, &mut record)? {
+        bytes.clear();
+        spans.clear();
+        while spans.len() < BATCH {
+            let start = bytes.len();
+            if !read_chunk_onto(&mut reader, &mut bytes)? {
                 break;
             }
-            batch.push(record);
+            spans.push(start..bytes.len());
         }
-        if batch.is_empty() {
+        if spans.is_empty() {
             return Ok(());
         }
-        let records = batch
+        let records = spans
             .par_iter()
-            .map(|bytes| postcard::from_bytes::<Record>(bytes))
-            .collect::<Result<Vec<Record>, _>>()
+            .map(|span| postcard::from_bytes::<Record<'_>>(&bytes[span.clone()]))
+            .collect::<Result<Vec<Record<'_>>, _>>()
             .map_err(|e| invalid(format!("bad record: {e}")))?;
         lookup.cached_files += records.len();
         for record in records {
-            let Some(path) = record
-                .article
-                .as_ref()
-                .map(|a| &a.source)
-                .or(record.path.as_ref())
-            else {
-                return Err(invalid("a record without a path".to_string()));
-            };
-            while next < files.len() && files[next] < *path {
+            let path = Path::new(record.path);
+            let mut order = std::cmp::Ordering::Greater;
+            while next < files.len() {
+                order = path_order(&files[next], path);
+                if order.is_ge() {
+                    break;
+                }
                 next += 1;
             }
-            if next < files.len()
-                && files[next] == *path
-                && identities[next] == Some(record.identity)
-            {
-                let article = record.article.map(|mut a| {
-                    a.body_offset = record.body_offset;
-                    a.body_line = record.body_line;
-                    a
-                });
+            if order.is_eq() && identities[next] == Some(record.identity) {
+                let article = match (record.article, record.details) {
+                    (Some(mut a), Some(place)) => {
+                        a.body_offset = record.body_offset;
+                        a.body_line = record.body_line;
+                        a.digest = record.digest;
+                        a.details = Kept::Cached(Stored {
+                            file: file.clone(),
+                            place,
+                        });
+                        Some(a)
+                    }
+                    (None, None) => None,
+                    _ => return Err(invalid("an article without its details".to_string())),
+                };
                 lookup.known[next] = Some(Parsed {
                     article,
                     diagnostics: record.diagnostics,
@@ -227,6 +325,13 @@ fn invalid(what: String) -> io::Error {
 
 /// Reads one length-prefixed chunk into `buf`; `false` at a clean end.
 fn read_chunk(reader: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<bool> {
+    buf.clear();
+    read_chunk_onto(reader, buf)
+}
+
+/// Reads one length-prefixed chunk onto the end of `buf`; `false` at a
+/// clean end.
+fn read_chunk_onto(reader: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<bool> {
     let mut len = [0u8; 4];
     match reader.read_exact(&mut len) {
         Ok(()) => {}
@@ -240,8 +345,9 @@ fn read_chunk(reader: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<bool> {
             "record too long",
         ));
     }
-    buf.resize(len, 0);
-    reader.read_exact(buf)?;
+    let start = buf.len();
+    buf.resize(start + len, 0);
+    reader.read_exact(&mut buf[start..])?;
     Ok(true)
 }
 
@@ -253,11 +359,14 @@ fn write_chunk(writer: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Writes the cache for the files just read: `(path, identity, result)` in
-/// `load`'s sorted order, leaving out files changed too recently to be trusted (see `SETTLE`).
+/// `load`'s sorted order, leaving out files changed too recently to be
+/// trusted (see `SETTLE`) and paths that are not UTF-8. Details this run
+/// did not parse are copied from the cache it read, in runs of adjacent
+/// records (a few large reads, not one per article).
 pub fn write<'a>(
     path: &Path,
     ctx: &ParseContext<'_>,
-    files: impl Iterator<Item = (&'a Path, Identity, &'a Parsed)>,
+    files: &[(&'a Path, Identity, &'a Parsed)],
     now: SystemTime,
 ) -> io::Result<()> {
     crate::fsio::write_atomic_with(path, |out| {
@@ -268,42 +377,163 @@ pub fn write<'a>(
             use std::os::unix::fs::PermissionsExt;
             out.set_permissions(fs::Permissions::from_mode(0o600))?;
         }
-        let mut out = BufWriter::with_capacity(256 * 1024, out);
+        let mut out = Counting {
+            inner: BufWriter::with_capacity(256 * 1024, out),
+            written: 0,
+        };
         out.write_all(MAGIC)?;
         write_chunk(&mut out, fingerprint(ctx).as_bytes())?;
+        let kept = |file: &(&'a Path, Identity, &'a Parsed)| kept(file, now);
+        // The details first, remembering where each went.
+        let mut places: Vec<Option<Place>> = vec![None; files.len()];
+        let mut copy = CopyRun::default();
         let mut buf = Vec::new();
-        for (file, identity, parsed) in files {
-            if !identity.settled(now) {
+        for (i, (_, _, parsed)) in files.iter().enumerate().filter(|(_, f)| kept(f).is_some()) {
+            let Some(article) = &parsed.article else {
                 continue;
+            };
+            match &article.details {
+                Kept::Held(details) => {
+                    copy.flush(&mut out, &mut places)?;
+                    buf.clear();
+                    buf = postcard::to_extend(&**details, std::mem::take(&mut buf))
+                        .map_err(|e| invalid(format!("details not encoded: {e}")))?;
+                    let offset = out.written + 4;
+                    write_chunk(&mut out, &buf)?;
+                    places[i] = Some(Place {
+                        offset,
+                        len: buf.len() as u32,
+                    });
+                }
+                Kept::Cached(stored) => copy.add(i, stored, &mut out, &mut places)?,
             }
+        }
+        copy.flush(&mut out, &mut places)?;
+        let index_start = out.written;
+        for (i, file) in files.iter().enumerate() {
+            let Some((path, identity, parsed)) = kept(file) else {
+                continue;
+            };
             let record = RecordRef {
-                path: parsed.article.is_none().then_some(file),
+                path,
                 identity,
                 body_offset: parsed.article.as_ref().map_or(0, |a| a.body_offset),
                 body_line: parsed.article.as_ref().map_or(0, |a| a.body_line),
                 article: parsed.article.as_ref(),
+                details: places[i],
+                digest: parsed.article.as_ref().and_then(|a| a.digest),
                 diagnostics: &parsed.diagnostics,
             };
             buf.clear();
-            // A path that is not UTF-8 cannot be encoded: leave it uncached.
+            // A record that cannot be encoded (none can fail but for a
+            // path, left out above) is left uncached.
             if let Ok(bytes) = postcard::to_extend(&record, std::mem::take(&mut buf)) {
                 write_chunk(&mut out, &bytes)?;
                 buf = bytes;
             }
         }
-        out.flush()
+        out.write_all(&index_start.to_le_bytes())?;
+        out.write_all(END)?;
+        out.inner.flush()
     })
 }
 
-/// `Record`, borrowed, for writing.
-#[derive(Serialize)]
-struct RecordRef<'a> {
-    path: Option<&'a Path>,
-    identity: Identity,
-    body_offset: u64,
-    body_line: u32,
-    article: Option<&'a Article>,
-    diagnostics: &'a [Diagnostic],
+/// A file's record as written, unless it is left out: changed too recently
+/// to be trusted, or a path that is not UTF-8.
+fn kept<'a>(
+    &(file, identity, parsed): &(&'a Path, Identity, &'a Parsed),
+    now: SystemTime,
+) -> Option<(&'a str, Identity, &'a Parsed)> {
+    Some((file.to_str()?, identity, parsed)).filter(|_| identity.settled(now))
+}
+
+/// A writer that counts what went through it (the offsets of the details).
+struct Counting<W> {
+    inner: W,
+    written: u64,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(bytes)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Details to copy from the cache read into the one written, gathered
+/// while they lie side by side in the old file (each payload 4 bytes, its
+/// length, after the one before).
+#[derive(Default)]
+struct CopyRun {
+    file: Option<Arc<File>>,
+    /// The old file's range, from the first length prefix on.
+    start: u64,
+    end: u64,
+    /// Which record each payload is, and its place in the old file.
+    members: Vec<(usize, Place)>,
+}
+
+/// The most one copy reads at once.
+const COPY_RUN: u64 = 4 * 1024 * 1024;
+
+impl CopyRun {
+    fn add<W: Write>(
+        &mut self,
+        record: usize,
+        stored: &Stored,
+        out: &mut Counting<W>,
+        places: &mut [Option<Place>],
+    ) -> io::Result<()> {
+        let adjacent = self
+            .file
+            .as_ref()
+            .is_some_and(|f| Arc::ptr_eq(f, &stored.file))
+            && stored.place.offset == self.end + 4
+            && self.end - self.start < COPY_RUN;
+        if !adjacent {
+            self.flush(out, places)?;
+            self.file = Some(stored.file.clone());
+            self.start = stored
+                .place
+                .offset
+                .checked_sub(4)
+                .ok_or_else(|| invalid("details at offset 0".to_string()))?;
+        }
+        self.end = stored.place.offset + u64::from(stored.place.len);
+        self.members.push((record, stored.place));
+        Ok(())
+    }
+
+    fn flush<W: Write>(
+        &mut self,
+        out: &mut Counting<W>,
+        places: &mut [Option<Place>],
+    ) -> io::Result<()> {
+        let Some(file) = self.file.take() else {
+            return Ok(());
+        };
+        let bytes = read_at(
+            &file,
+            Place {
+                offset: self.start,
+                len: u32::try_from(self.end - self.start)
+                    .map_err(|_| invalid("a run too long".to_string()))?,
+            },
+        )?;
+        let at = out.written;
+        out.write_all(&bytes)?;
+        for (record, old) in self.members.drain(..) {
+            places[record] = Some(Place {
+                offset: at + (old.offset - self.start),
+                len: old.len,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// A file's identity now (one `stat`), for `load` to compare with the

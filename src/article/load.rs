@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use rayon::prelude::*;
 
 use super::cache::{self, Identity, Lookup};
-use super::{Article, ParseContext, Parsed, parse};
+use super::{Article, Details, ParseContext, Parsed, parse};
 use crate::article::front_matter::SplitError;
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
@@ -94,7 +94,6 @@ pub fn load_at(config: &Config, cache_use: CacheUse, now: SystemTime) -> Result<
         });
     }
     let mut diagnostics = Vec::new();
-    let files = find_files(dir, &config.content.extensions, &mut diagnostics)?;
     let ctx = ParseContext {
         site: &config.site,
         content: &config.content,
@@ -104,12 +103,12 @@ pub fn load_at(config: &Config, cache_use: CacheUse, now: SystemTime) -> Result<
         .state
         .cache_file()
         .filter(|_| cache_use != CacheUse::Off);
-    // One `stat` per file, only when there is a cache to check against.
-    let identities: Vec<Option<Identity>> = if cache_path.is_some() {
-        files.par_iter().map(|p| cache::identity_of(p)).collect()
-    } else {
-        vec![None; files.len()]
-    };
+    let (files, identities) = find_files(
+        dir,
+        &config.content.extensions,
+        cache_path.is_some(),
+        &mut diagnostics,
+    )?;
     let Lookup {
         known: mut results,
         cached_files,
@@ -119,30 +118,39 @@ pub fn load_at(config: &Config, cache_use: CacheUse, now: SystemTime) -> Result<
     };
     let hits = results.iter().filter(|r| r.is_some()).count();
     // Parse what the cache did not know, in place (a large archive is not
-    // held twice). A file that could not be read is not cached.
+    // held twice). A file that could not be read is not cached. A file
+    // whose identity can be trusted gets its digest now, while its details
+    // are in hand.
     let mut cacheable = vec![true; files.len()];
     results
         .par_iter_mut()
         .zip(cacheable.par_iter_mut())
-        .zip(files.par_iter())
+        .zip(files.par_iter().zip(identities.par_iter()))
         .filter(|((slot, _), _)| slot.is_none())
-        .for_each(|((slot, cacheable), path)| {
-            let (parsed, ok) = read_front(path, &ctx, max);
+        .for_each(|((slot, cacheable), (path, identity))| {
+            let (mut parsed, ok) = read_front(path, &ctx, max);
+            if let (Some(article), Some(identity)) =
+                (&mut parsed.article, identity.filter(|i| i.settled(now)))
+                && let Some(details) = article.held_details()
+            {
+                article.digest = Some(article.digest_of(details, &identity));
+            }
             *slot = Some(parsed);
             *cacheable = ok;
         });
     if let Some(path) = cache_path.filter(|_| cache_use == CacheUse::ReadWrite)
         && (hits < files.len() || hits < cached_files)
     {
-        let entries = files
+        let entries: Vec<(&Path, Identity, &Parsed)> = files
             .iter()
             .zip(&identities)
             .zip(&results)
             .zip(&cacheable)
             .filter_map(|(((file, identity), parsed), cacheable)| {
                 Some((file.as_path(), (*identity)?, parsed.as_ref()?)).filter(|_| *cacheable)
-            });
-        if let Err(e) = cache::write(&path, &ctx, entries, now) {
+            })
+            .collect();
+        if let Err(e) = cache::write(&path, &ctx, &entries, now) {
             diagnostics.push(Diagnostic::warning(
                 &path,
                 format!("cannot write the front-matter cache (the next run parses every file again): {e}"),
@@ -152,86 +160,263 @@ pub fn load_at(config: &Config, cache_use: CacheUse, now: SystemTime) -> Result<
 
     // `into_iter().filter_map().collect()` reuses `results`' allocation for
     // the articles (std collects in place), so a large archive is not held
-    // twice at its peak.
+    // twice at its peak. Each article takes its path from the folder's walk
+    // (a cached record's path is never decoded into a string of its own).
+    let file_count = files.len();
+    // A digest only counts for a file trusted at `now` (a cache written by
+    // a run with a later clock may hold one for a file changed just now).
     let mut articles: Vec<Article> = results
         .into_iter()
+        .zip(files)
         .zip(&identities)
-        .filter_map(|(p, identity)| {
+        .filter_map(|((p, file), identity)| {
             let p = p?;
             diagnostics.extend(p.diagnostics);
             p.article.map(|mut a| {
-                a.identity = identity.filter(|i| i.settled(now));
+                a.source = file;
+                if !identity.is_some_and(|i| i.settled(now)) {
+                    a.digest = None;
+                }
                 a
             })
         })
         .collect();
     reject_duplicate_permalinks(&mut articles, &mut diagnostics);
     diagnostics.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
-    tracing::debug!(
-        "{} article files, {hits} answered by the front-matter cache",
-        files.len()
-    );
+    tracing::debug!("{file_count} article files, {hits} answered by the front-matter cache");
     Ok(Corpus {
         articles,
         diagnostics,
-        files: files.len(),
+        files: file_count,
         from_cache: hits,
     })
 }
 
+/// The article files under `dir` in path order, each with its identity
+/// when `stat` asks for it (one `stat` per file, only when there is a
+/// cache to check against). Folders are walked in parallel and each one's
+/// entries sorted by name, so the whole list comes out in path order with
+/// no sort of all of it; a file's identity is read as it is listed, its
+/// folder at hand. Hidden files and folders are skipped; a symbolic link
+/// is followed only to a place inside the folder.
 fn find_files(
     dir: &Path,
     extensions: &[String],
+    stat: bool,
     diagnostics: &mut Vec<Diagnostic>,
-) -> Result<Vec<PathBuf>, LoadError> {
+) -> Result<(Vec<PathBuf>, Vec<Option<Identity>>), LoadError> {
     let root = dir.canonicalize().map_err(|e| LoadError {
         dir: dir.to_path_buf(),
         reason: e.to_string(),
     })?;
-    let mut files = Vec::new();
-    let walker = walkdir::WalkDir::new(dir)
-        .follow_links(false)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
-    for entry in walker {
-        let entry = match entry {
-            Ok(e) => e,
+    let walk = Walk {
+        root: &root,
+        extensions,
+        stat,
+    };
+    let mut found = Found::default();
+    walk.folder(dir, &mut found);
+    diagnostics.append(&mut found.diagnostics);
+    Ok((found.files, found.identities))
+}
+
+/// What a walk is looking for.
+struct Walk<'a> {
+    /// The content folder, resolved: links may only point inside it.
+    root: &'a Path,
+    extensions: &'a [String],
+    stat: bool,
+}
+
+/// What a walk found, in path order.
+#[derive(Default)]
+struct Found {
+    files: Vec<PathBuf>,
+    identities: Vec<Option<Identity>>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// One entry of a folder. A plain file keeps its directory entry until
+/// its identity is read: `DirEntry::metadata` asks relative to the open
+/// folder, sparing the kernel the walk down the whole path.
+enum Listed {
+    File(PathBuf, Option<Identity>, Option<std::fs::DirEntry>),
+    Folder(PathBuf),
+}
+
+impl Listed {
+    /// The entry's name: its path's bytes after the last separator (found
+    /// without splitting the path into components).
+    fn name(&self) -> &[u8] {
+        let (Listed::File(path, ..) | Listed::Folder(path)) = self;
+        let bytes = path.as_os_str().as_encoded_bytes();
+        let start = bytes
+            .iter()
+            .rposition(|&b| std::path::is_separator(b as char))
+            .map_or(0, |i| i + 1);
+        &bytes[start..]
+    }
+}
+
+impl Walk<'_> {
+    fn folder(&self, dir: &Path, found: &mut Found) {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
             Err(e) => {
-                let path = e.path().unwrap_or(dir).to_path_buf();
-                diagnostics.push(Diagnostic::error(&path, format!("cannot read: {e}")));
-                continue;
+                found
+                    .diagnostics
+                    .push(Diagnostic::error(dir, format!("cannot read: {e}")));
+                return;
             }
         };
-        let path = entry.path();
+        let mut listed = Vec::new();
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    found
+                        .diagnostics
+                        .push(Diagnostic::error(dir, format!("cannot read: {e}")));
+                    continue;
+                }
+            };
+            if entry.file_name().as_encoded_bytes().starts_with(b".") {
+                continue;
+            }
+            match self.entry(entry) {
+                Ok(Some(item)) => listed.push(item),
+                Ok(None) => {}
+                Err(d) => found.diagnostics.push(d),
+            }
+        }
+        listed.par_sort_unstable_by(|a, b| {
+            name_order(
+                a.name(),
+                matches!(a, Listed::Folder(_)),
+                b.name(),
+                matches!(b, Listed::Folder(_)),
+            )
+        });
+        // Each file's identity, then each folder's contents, in parallel.
+        if self.stat {
+            listed.par_iter_mut().for_each(|l| {
+                if let Listed::File(path, identity, entry) = l {
+                    *identity = match entry.take() {
+                        Some(entry) => entry.metadata().ok().as_ref().and_then(Identity::of),
+                        // A link: the identity of the file it leads to.
+                        None => cache::identity_of(path),
+                    };
+                }
+            });
+        }
+        let inner: Vec<Option<Found>> = listed
+            .par_iter()
+            .map(|l| {
+                let Listed::Folder(path) = l else {
+                    return None;
+                };
+                let mut inner = Found::default();
+                self.folder(path, &mut inner);
+                Some(inner)
+            })
+            .collect();
+        for (l, inner) in listed.into_iter().zip(inner) {
+            match (l, inner) {
+                (Listed::File(path, identity, _), _) => {
+                    found.files.push(path);
+                    found.identities.push(identity);
+                }
+                (Listed::Folder(_), Some(mut inner)) => {
+                    found.files.append(&mut inner.files);
+                    found.identities.append(&mut inner.identities);
+                    found.diagnostics.append(&mut inner.diagnostics);
+                }
+                (Listed::Folder(_), None) => {}
+            }
+        }
+    }
+
+    /// What one entry is to the walk: a file to read, a folder to walk, or
+    /// nothing (another kind of file, a link left alone).
+    fn entry(&self, entry: std::fs::DirEntry) -> Result<Option<Listed>, Diagnostic> {
+        // Held by its article for the whole run: no spare capacity.
+        let mut path = entry.path();
+        path.shrink_to_fit();
+        let file_type = entry
+            .file_type()
+            .map_err(|e| Diagnostic::error(&path, format!("cannot read: {e}")))?;
         let wanted = path
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase())
-            .is_some_and(|e| extensions.contains(&e));
-        if entry.file_type().is_symlink() {
-            match path.canonicalize() {
-                Ok(target) if target.starts_with(&root) => {
-                    if target.is_file() && wanted {
-                        files.push(path.to_path_buf());
-                    }
+            .is_some_and(|e| self.extensions.contains(&e));
+        if file_type.is_symlink() {
+            return match path.canonicalize() {
+                Ok(target) if target.starts_with(self.root) => {
+                    Ok((target.is_file() && wanted).then_some(Listed::File(path, None, None)))
                 }
-                Ok(_) if wanted || path.is_dir() => diagnostics.push(Diagnostic::warning(
-                    path,
+                Ok(_) if wanted || path.is_dir() => Err(Diagnostic::warning(
+                    &path,
                     "skipped: a symbolic link to a place outside the content folder is not followed",
                 )),
-                Ok(_) => {}
-                Err(e) => diagnostics.push(Diagnostic::warning(path, format!("skipped: broken symbolic link ({e})"))),
-            }
-            continue;
+                Ok(_) => Ok(None),
+                Err(e) => Err(Diagnostic::warning(
+                    &path,
+                    format!("skipped: broken symbolic link ({e})"),
+                )),
+            };
         }
-        if entry.file_type().is_file() && wanted {
-            files.push(path.to_path_buf());
+        if file_type.is_dir() {
+            return Ok(Some(Listed::Folder(path)));
+        }
+        Ok((file_type.is_file() && wanted).then(|| Listed::File(path, None, Some(entry))))
+    }
+}
+
+/// The order of two names in one folder, a folder's name read with a
+/// separator after it: so listing each folder in this order, and walking
+/// a folder where its name falls, gives the files in path order.
+fn name_order(a: &[u8], a_folder: bool, b: &[u8], b_folder: bool) -> std::cmp::Ordering {
+    // The byte at `i`, ranked as `path_order` ranks it; `None` past the end.
+    let at = |name: &[u8], folder: bool, i: usize| match name.get(i) {
+        Some(&byte) => Some(u16::from(byte) + 1),
+        None if folder && i == name.len() => Some(0),
+        None => None,
+    };
+    let mut i = 0;
+    loop {
+        match (at(a, a_folder, i), at(b, b_folder, i)) {
+            (None, None) => return std::cmp::Ordering::Equal,
+            (x, y) if x != y => return x.cmp(&y),
+            _ => i += 1,
         }
     }
-    // The walk's order already is path order; sorting makes sure (the
-    // front-matter cache is matched against it in one pass).
-    files.sort();
-    Ok(files)
+}
+
+/// The order of `Path`'s `Ord` (component by component) for the clean
+/// paths a folder walk gives, found on the bytes: the separator sorts
+/// before every other byte. `Path::cmp` splits both paths into
+/// components on every comparison, a tenth of a cron run over a large
+/// archive.
+pub(super) fn path_order(a: &Path, b: &Path) -> std::cmp::Ordering {
+    let (a, b) = (
+        a.as_os_str().as_encoded_bytes(),
+        b.as_os_str().as_encoded_bytes(),
+    );
+    if a == b {
+        // The usual answer when matching the cache to the files found.
+        return std::cmp::Ordering::Equal;
+    }
+    let rank = |byte: u8| {
+        if std::path::is_separator(byte as char) {
+            0
+        } else {
+            u16::from(byte) + 1
+        }
+    };
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        Some(i) => rank(a[i]).cmp(&rank(b[i])),
+        None => a.len().cmp(&b.len()),
+    }
 }
 
 /// Reads the start of a file and parses its front matter, reading more only
@@ -296,6 +481,28 @@ fn read_front(path: &Path, ctx: &ParseContext<'_>, max_size: u64) -> (Parsed, bo
             Err(SplitError::NeedMore) if !complete => want = want.saturating_mul(4),
             Err(_) => return fail("the front matter could not be read".to_string()),
         }
+    }
+}
+
+/// An article's details parsed from its file again, when the cache that
+/// was to give them back cannot.
+pub(super) fn reread_details(
+    path: &Path,
+    ctx: &ParseContext<'_>,
+) -> Result<std::sync::Arc<Details>, Diagnostic> {
+    let (parsed, _) = read_front(path, ctx, ctx.content.max_file_size);
+    match parsed.article.as_ref().and_then(Article::held_details) {
+        Some(details) => Ok(std::sync::Arc::new(details.clone())),
+        None => Err(parsed
+            .diagnostics
+            .into_iter()
+            .find(Diagnostic::is_error)
+            .unwrap_or_else(|| {
+                Diagnostic::error(
+                    path,
+                    "changed while herald ran: it no longer reads as an article",
+                )
+            })),
     }
 }
 

@@ -14,6 +14,7 @@ pub mod social;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, TimeZone};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
@@ -25,40 +26,90 @@ use crate::diagnostic::Diagnostic;
 
 pub use load::{CacheUse, Corpus, LoadError, load, load_at, load_with, read_body};
 
-/// A validated article, without its body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A validated article, without its body: what every run holds of every
+/// file. What only a shown or posted article needs (its summary, hero image,
+/// call to action…) is its `Details`, read on demand (`details`), so that a
+/// cron run over a large archive holds little more than dates, titles and
+/// permalinks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Article {
-    /// The file it came from.
+    /// The file it came from (a cache record carries it apart).
+    #[serde(skip)]
     pub source: PathBuf,
     /// Where the body starts in that file (bytes) and on which line.
     #[serde(skip)]
     pub body_offset: u64,
     #[serde(skip)]
     pub body_line: u32,
-    /// The file's identity when it changed long enough ago to be trusted
-    /// (with the cache on): what a feed's memo fingerprints beside the
-    /// front matter. Kept here rather than in a map of all files, which a
-    /// large archive would build and hash on every run.
+    /// A digest of the whole front matter and the file's identity, when
+    /// that identity changed long enough ago to be trusted (with the cache
+    /// on): what a feed's memo fingerprints. Computed once, when the file
+    /// is parsed, and kept in the front-matter cache.
     #[serde(skip)]
-    pub identity: Option<cache::Identity>,
+    pub digest: Option<Digest>,
     /// The absolute URL of the article; also its id in feeds and the ledger.
     pub permalink: Url,
     pub slug: String,
     pub title: String,
+    #[serde(with = "instant")]
+    pub published: DateTime<FixedOffset>,
+    #[serde(with = "instant::optional")]
+    pub updated: Option<DateTime<FixedOffset>>,
+    /// Boxed slices: no spare capacity in what every run holds.
+    pub tags: Box<[Box<str>]>,
+    pub draft: bool,
+    /// Its own posting choices (`social:`), read through `social()`; `None`
+    /// when it has none, as most articles do (every run holds every
+    /// article, so the empty choices take no room).
+    pub(crate) social: Option<Box<social::Overrides>>,
+    /// Read through `details`; `Default::default()` (no details) where a
+    /// test builds an article by hand, then `with_details`.
+    #[serde(skip)]
+    pub(crate) details: Kept,
+}
+
+/// An article's digest: the first 128 bits of a SHA-256 (enough to tell
+/// versions of one article apart; half the room in every article held).
+pub type Digest = [u8; 16];
+
+/// What an article says that only a feed item or a post shows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Details {
+    /// `created_date`, checked and kept, though no feed or post shows it.
+    #[serde(with = "instant::optional")]
+    pub created: Option<DateTime<FixedOffset>>,
     pub subtitle: Option<String>,
     pub description: Option<String>,
     pub author: Option<String>,
     pub read_time: Option<String>,
-    pub published: DateTime<FixedOffset>,
-    pub created: Option<DateTime<FixedOffset>>,
-    pub updated: Option<DateTime<FixedOffset>>,
     pub hero_image: Option<Url>,
     pub hero_alt: Option<String>,
     pub cta: Option<String>,
-    pub tags: Vec<String>,
-    pub draft: bool,
-    /// Its own posting choices (`social:`).
-    pub social: social::Overrides,
+}
+
+impl Details {
+    /// Alt text for the hero image: never empty (the title when the front
+    /// matter gives none).
+    pub fn alt_text<'a>(&'a self, title: &'a str) -> &'a str {
+        self.hero_alt
+            .as_deref()
+            .filter(|a| !a.trim().is_empty())
+            .unwrap_or(title)
+    }
+}
+
+/// Where an article's details are: in memory (just parsed), or in the
+/// front-matter cache the run read its front matter from.
+#[derive(Debug, Clone)]
+pub(crate) enum Kept {
+    Held(Arc<Details>),
+    Cached(cache::Stored),
+}
+
+impl Default for Kept {
+    fn default() -> Self {
+        Kept::Held(Arc::default())
+    }
 }
 
 impl Article {
@@ -76,12 +127,125 @@ impl Article {
         }
     }
 
-    /// Alt text for the hero image: never empty.
-    pub fn alt_text(&self) -> &str {
-        self.hero_alt
-            .as_deref()
-            .filter(|a| !a.trim().is_empty())
-            .unwrap_or(&self.title)
+    /// Its own posting choices (`social:`), empty when it has none.
+    pub fn social(&self) -> &social::Overrides {
+        self.social.as_deref().unwrap_or(&social::NO_OVERRIDES)
+    }
+
+    /// The article's details: from memory, from the front-matter cache, or,
+    /// when the cache cannot give them back, from the file parsed again.
+    pub fn details(&self, ctx: &ParseContext<'_>) -> Result<Arc<Details>, Diagnostic> {
+        match &self.details {
+            Kept::Held(d) => Ok(d.clone()),
+            Kept::Cached(stored) => match stored.read() {
+                Ok(d) => Ok(Arc::new(d)),
+                Err(e) => {
+                    tracing::debug!(
+                        "front-matter cache: details of {} not read back ({e}); parsing the file again",
+                        self.source.display()
+                    );
+                    load::reread_details(&self.source, ctx)
+                }
+            },
+        }
+    }
+
+    /// The article with these details (a test builds articles this way).
+    pub fn with_details(mut self, details: Details) -> Article {
+        self.details = Kept::Held(Arc::new(details));
+        self
+    }
+
+    /// Whether the details are in memory (not to be read back).
+    pub(crate) fn held_details(&self) -> Option<&Details> {
+        match &self.details {
+            Kept::Held(d) => Some(d),
+            Kept::Cached(_) => None,
+        }
+    }
+
+    /// The digest a feed's memo fingerprints: every field of the front
+    /// matter, the file's path and its identity, streamed into SHA-256
+    /// (postcard: every field, compactly, with no buffer per article).
+    pub fn digest_of(&self, details: &Details, identity: &cache::Identity) -> Digest {
+        use sha2::{Digest, Sha256};
+        let mut hash = Hashing(Sha256::new());
+        let path = self.source.to_string_lossy();
+        // Writing into a hash cannot fail; a field that cannot be encoded
+        // (none can) would leave the digest short, never wrong for another.
+        let _ = postcard::to_io(&path, &mut hash);
+        let _ = postcard::to_io(self, &mut hash);
+        let _ = postcard::to_io(details, &mut hash);
+        let _ = postcard::to_io(identity, &mut hash);
+        let whole: [u8; 32] = hash.0.finalize().into();
+        let mut digest: self::Digest = [0; 16];
+        let len = digest.len();
+        digest.copy_from_slice(&whole[..len]);
+        digest
+    }
+}
+
+/// A date-time with its offset as three numbers (seconds, nanoseconds,
+/// offset), for the front-matter cache: chrono's own serde form is an RFC
+/// 3339 string, which every run would parse again for every article.
+mod instant {
+    use chrono::{DateTime, FixedOffset};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(t: &DateTime<FixedOffset>, s: S) -> Result<S::Ok, S::Error> {
+        (
+            t.timestamp(),
+            t.timestamp_subsec_nanos(),
+            t.offset().local_minus_utc(),
+        )
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<FixedOffset>, D::Error> {
+        let (secs, nanos, offset) = <(i64, u32, i32)>::deserialize(d)?;
+        let offset = FixedOffset::east_opt(offset).ok_or_else(|| D::Error::custom("bad offset"))?;
+        DateTime::from_timestamp(secs, nanos)
+            .map(|t| t.with_timezone(&offset))
+            .ok_or_else(|| D::Error::custom("bad time"))
+    }
+
+    pub mod optional {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(
+            t: &Option<DateTime<FixedOffset>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            t.map(|t| {
+                (
+                    t.timestamp(),
+                    t.timestamp_subsec_nanos(),
+                    t.offset().local_minus_utc(),
+                )
+            })
+            .serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<DateTime<FixedOffset>>, D::Error> {
+            #[derive(Deserialize)]
+            struct Wrapped(#[serde(with = "super")] DateTime<FixedOffset>);
+            Ok(Option::<Wrapped>::deserialize(d)?.map(|w| w.0))
+        }
+    }
+}
+
+/// A SHA-256 fed as a writer.
+struct Hashing(sha2::Sha256);
+
+impl std::io::Write for Hashing {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        sha2::Digest::update(&mut self.0, bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -189,6 +353,16 @@ impl<'de> Deserialize<'de> for Tags {
 pub struct ParseContext<'a> {
     pub site: &'a Site,
     pub content: &'a ContentSettings,
+}
+
+impl<'a> ParseContext<'a> {
+    /// The context of `config`'s articles.
+    pub fn of(config: &'a crate::config::Config) -> Self {
+        ParseContext {
+            site: &config.site,
+            content: &config.content,
+        }
+    }
 }
 
 /// The outcome of reading one file's front matter: the article, if it is
@@ -414,23 +588,29 @@ pub fn parse(
         source: path.to_path_buf(),
         body_offset: split.body_offset as u64,
         body_line: split.body_line,
-        identity: None,
+        digest: None,
         permalink,
         slug,
         title,
-        subtitle: clean(raw.subtitle),
-        description: clean(raw.description),
-        author: clean(raw.author.map(|a| a.0)),
-        read_time: clean(raw.read_time),
         published,
-        created,
         updated,
-        hero_image,
-        hero_alt: clean(raw.hero_alt),
-        cta: clean(raw.cta),
-        tags,
+        tags: tags.into_iter().map(String::into_boxed_str).collect(),
         draft: raw.draft.unwrap_or(false),
-        social: raw.social.map(social::Overrides::from).unwrap_or_default(),
+        social: raw
+            .social
+            .map(social::Overrides::from)
+            .filter(|o| *o != social::NO_OVERRIDES)
+            .map(Box::new),
+        details: Kept::Held(Arc::new(Details {
+            created,
+            subtitle: clean(raw.subtitle),
+            description: clean(raw.description),
+            author: clean(raw.author.map(|a| a.0)),
+            read_time: clean(raw.read_time),
+            hero_image,
+            hero_alt: clean(raw.hero_alt),
+            cta: clean(raw.cta),
+        })),
     });
     Ok(out)
 }

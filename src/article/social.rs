@@ -75,6 +75,19 @@ pub struct Overrides {
     pub per_target: Vec<(String, PerTarget)>,
 }
 
+/// The choices of an article that makes none.
+pub static NO_OVERRIDES: Overrides = Overrides {
+    skip: Vec::new(),
+    only: Vec::new(),
+    text: None,
+    hashtags: Vec::new(),
+    cw: None,
+    sensitive: None,
+    delay_secs: None,
+    hold: false,
+    per_target: Vec::new(),
+};
+
 /// What an article sets for one target name or platform type.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PerTarget {

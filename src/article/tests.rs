@@ -39,25 +39,26 @@ const SEED: &str = include_str!("../../content/deepseek-paradigm-shift.md");
 fn the_seed_reads_as_its_author_meant() {
     let p = parse_file("content/deepseek-paradigm-shift.md", SEED, "");
     let a = p.article.as_ref().expect("seed parses");
+    let d = a.held_details().expect("just parsed");
     assert_eq!(
         a.title,
         "The DeepSeek Paradigm Shift: A Wake-Up Call for OpenAI and the AI Industry"
     );
     assert_eq!(
-        a.subtitle.as_deref(),
+        d.subtitle.as_deref(),
         Some("How DeepSeek's efficient AI models challenge OpenAI's resource-heavy approach")
     );
     assert_eq!(
-        a.cta.as_deref(),
+        d.cta.as_deref(),
         Some(
             "Stay ahead of the AI revolution! Follow us on LinkedIn for daily insights into groundbreaking developments like DeepSeek's efficient AI models and their impact on the industry landscape."
         )
     );
-    assert_eq!(a.author.as_deref(), Some("Santiago Ramirez"));
-    assert_eq!(a.read_time.as_deref(), Some("8 mins"));
+    assert_eq!(d.author.as_deref(), Some("Santiago Ramirez"));
+    assert_eq!(d.read_time.as_deref(), Some("8 mins"));
     assert_eq!(a.published.to_rfc3339(), "2024-02-10T09:00:00+00:00");
     assert_eq!(
-        a.hero_image.as_ref().map(Url::as_str),
+        d.hero_image.as_ref().map(Url::as_str),
         Some("https://media.magick.ai/ai-competition-abstract.jpg")
     );
     assert_eq!(a.slug, "deepseek-paradigm-shift");
@@ -157,12 +158,39 @@ fn aliases_tags_and_permalink_patterns() {
         a.permalink.as_str(),
         "https://magick.ai/2024/03/05/my-post/"
     );
-    assert_eq!(a.tags, vec!["ai", "ml"]);
+    assert_eq!(*a.tags, ["ai".into(), "ml".into()]);
+    let d = a.held_details().expect("just parsed");
     assert_eq!(
-        a.hero_image.as_ref().unwrap().as_str(),
+        d.hero_image.as_ref().unwrap().as_str(),
         "https://magick.ai/img/a.png"
     );
-    assert_eq!(a.alt_text(), "A cat");
+    assert_eq!(d.alt_text(&a.title), "A cat");
+}
+
+#[test]
+fn an_article_digest_streamed_into_the_hash_equals_the_digest_of_its_encoding() {
+    use sha2::{Digest, Sha256};
+    let p = parse_text(
+        "---\ntitle: A\npublish_date: 2024-01-02\ndescription: D\ntags: [AI]\nheroImage: https://img.example/a.jpg\n---\n",
+    );
+    let a = p.article.unwrap();
+    let details = a.held_details().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.md");
+    std::fs::write(&file, "x").unwrap();
+    let identity = super::cache::Identity::of(&std::fs::metadata(&file).unwrap()).unwrap();
+    let mut hash = Sha256::new();
+    hash.update(postcard::to_allocvec(&a.source.to_string_lossy()).unwrap());
+    hash.update(postcard::to_allocvec(&a).unwrap());
+    hash.update(postcard::to_allocvec(details).unwrap());
+    hash.update(postcard::to_allocvec(&identity).unwrap());
+    let whole: [u8; 32] = hash.finalize().into();
+    let expected: crate::article::Digest = whole[..16].try_into().unwrap();
+    assert_eq!(a.digest_of(details, &identity), expected);
+    // Any field, the details' too, changes it.
+    let mut other = details.clone();
+    other.description = Some("E".into());
+    assert_ne!(a.digest_of(&other, &identity), expected);
 }
 
 #[test]
@@ -188,7 +216,7 @@ fn non_http_hero_image_is_dropped_with_a_warning() {
         "---\ntitle: A\npublish_date: 2024-03-05\nheroImage: javascript:alert(1)\n---\n",
     );
     let a = p.article.as_ref().expect("still published");
-    assert!(a.hero_image.is_none());
+    assert!(a.held_details().expect("just parsed").hero_image.is_none());
     assert_eq!(p.diagnostics[0].level, Level::Warning);
     assert_eq!(p.diagnostics[0].line, Some(4));
 }
@@ -221,7 +249,7 @@ mod cache {
     use std::fs;
     use std::time::{Duration, SystemTime};
 
-    use super::super::{CacheUse, load::load_at};
+    use super::super::{CacheUse, Details, ParseContext, load::load_at};
     use crate::config;
 
     struct Site {
@@ -261,6 +289,35 @@ mod cache {
         }
     }
 
+    /// What a corpus holds of each article, its details read back: the
+    /// front matter (postcard), path, body position, digest and details.
+    #[allow(clippy::type_complexity)]
+    fn whole(
+        config: &config::Config,
+        corpus: &crate::article::Corpus,
+    ) -> Vec<(
+        Vec<u8>,
+        std::path::PathBuf,
+        (u64, u32),
+        Option<crate::article::Digest>,
+        Details,
+    )> {
+        let ctx = ParseContext::of(config);
+        corpus
+            .articles
+            .iter()
+            .map(|a| {
+                (
+                    postcard::to_allocvec(a).unwrap(),
+                    a.source.clone(),
+                    (a.body_offset, a.body_line),
+                    a.digest,
+                    (*a.details(&ctx).unwrap()).clone(),
+                )
+            })
+            .collect()
+    }
+
     /// Files written by the test are seconds old: the cache is asked to
     /// trust them by running "an hour later".
     fn later() -> SystemTime {
@@ -277,9 +334,14 @@ mod cache {
 
         let second = load_at(&config, CacheUse::ReadWrite, later()).unwrap();
         assert_eq!(second.from_cache, 3);
+        assert!(
+            second.articles.iter().all(|a| a.held_details().is_none()),
+            "details are left in the cache"
+        );
         assert_eq!(
-            second.articles, first.articles,
-            "same articles, body offsets too"
+            whole(&config, &second),
+            whole(&config, &first),
+            "same articles, body offsets, digests and details too"
         );
         assert_eq!(
             second.diagnostics, first.diagnostics,
@@ -301,6 +363,22 @@ mod cache {
         let third = load_at(&config, CacheUse::ReadWrite, later()).unwrap();
         assert_eq!(third.from_cache, 2);
         assert!(third.articles.iter().any(|a| a.title == "A, edited"));
+        // The rewritten cache carries the details it copied from the one
+        // before, and the edited file's new ones.
+        let fresh = load_at(&config, CacheUse::Off, later()).unwrap();
+        let again = load_at(&config, CacheUse::ReadWrite, later()).unwrap();
+        assert_eq!(again.from_cache, 3);
+        assert_eq!(whole(&config, &again), whole(&config, &third));
+        assert_eq!(
+            whole(&config, &again)
+                .into_iter()
+                .map(|w| w.4)
+                .collect::<Vec<_>>(),
+            whole(&config, &fresh)
+                .into_iter()
+                .map(|w| w.4)
+                .collect::<Vec<_>>()
+        );
 
         // A new file, a removed one.
         site.write("d.md", "---\ntitle: 'D'\npublish_date: '2024-01-03'\n---\n");
@@ -389,4 +467,90 @@ mod cache {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+}
+
+/// The clean paths a folder walk gives (no trailing or doubled separators)
+/// sort alike by bytes and by components.
+#[test]
+fn path_order_is_the_order_of_paths() {
+    let names = [
+        "a",
+        "a/b",
+        "a-b",
+        "a.b",
+        "a/b/c",
+        "a/b-c",
+        "ab",
+        "a b",
+        "b",
+        "a/c",
+        "A",
+        "a~",
+        "é",
+        "a/é",
+        "2024/01/x.md",
+        "2024-notes/x.md",
+        "2024/01-x.md",
+        "2024/1/x.md",
+    ];
+    for x in names {
+        for y in names {
+            let (x, y) = (Path::new(x), Path::new(y));
+            assert_eq!(
+                super::load::path_order(x, y),
+                x.cmp(y),
+                "{} vs {}",
+                x.display(),
+                y.display()
+            );
+        }
+    }
+}
+
+/// A walk lists a folder's files in path order, however the folder and
+/// file names mix separators, dots and dashes.
+#[test]
+fn the_walk_lists_files_in_path_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let content = dir.path().join("content");
+    for (i, name) in [
+        "a.md",
+        "a-b.md",
+        "a/b.md",
+        "a/b/c.md",
+        "a-b/c.md",
+        "a.b/c.md",
+        "ab.md",
+        "A.md",
+        "é.md",
+        "2024/01/x.md",
+        "2024-notes/x.md",
+        "2024/01-x.md",
+        "2024/1/x.md",
+        "2024/01/x/y.md",
+        "b.md",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let path = content.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(
+            &path,
+            format!("---\ntitle: T\npublish_date: 2024-01-01\nslug: s{i}\n---\n"),
+        )
+        .unwrap();
+    }
+    let config = config::parse(
+        &dir.path().join("herald.yaml"),
+        "site: {title: T, url: 'https://example.com/'}\ncontent: {dir: content}\nstate: {path: state/herald.db}\n",
+        &|_| None,
+    )
+    .unwrap();
+    let corpus = super::load_with(&config, super::CacheUse::Read).unwrap();
+    assert_eq!((corpus.files, corpus.articles.len()), (15, 15));
+    let listed: Vec<&Path> = corpus.articles.iter().map(|a| a.source.as_path()).collect();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(listed, sorted);
 }

@@ -183,9 +183,9 @@ fn to_bytes(feed: &Feed) -> Vec<u8> {
 fn entry(e: &Entry) -> AtomEntry {
     let a = &e.article;
     let mut links = vec![link(a.permalink.as_str(), "alternate", Some("text/html"))];
-    if let Some(hero) = &a.hero_image {
+    if let Some(hero) = &e.details.hero_image {
         let mut l = link(hero.as_str(), "enclosure", image_mime_type(hero));
-        l.title = Some(super::xml_safe(a.alt_text()));
+        l.title = Some(super::xml_safe(e.details.alt_text(&a.title)));
         links.push(l);
     }
     AtomEntry {

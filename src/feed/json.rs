@@ -158,7 +158,7 @@ fn to_item(e: &Entry) -> Item<'_> {
         // JSON Feed needs content_html or content_text: without full
         // content, the summary stands in as the text.
         content_text: e.content_html.is_none().then_some(e.summary.as_str()),
-        image: e.article.hero_image.as_ref().map(url::Url::as_str),
+        image: e.details.hero_image.as_ref().map(url::Url::as_str),
         date_published: e.published().to_rfc3339(),
         date_modified: e.modified().to_rfc3339(),
         authors: e

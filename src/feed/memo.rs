@@ -22,7 +22,7 @@ use crate::article::Article;
 use crate::article::cache::{Identity, identity_of};
 use crate::config::Config;
 
-const MAGIC: &str = "herald feed memo 1";
+const MAGIC: &str = "herald feed memo 2";
 
 /// What was remembered of one feed file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,44 +89,19 @@ impl Memo {
 }
 
 /// The part of a fingerprint of each published article some feed shows
-/// (its front matter and file identity; `shown` says which), computed once
-/// for all the feeds that show it; `None` when its file has no trusted
-/// identity (changed too recently, or no cache), and for articles no feed
-/// shows (a cron run's feeds show twenty of an archive).
-pub fn article_digests(published: &[&Article], shown: &[bool]) -> Vec<Option<[u8; 32]>> {
-    use rayon::prelude::*;
+/// (`shown` says which): the digest its front matter and file identity got
+/// when the file was parsed (`Article::digest`); `None` when its file has
+/// no trusted identity (changed too recently, or no cache), and for
+/// articles no feed shows (a cron run's feeds show twenty of an archive).
+pub fn article_digests(
+    published: &[&Article],
+    shown: &[bool],
+) -> Vec<Option<crate::article::Digest>> {
     published
-        .par_iter()
-        .enumerate()
-        .map(|(i, article)| {
-            if !shown.get(i).copied().unwrap_or(false) {
-                return None;
-            }
-            let identity = article.identity.as_ref()?;
-            // postcard: the article's every field, compactly and fast
-            // (this runs for every article a full archive shows), streamed
-            // into the hash: the same bytes as encoding it first, with no
-            // buffer per article.
-            let mut hash = Hashing(Sha256::new());
-            postcard::to_io(article, &mut hash).ok()?;
-            postcard::to_io(identity, &mut hash).ok()?;
-            Some(hash.0.finalize().into())
-        })
+        .iter()
+        .zip(shown.iter().copied().chain(std::iter::repeat(false)))
+        .map(|(article, shown)| article.digest.filter(|_| shown))
         .collect()
-}
-
-/// A hash fed as a writer.
-struct Hashing(Sha256);
-
-impl std::io::Write for Hashing {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.update(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// The fingerprint of what `spec` renders from, given the digests of the
@@ -134,7 +109,7 @@ impl std::io::Write for Hashing {
 pub fn fingerprint(
     config: &Config,
     spec: &FeedSpec,
-    digests: &[Option<[u8; 32]>],
+    digests: &[Option<crate::article::Digest>],
 ) -> Option<String> {
     let mut hash = Sha256::new();
     let mut put = |bytes: &[u8]| {

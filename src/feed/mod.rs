@@ -21,13 +21,14 @@ pub mod rss;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset};
 use rayon::prelude::*;
 use serde::Serialize;
 use url::Url;
 
-use crate::article::{Article, markdown::xml_safe, slugify};
+use crate::article::{Article, Details, markdown::xml_safe, slugify};
 use crate::config::{Author, Config};
 
 /// The generator's name, version and home, written into every feed.
@@ -98,6 +99,7 @@ pub const HISTORY_NS: &str = "http://purl.org/syndication/history/1.0";
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub article: Article,
+    pub details: Arc<Details>,
     pub title: String,
     pub summary: String,
     pub content_html: Option<String>,
@@ -110,15 +112,17 @@ impl Entry {
     /// wanted, `first_paragraph` the fallback summary.
     pub fn new(
         article: &Article,
+        details: Arc<Details>,
         body_html: Option<String>,
         first_paragraph: Option<String>,
     ) -> Self {
         Entry {
             article: article.clone(),
             title: xml_safe(&article.title),
-            summary: xml_safe(&summary(article, first_paragraph)),
+            summary: xml_safe(&summary(article, &details, first_paragraph)),
             content_html: body_html,
-            author: article.author.as_deref().map(xml_safe),
+            author: details.author.as_deref().map(xml_safe),
+            details,
             tags: article.tags.iter().map(|t| xml_safe(t)).collect(),
         }
     }
@@ -134,11 +138,11 @@ impl Entry {
 
 /// The summary a feed (and a post) shows: `description`, else `subtitle`,
 /// else the body's first paragraph, else the title.
-pub fn summary(article: &Article, first_paragraph: Option<String>) -> String {
-    article
+pub fn summary(article: &Article, details: &Details, first_paragraph: Option<String>) -> String {
+    details
         .description
         .clone()
-        .or_else(|| article.subtitle.clone())
+        .or_else(|| details.subtitle.clone())
         .or(first_paragraph)
         .unwrap_or_else(|| article.title.clone())
 }
@@ -205,7 +209,7 @@ pub fn plan_feeds(config: &Config, published: &[&Article]) -> Vec<FeedSpec> {
             for t in &a.tags {
                 let entry = tags
                     .entry(tag_folder(t))
-                    .or_insert_with(|| (t.clone(), Vec::new()));
+                    .or_insert_with(|| (t.to_string(), Vec::new()));
                 if entry.1.last() != Some(&i) {
                     entry.1.push(i);
                 }

@@ -56,7 +56,7 @@ pub(super) fn render_whole(channel: &Channel, entries: &[&Entry]) -> Vec<u8> {
 /// items it writes).
 fn own_namespaces(entries: &[&Entry]) -> BTreeMap<String, String> {
     let mut namespaces = BTreeMap::new();
-    if entries.iter().any(|e| e.article.hero_image.is_some()) {
+    if entries.iter().any(|e| e.details.hero_image.is_some()) {
         namespaces.insert("media".to_string(), MEDIA_NS.to_string());
     }
     namespaces
@@ -140,7 +140,7 @@ fn to_bytes(doc: &RssChannel) -> Vec<u8> {
 fn to_item(entry: &Entry) -> Item {
     let a = &entry.article;
     let mut extensions = BTreeMap::new();
-    if let Some(hero) = &a.hero_image {
+    if let Some(hero) = &entry.details.hero_image {
         let mut attrs = BTreeMap::from([
             ("url".to_string(), hero.to_string()),
             ("medium".to_string(), "image".to_string()),
@@ -150,7 +150,7 @@ fn to_item(entry: &Entry) -> Item {
         }
         let description = Extension {
             name: "media:description".to_string(),
-            value: Some(super::xml_safe(a.alt_text())),
+            value: Some(super::xml_safe(entry.details.alt_text(&a.title))),
             attrs: BTreeMap::from([("type".to_string(), "plain".to_string())]),
             children: BTreeMap::new(),
         };

@@ -20,7 +20,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
-use crate::article::{self, Article, CacheUse, LoadError, markdown};
+use crate::article::{self, Article, CacheUse, Details, LoadError, ParseContext, markdown};
 use crate::clock::Clock;
 use crate::config::{Config, Site};
 use crate::diagnostic::Diagnostic;
@@ -170,6 +170,7 @@ pub enum RunError {
 /// is written).
 struct ReadBody {
     first_paragraph: Option<String>,
+    details: Arc<Details>,
 }
 
 /// The articles and the bodies of those a feed shows.
@@ -295,7 +296,7 @@ pub async fn run(
             .targets
             .iter()
             .any(|t| t.enabled && t.platform.capabilities(&Learned::default()).full_article);
-        let mut drafts = drafts(&config.site, &candidates, &bodies, whole, &mut problems);
+        let mut drafts = drafts(&config, &candidates, &bodies, whole, &mut problems);
         let fingerprints: HashMap<String, String> = drafts
             .iter()
             .map(|(id, d)| (id.clone(), d.fingerprint()))
@@ -320,7 +321,7 @@ pub async fn run(
             .filter(|a| !drafts.contains_key(a.id()))
             .collect();
         drafts.extend(self::drafts(
-            &config.site,
+            &config,
             &decided,
             &bodies,
             whole,
@@ -380,15 +381,28 @@ pub async fn run(
             (i, a, bodies.remove(a.id()))
         })
         .collect();
-    let entries: BTreeMap<usize, Entry> = shown
+    // `load` read each of them moments ago; reading again is for a run
+    // that finds one missing all the same, and its failure is reported.
+    let ctx = ParseContext::of(&config);
+    let built: Vec<(usize, Result<Entry, Diagnostic>)> = shown
         .into_par_iter()
-        .map(|(i, a, rendered)| {
-            let first = rendered.and_then(|r| r.first_paragraph);
-            (i, Entry::new(a, None, first))
+        .map(|(i, a, read)| {
+            let read = read.map_or_else(|| read_shown_body(a, &ctx), Ok);
+            (
+                i,
+                read.map(|r| Entry::new(a, r.details, None, r.first_paragraph)),
+            )
         })
-        .collect::<Vec<_>>()
-        .into_iter()
         .collect();
+    let mut entries: BTreeMap<usize, Entry> = BTreeMap::new();
+    for (i, entry) in built {
+        match entry {
+            Ok(entry) => {
+                entries.insert(i, entry);
+            }
+            Err(d) => problems.push(d),
+        }
+    }
     let existing: HashSet<PathBuf> = specs
         .iter()
         .map(|s| config.feeds.dir.join(&s.path))
@@ -813,6 +827,7 @@ fn load(
     files_now: std::time::SystemTime,
 ) -> Result<Loaded, LoadError> {
     let corpus = article::load_at(config, cache, files_now)?;
+    let ctx = ParseContext::of(config);
     let mut problems = corpus.diagnostics;
     let mut articles = corpus.articles;
     let memo = config
@@ -859,7 +874,7 @@ fn load(
             .collect();
         let results: Vec<(String, Result<ReadBody, Diagnostic>)> = to_read
             .par_iter()
-            .map(|a| (a.id().to_string(), read_shown_body(a)))
+            .map(|a| (a.id().to_string(), read_shown_body(a, &ctx)))
             .collect();
         let mut failed = HashSet::new();
         for (id, result) in results {
@@ -886,38 +901,50 @@ fn load(
     }
 }
 
-/// Reads a body the feeds show: that it can be read (else its article is
-/// left out, before any feed is written), and its first paragraph where
-/// the front matter has no summary. Its HTML is made later, as its item is
-/// written (`plan::Bodies`), so the archive's bodies are never all held.
-fn read_shown_body(article: &Article) -> Result<ReadBody, Diagnostic> {
+/// Reads what the feeds show of an article: its details and that its body
+/// can be read (else the article is left out, before any feed is written),
+/// and its first paragraph where the front matter has no summary. Its HTML
+/// is made later, as its item is written (`plan::Bodies`), so the
+/// archive's bodies are never all held.
+fn read_shown_body(article: &Article, ctx: &ParseContext<'_>) -> Result<ReadBody, Diagnostic> {
+    let details = article.details(ctx)?;
     let body = article::read_body(article)?;
-    let needs_summary = article.description.is_none() && article.subtitle.is_none();
+    let needs_summary = details.description.is_none() && details.subtitle.is_none();
     Ok(ReadBody {
         first_paragraph: needs_summary
             .then(|| markdown::first_paragraph(&body))
             .flatten(),
+        details,
     })
 }
 
-/// What composing a post of each article needs: its summary (reading the
-/// body for its first paragraph only when the feeds did not, and the front
-/// matter gives none) and the facts a post shows.
+/// What composing a post of each article needs: its details and summary
+/// (reading the body for its first paragraph only when the feeds did not,
+/// and the front matter gives none) and the facts a post shows.
 fn drafts(
-    site: &Site,
+    config: &Config,
     articles: &[&Article],
     bodies: &HashMap<String, ReadBody>,
     whole: bool,
     problems: &mut Vec<Diagnostic>,
 ) -> HashMap<String, Draft> {
+    let ctx = ParseContext::of(config);
     let mut out = HashMap::new();
     for a in articles {
         if out.contains_key(a.id()) {
             continue;
         }
-        let first = match bodies.get(a.id()) {
+        let shown = bodies.get(a.id());
+        let details = match shown.map_or_else(|| a.details(&ctx), |r| Ok(r.details.clone())) {
+            Ok(details) => details,
+            Err(d) => {
+                problems.push(d);
+                continue;
+            }
+        };
+        let first = match shown {
             Some(r) => r.first_paragraph.clone(),
-            None if a.description.is_none() && a.subtitle.is_none() => {
+            None if details.description.is_none() && details.subtitle.is_none() => {
                 match article::read_body(a) {
                     Ok(body) => markdown::first_paragraph(&body),
                     Err(d) => {
@@ -928,8 +955,8 @@ fn drafts(
             }
             None => None,
         };
-        let summary = feed::summary(a, first);
-        let mut d = draft(a, &summary, site);
+        let summary = feed::summary(a, &details, first);
+        let mut d = draft(a, &details, &summary, &config.site);
         if whole {
             match article::read_body(a) {
                 Ok(body) => {
@@ -944,28 +971,29 @@ fn drafts(
 }
 
 /// The draft of a post of `article`.
-pub fn draft(article: &Article, summary: &str, site: &Site) -> Draft {
+pub fn draft(article: &Article, details: &Details, summary: &str, site: &Site) -> Draft {
+    let alt = details.alt_text(&article.title);
     Draft {
         article_id: article.id().to_string(),
         slug: article.slug.clone(),
-        own_words: article.social.own_words(),
+        own_words: article.social().own_words(),
         url: article.permalink.clone(),
         markdown: None,
         published: article.published,
-        image: article.hero_image.clone(),
-        image_alt: article.alt_text().to_string(),
+        image: details.hero_image.clone(),
+        image_alt: alt.to_string(),
         language: site.language.clone(),
         fields: PostFields {
             title: article.title.clone(),
-            subtitle: article.subtitle.clone(),
+            subtitle: details.subtitle.clone(),
             summary: summary.to_string(),
-            cta: article.cta.clone(),
+            cta: details.cta.clone(),
             url: article.permalink.to_string(),
-            author: article.author.clone(),
-            tags: article.tags.clone(),
-            hero_image: article.hero_image.as_ref().map(url::Url::to_string),
-            hero_alt: article.alt_text().to_string(),
-            read_time: article.read_time.clone(),
+            author: details.author.clone(),
+            tags: article.tags.iter().map(ToString::to_string).collect(),
+            hero_image: details.hero_image.as_ref().map(url::Url::to_string),
+            hero_alt: alt.to_string(),
+            read_time: details.read_time.clone(),
             published: article.published.to_rfc3339(),
             site: site.title.clone(),
             hashtags: String::new(),

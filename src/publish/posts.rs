@@ -285,7 +285,7 @@ pub fn decide<'a>(
         let mut waiting_count = 0usize;
         for article in published.iter().rev().copied() {
             if !matches_article(article, &options.articles)
-                || article.social.skips(&target.name, target.platform.kind())
+                || article.social().skips(&target.name, target.platform.kind())
                 || !social_problems(config, article).is_empty()
             {
                 continue;
@@ -572,7 +572,7 @@ fn timing(
     now: DateTime<Utc>,
 ) -> Option<(Action, String)> {
     let approved = record.is_some_and(|r| r.approved_at.is_some());
-    if !approved && article.social.hold {
+    if !approved && article.social().hold {
         return Some((
             Action::Hold,
             "hold: true in the article; `herald approve` lets it go".to_string(),
@@ -586,7 +586,7 @@ fn timing(
     }
     let tz = config.content.timezone;
     let local = |at: DateTime<Utc>| at.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z");
-    if let Some(delay) = article.social.delay().or(posting.delay) {
+    if let Some(delay) = article.social().delay().or(posting.delay) {
         let until = later(article.published.to_utc(), delay);
         if until > now {
             return Some((
@@ -924,7 +924,7 @@ fn hashtag_words(article: &Article, setting: Option<HashtagCount>) -> Vec<String
         .filter_map(|t| social::compose::hashtag(t))
         .take(limit);
     let own = article
-        .social
+        .social()
         .hashtags
         .iter()
         .filter_map(|t| social::compose::hashtag(t));
@@ -945,8 +945,8 @@ fn steps_empty(steps: &Steps) -> bool {
 /// nearest), and a `visibility` a platform does not take. An article with
 /// such a problem is posted nowhere until it is fixed.
 pub fn social_problems(config: &Config, article: &Article) -> Vec<String> {
-    let own = &article.social;
-    if own == &crate::article::social::Overrides::default() {
+    let own = article.social();
+    if *own == crate::article::social::NO_OVERRIDES {
         return Vec::new();
     }
     let targets: Vec<(&str, &str)> = config
@@ -1024,7 +1024,7 @@ pub fn compose(
         });
         let learned = learned.get(&target.name).unwrap_or(&nothing);
         let posting = config.posting(target);
-        let own = d.article.social.for_target(&target.name, platform.kind());
+        let own = d.article.social().for_target(&target.name, platform.kind());
         let extras = social::Extras {
             utm: posting.utm.as_ref(),
             hashtags: hashtag_words(d.article, posting.hashtags),
