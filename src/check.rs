@@ -72,14 +72,14 @@ pub fn check(path: &Path) -> CheckReport {
                         .map(|a| {
                             let read = a
                                 .details(&ctx)
-                                .and_then(|d| Ok((article::read_body(a)?, d)));
+                                .and_then(|d| Ok((article::read_body(a)?, d, a.url()?)));
                             (a, read)
                         })
                         .collect();
                     let mut drafts = Vec::with_capacity(read.len());
                     for (a, read) in read {
                         match read {
-                            Ok((body, details)) => {
+                            Ok((body, details, url)) => {
                                 let first = (details.description.is_none()
                                     && details.subtitle.is_none())
                                 .then(|| crate::article::markdown::first_paragraph(&body))
@@ -87,7 +87,7 @@ pub fn check(path: &Path) -> CheckReport {
                                 let summary = crate::feed::summary(a, &details, first);
                                 drafts.push((
                                     a,
-                                    crate::publish::draft(a, &details, &summary, &config.site),
+                                    crate::publish::draft(a, url, &details, &summary, &config.site),
                                 ));
                             }
                             Err(d) => {

@@ -145,7 +145,9 @@ mod feeds {
             body_offset: 0,
             body_line: 1,
             digest: None,
-            permalink: url::Url::parse(&format!("https://news.example/articles/{slug}/")).unwrap(),
+            permalink: url::Url::parse(&format!("https://news.example/articles/{slug}/"))
+                .unwrap()
+                .into(),
             slug: slug.to_string(),
             title: title.to_string(),
             published,

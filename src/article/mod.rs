@@ -48,7 +48,7 @@ pub struct Article {
     #[serde(skip)]
     pub digest: Option<Digest>,
     /// The absolute URL of the article; also its id in feeds and the ledger.
-    pub permalink: Url,
+    pub permalink: Permalink,
     pub slug: String,
     pub title: String,
     #[serde(with = "instant")]
@@ -66,6 +66,30 @@ pub struct Article {
     /// test builds an article by hand, then `with_details`.
     #[serde(skip)]
     pub(crate) details: Kept,
+}
+
+/// An article's absolute URL as text: every run holds every article's, and
+/// parses it (`Article::url`) only for the few it shows or posts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Permalink(Box<str>);
+
+impl Permalink {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Url> for Permalink {
+    fn from(url: Url) -> Self {
+        Permalink(String::from(url).into_boxed_str())
+    }
+}
+
+impl fmt::Display for Permalink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// An article's digest: the first 128 bits of a SHA-256 (enough to tell
@@ -116,6 +140,22 @@ impl Article {
     /// The stable id: the permalink as a string.
     pub fn id(&self) -> &str {
         self.permalink.as_str()
+    }
+
+    /// The permalink parsed, to resolve the body's relative links against
+    /// and to hand to a platform. It was a parsed URL when the front
+    /// matter was read; a damaged cache can make it otherwise, and then
+    /// the article is said to be unreadable.
+    pub fn url(&self) -> Result<Url, Diagnostic> {
+        Url::parse(self.permalink.as_str()).map_err(|e| {
+            Diagnostic::error(
+                &self.source,
+                format!(
+                    "permalink {}: {e}; delete the front-matter cache",
+                    self.permalink
+                ),
+            )
+        })
     }
 
     /// When the article last changed, for feeds' `updated`: the later of the
@@ -589,7 +629,7 @@ pub fn parse(
         body_offset: split.body_offset as u64,
         body_line: split.body_line,
         digest: None,
-        permalink,
+        permalink: permalink.into(),
         slug,
         title,
         published,

@@ -390,6 +390,59 @@ mod cache {
     }
 
     #[test]
+    fn details_come_back_from_the_cache_a_run_read_or_from_the_file() {
+        let site = Site::new();
+        site.write(
+            "2024/a.md",
+            "---\ntitle: A\npublish_date: 2024-01-01\ndescription: About A.\nheroImage: https://img.example/a.jpg\n---\nBody.\n",
+        );
+        let config = site.config("https://example.com/");
+        let ctx = ParseContext::of(&config);
+        load_at(&config, CacheUse::ReadWrite, later()).unwrap();
+        let held = load_at(&config, CacheUse::ReadWrite, later()).unwrap();
+        let a = &held.articles[0];
+        assert!(a.held_details().is_none(), "left in the cache");
+        assert_eq!(
+            a.details(&ctx).unwrap().description.as_deref(),
+            Some("About A.")
+        );
+
+        // Another run replaces the cache (the file changed): this run
+        // still reads what it loaded, from the file it keeps open.
+        site.write(
+            "2024/a.md",
+            "---\ntitle: A\npublish_date: 2024-01-01\ndescription: Now about B.\n---\nBody.\n",
+        );
+        let other = load_at(&config, CacheUse::ReadWrite, later()).unwrap();
+        assert_eq!(other.from_cache, 2, "b.md and c.md; a.md parsed again");
+        assert_eq!(
+            a.details(&ctx).unwrap().description.as_deref(),
+            Some("About A.")
+        );
+
+        // The cache it read damaged where the details are: the file is
+        // parsed again, and says what it says now.
+        let reread = load_at(&config, CacheUse::ReadWrite, later()).unwrap();
+        let a = &reread.articles[0];
+        assert!(a.held_details().is_none());
+        let mut bytes = fs::read(site.cache_file()).unwrap();
+        let at = bytes
+            .windows(12)
+            .position(|w| w == b"Now about B.")
+            .unwrap();
+        bytes[at - 1] = 0xff;
+        fs::OpenOptions::new()
+            .write(true)
+            .open(site.cache_file())
+            .and_then(|mut f| std::io::Write::write_all(&mut f, &bytes))
+            .unwrap();
+        assert_eq!(
+            a.details(&ctx).unwrap().description.as_deref(),
+            Some("Now about B.")
+        );
+    }
+
+    #[test]
     fn other_settings_or_a_damaged_cache_mean_parsing_again() {
         let site = Site::new();
         let config = site.config("https://example.com/");

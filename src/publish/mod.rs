@@ -935,8 +935,11 @@ fn drafts(
             continue;
         }
         let shown = bodies.get(a.id());
-        let details = match shown.map_or_else(|| a.details(&ctx), |r| Ok(r.details.clone())) {
-            Ok(details) => details,
+        let read = shown
+            .map_or_else(|| a.details(&ctx), |r| Ok(r.details.clone()))
+            .and_then(|details| Ok((details, a.url()?)));
+        let (details, url) = match read {
+            Ok(read) => read,
             Err(d) => {
                 problems.push(d);
                 continue;
@@ -956,11 +959,11 @@ fn drafts(
             None => None,
         };
         let summary = feed::summary(a, &details, first);
-        let mut d = draft(a, &details, &summary, &config.site);
+        let mut d = draft(a, url, &details, &summary, &config.site);
         if whole {
             match article::read_body(a) {
                 Ok(body) => {
-                    d.markdown = Some(markdown::absolute_links(&body, &a.permalink).into());
+                    d.markdown = Some(markdown::absolute_links(&body, &d.url).into());
                 }
                 Err(e) => problems.push(e),
             }
@@ -971,13 +974,19 @@ fn drafts(
 }
 
 /// The draft of a post of `article`.
-pub fn draft(article: &Article, details: &Details, summary: &str, site: &Site) -> Draft {
+pub fn draft(
+    article: &Article,
+    url: url::Url,
+    details: &Details,
+    summary: &str,
+    site: &Site,
+) -> Draft {
     let alt = details.alt_text(&article.title);
     Draft {
         article_id: article.id().to_string(),
         slug: article.slug.clone(),
         own_words: article.social().own_words(),
-        url: article.permalink.clone(),
+        url,
         markdown: None,
         published: article.published,
         image: details.hero_image.clone(),

@@ -149,12 +149,10 @@ impl feed::Contents for Bodies {
         if !self.full {
             return Ok(None);
         }
-        let body = crate::article::read_body(&entry.article)
-            .map_err(|d| io::Error::other(d.to_string()))?;
-        Ok(Some(crate::article::markdown::render(
-            &body,
-            &entry.article.permalink,
-        )))
+        let unreadable = |d: Diagnostic| io::Error::other(d.to_string());
+        let body = crate::article::read_body(&entry.article).map_err(unreadable)?;
+        let base = entry.article.url().map_err(unreadable)?;
+        Ok(Some(crate::article::markdown::render(&body, &base)))
     }
 }
 
@@ -393,7 +391,9 @@ mod tests {
             body_offset: 0,
             body_line: 1,
             digest: None,
-            permalink: Url::parse(&format!("https://example.com/{slug}/")).unwrap(),
+            permalink: Url::parse(&format!("https://example.com/{slug}/"))
+                .unwrap()
+                .into(),
             slug: slug.to_string(),
             title: slug.to_uppercase(),
             published,

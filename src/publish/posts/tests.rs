@@ -578,7 +578,7 @@ fn a_thread_goes_on_from_the_part_a_run_stopped_at() {
     let target = &c.social.targets[0];
     let words = "word ".repeat(300);
     let details = a[0].held_details().cloned().unwrap_or_default();
-    let draft = crate::publish::draft(&a[0], &details, &words, &c.site);
+    let draft = crate::publish::draft(&a[0], a[0].url().unwrap(), &details, &words, &c.site);
     let composer = Composer::new(None).unwrap();
     let extras = social::Extras {
         thread: true,
