@@ -217,6 +217,9 @@ fn find_files(
     let mut found = Found::default();
     walk.folder(dir, &mut found);
     diagnostics.append(&mut found.diagnostics);
+    // Held for the whole load: no spare capacity from growing.
+    found.files.shrink_to_fit();
+    found.identities.shrink_to_fit();
     Ok((found.files, found.identities))
 }
 
@@ -245,17 +248,22 @@ enum Listed {
 }
 
 impl Listed {
-    /// The entry's name: its path's bytes after the last separator (found
-    /// without splitting the path into components).
+    /// The entry's name.
     fn name(&self) -> &[u8] {
         let (Listed::File(path, ..) | Listed::Folder(path)) = self;
-        let bytes = path.as_os_str().as_encoded_bytes();
-        let start = bytes
-            .iter()
-            .rposition(|&b| std::path::is_separator(b as char))
-            .map_or(0, |i| i + 1);
-        &bytes[start..]
+        name_of(path)
     }
+}
+
+/// A path's last part: its bytes after the last separator (found without
+/// splitting the path into components).
+fn name_of(path: &Path) -> &[u8] {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let start = bytes
+        .iter()
+        .rposition(|&b| std::path::is_separator(b as char))
+        .map_or(0, |i| i + 1);
+    &bytes[start..]
 }
 
 impl Walk<'_> {
@@ -280,9 +288,6 @@ impl Walk<'_> {
                     continue;
                 }
             };
-            if entry.file_name().as_encoded_bytes().starts_with(b".") {
-                continue;
-            }
             match self.entry(entry) {
                 Ok(Some(item)) => listed.push(item),
                 Ok(None) => {}
@@ -341,14 +346,20 @@ impl Walk<'_> {
     fn entry(&self, entry: std::fs::DirEntry) -> Result<Option<Listed>, Diagnostic> {
         // Held by its article for the whole run: no spare capacity.
         let mut path = entry.path();
+        if name_of(&path).starts_with(b".") {
+            return Ok(None);
+        }
         path.shrink_to_fit();
         let file_type = entry
             .file_type()
             .map_err(|e| Diagnostic::error(&path, format!("cannot read: {e}")))?;
-        let wanted = path
-            .extension()
-            .map(|e| e.to_string_lossy().to_ascii_lowercase())
-            .is_some_and(|e| self.extensions.contains(&e));
+        // Extensions are written in lower case (`content.extensions`).
+        let wanted = path.extension().is_some_and(|e| {
+            let e = e.as_encoded_bytes();
+            self.extensions
+                .iter()
+                .any(|x| e.eq_ignore_ascii_case(x.as_bytes()))
+        });
         if file_type.is_symlink() {
             return match path.canonicalize() {
                 Ok(target) if target.starts_with(self.root) => {
@@ -376,6 +387,11 @@ impl Walk<'_> {
 /// separator after it: so listing each folder in this order, and walking
 /// a folder where its name falls, gives the files in path order.
 fn name_order(a: &[u8], a_folder: bool, b: &[u8], b_folder: bool) -> std::cmp::Ordering {
+    if a_folder == b_folder {
+        // A separator after both names (or neither) keeps their byte
+        // order: names hold no separator, and it ranks below every byte.
+        return a.cmp(b);
+    }
     // The byte at `i`, ranked as `path_order` ranks it; `None` past the end.
     let at = |name: &[u8], folder: bool, i: usize| match name.get(i) {
         Some(&byte) => Some(u16::from(byte) + 1),

@@ -253,7 +253,9 @@ pub fn select(articles: &[Article], now: DateTime<Utc>) -> Selection<'_> {
             None => published.push(a),
         }
     }
-    published.sort_by(|a, b| {
+    // Ids are unique (duplicates were refused), so an unstable sort gives
+    // the one order there is.
+    published.sort_unstable_by(|a, b| {
         b.published
             .cmp(&a.published)
             .then_with(|| a.id().cmp(b.id()))
