@@ -31,7 +31,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::load::path_order;
 use super::{Article, Details, Kept, ParseContext, Parsed};
 use crate::diagnostic::Diagnostic;
 
@@ -316,6 +315,33 @@ fn read_records(
                 });
             }
         }
+    }
+}
+
+/// The order of `Path`'s `Ord` (component by component) for the clean
+/// paths a folder walk gives, found on the bytes: the separator sorts
+/// before every other byte. `Path::cmp` splits both paths into components
+/// on every comparison, and matching the index to the files found makes
+/// one or two per file.
+pub(super) fn path_order(a: &Path, b: &Path) -> std::cmp::Ordering {
+    let (a, b) = (
+        a.as_os_str().as_encoded_bytes(),
+        b.as_os_str().as_encoded_bytes(),
+    );
+    if a == b {
+        // The usual answer when matching the cache to the files found.
+        return std::cmp::Ordering::Equal;
+    }
+    let rank = |byte: u8| {
+        if std::path::is_separator(byte as char) {
+            0
+        } else {
+            u16::from(byte) + 1
+        }
+    };
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        Some(i) => rank(a[i]).cmp(&rank(b[i])),
+        None => a.len().cmp(&b.len()),
     }
 }
 

@@ -268,12 +268,11 @@ fn name_of(path: &Path) -> &[u8] {
 
 impl Walk<'_> {
     fn folder(&self, dir: &Path, found: &mut Found) {
+        let unreadable = |e: std::io::Error| Diagnostic::error(dir, format!("cannot read: {e}"));
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) => {
-                found
-                    .diagnostics
-                    .push(Diagnostic::error(dir, format!("cannot read: {e}")));
+                found.diagnostics.push(unreadable(e));
                 return;
             }
         };
@@ -282,9 +281,7 @@ impl Walk<'_> {
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(e) => {
-                    found
-                        .diagnostics
-                        .push(Diagnostic::error(dir, format!("cannot read: {e}")));
+                    found.diagnostics.push(unreadable(e));
                     continue;
                 }
             };
@@ -392,7 +389,8 @@ fn name_order(a: &[u8], a_folder: bool, b: &[u8], b_folder: bool) -> std::cmp::O
         // order: names hold no separator, and it ranks below every byte.
         return a.cmp(b);
     }
-    // The byte at `i`, ranked as `path_order` ranks it; `None` past the end.
+    // The byte at `i`, ranked as `cache::path_order` ranks it; `None` past
+    // the end.
     let at = |name: &[u8], folder: bool, i: usize| match name.get(i) {
         Some(&byte) => Some(u16::from(byte) + 1),
         None if folder && i == name.len() => Some(0),
@@ -405,33 +403,6 @@ fn name_order(a: &[u8], a_folder: bool, b: &[u8], b_folder: bool) -> std::cmp::O
             (x, y) if x != y => return x.cmp(&y),
             _ => i += 1,
         }
-    }
-}
-
-/// The order of `Path`'s `Ord` (component by component) for the clean
-/// paths a folder walk gives, found on the bytes: the separator sorts
-/// before every other byte. `Path::cmp` splits both paths into
-/// components on every comparison, a tenth of a cron run over a large
-/// archive.
-pub(super) fn path_order(a: &Path, b: &Path) -> std::cmp::Ordering {
-    let (a, b) = (
-        a.as_os_str().as_encoded_bytes(),
-        b.as_os_str().as_encoded_bytes(),
-    );
-    if a == b {
-        // The usual answer when matching the cache to the files found.
-        return std::cmp::Ordering::Equal;
-    }
-    let rank = |byte: u8| {
-        if std::path::is_separator(byte as char) {
-            0
-        } else {
-            u16::from(byte) + 1
-        }
-    };
-    match a.iter().zip(b).position(|(x, y)| x != y) {
-        Some(i) => rank(a[i]).cmp(&rank(b[i])),
-        None => a.len().cmp(&b.len()),
     }
 }
 

@@ -550,7 +550,7 @@ fn path_order_is_the_order_of_paths() {
         for y in names {
             let (x, y) = (Path::new(x), Path::new(y));
             assert_eq!(
-                super::load::path_order(x, y),
+                super::cache::path_order(x, y),
                 x.cmp(y),
                 "{} vs {}",
                 x.display(),
