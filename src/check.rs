@@ -80,10 +80,9 @@ pub fn check(path: &Path) -> CheckReport {
                     for (a, read) in read {
                         match read {
                             Ok((body, details, url)) => {
-                                let first = (details.description.is_none()
-                                    && details.subtitle.is_none())
-                                .then(|| crate::article::markdown::first_paragraph(&body))
-                                .flatten();
+                                let first = (!details.has_summary())
+                                    .then(|| crate::article::markdown::first_paragraph(&body))
+                                    .flatten();
                                 let summary = crate::feed::summary(a, &details, first);
                                 drafts.push((
                                     a,

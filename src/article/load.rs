@@ -94,10 +94,7 @@ pub fn load_at(config: &Config, cache_use: CacheUse, now: SystemTime) -> Result<
         });
     }
     let mut diagnostics = Vec::new();
-    let ctx = ParseContext {
-        site: &config.site,
-        content: &config.content,
-    };
+    let ctx = ParseContext::of(config);
     let max = config.content.max_file_size;
     let cache_path = config
         .state

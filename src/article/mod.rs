@@ -3,8 +3,10 @@
 //! `parse` turns a file's front matter into an `Article` (validated: a real
 //! date in a real zone, an absolute permalink, a checked hero image URL) plus
 //! the diagnostics met on the way. The body is not kept: `load::read_body`
-//! reads it again only for the articles a feed or a post shows, so a run over
-//! a large archive holds front matter only.
+//! reads it again only for the articles a feed or a post shows. Nor are an
+//! article's `Details` once they are in the front-matter cache: a run over a
+//! large archive holds what choosing and ordering need, and reads the rest
+//! back for the articles it shows or posts.
 
 pub mod cache;
 pub mod front_matter;
@@ -112,6 +114,12 @@ pub struct Details {
 }
 
 impl Details {
+    /// Whether the front matter gives a summary (else a feed or post takes
+    /// the body's first paragraph).
+    pub fn has_summary(&self) -> bool {
+        self.description.is_some() || self.subtitle.is_some()
+    }
+
     /// Alt text for the hero image: never empty (the title when the front
     /// matter gives none).
     pub fn alt_text<'a>(&'a self, title: &'a str) -> &'a str {

@@ -909,7 +909,7 @@ fn load(
 fn read_shown_body(article: &Article, ctx: &ParseContext<'_>) -> Result<ReadBody, Diagnostic> {
     let details = article.details(ctx)?;
     let body = article::read_body(article)?;
-    let needs_summary = details.description.is_none() && details.subtitle.is_none();
+    let needs_summary = !details.has_summary();
     Ok(ReadBody {
         first_paragraph: needs_summary
             .then(|| markdown::first_paragraph(&body))
@@ -947,15 +947,13 @@ fn drafts(
         };
         let first = match shown {
             Some(r) => r.first_paragraph.clone(),
-            None if details.description.is_none() && details.subtitle.is_none() => {
-                match article::read_body(a) {
-                    Ok(body) => markdown::first_paragraph(&body),
-                    Err(d) => {
-                        problems.push(d);
-                        None
-                    }
+            None if !details.has_summary() => match article::read_body(a) {
+                Ok(body) => markdown::first_paragraph(&body),
+                Err(d) => {
+                    problems.push(d);
+                    None
                 }
-            }
+            },
             None => None,
         };
         let summary = feed::summary(a, &details, first);
