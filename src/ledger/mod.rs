@@ -482,6 +482,11 @@ pub struct Pace {
     pub run_started: DateTime<Utc>,
 }
 
+/// What every change of a post's status writes besides it: the claim is
+/// released and the revision raised, so a plan that read the row before
+/// can no longer claim it (`Ledger::claim`).
+const RELEASED: &str = "claim_expires_at = NULL, revision = posts.revision + 1";
+
 /// The condition that a row is not under another run's live claim (its
 /// columns prefixed by `row`; `?holder`, `?now` and `?shared` the numbers
 /// of the parameters holding this run's name, the time and whether the
@@ -828,11 +833,12 @@ impl Ledger {
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
         self.execute(
-            "UPDATE posts SET status = 'posted', remote_id = coalesce(?3, remote_id),
-                    remote_url = coalesce(?4, remote_url), reference = coalesce(?6, reference),
-                    last_error = NULL, posted_at = ?5, updated_at = ?5, holder = ?7,
-                    claim_expires_at = NULL, revision = revision + 1
-             WHERE target = ?1 AND article_id = ?2",
+            &format!(
+                "UPDATE posts SET status = 'posted', remote_id = coalesce(?3, remote_id),
+                        remote_url = coalesce(?4, remote_url), reference = coalesce(?6, reference),
+                        last_error = NULL, posted_at = ?5, updated_at = ?5, holder = ?7, {RELEASED}
+                 WHERE target = ?1 AND article_id = ?2"
+            ),
             params![
                 target,
                 article_id,
@@ -859,8 +865,7 @@ impl Ledger {
     ) -> Result<(), LedgerError> {
         self.execute(
             &format!(
-                "UPDATE posts SET status = ?3, last_error = ?4, updated_at = ?5, holder = ?6,
-                        claim_expires_at = NULL, revision = revision + 1
+                "UPDATE posts SET status = ?3, last_error = ?4, updated_at = ?5, holder = ?6, {RELEASED}
                  WHERE target = ?1 AND article_id = ?2 AND {}
                    AND (status <> 'posted' OR ?3 = 'deleted' OR holder = ?6 OR ?7 = 0)",
                 not_claimed_elsewhere("", 6, 5, 7)
@@ -893,9 +898,10 @@ impl Ledger {
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
         self.execute(
-            "UPDATE posts SET status = ?3, last_error = ?4, updated_at = ?5, holder = ?6,
-                    claim_expires_at = NULL, revision = revision + 1
-             WHERE target = ?1 AND article_id = ?2 AND revision = ?7",
+            &format!(
+                "UPDATE posts SET status = ?3, last_error = ?4, updated_at = ?5, holder = ?6, {RELEASED}
+                 WHERE target = ?1 AND article_id = ?2 AND revision = ?7"
+            ),
             params![
                 target,
                 article_id,
@@ -932,7 +938,7 @@ impl Ledger {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)
                  ON CONFLICT (target, article_id) DO UPDATE SET
                     status = ?3, content_hash = coalesce(posts.content_hash, ?4), last_error = ?6,
-                    updated_at = ?7, holder = ?8, claim_expires_at = NULL, revision = posts.revision + 1
+                    updated_at = ?7, holder = ?8, {RELEASED}
                  WHERE posts.status <> 'posted' AND {}",
                 not_claimed_elsewhere("posts.", 8, 7, 9)
             ),
@@ -1034,11 +1040,12 @@ impl Ledger {
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
         self.execute(
-            "UPDATE posts SET status = 'queued',
-                    attempts = CASE WHEN attempts > ?6 THEN attempts - ?6 ELSE 0 END, last_error = ?3,
-                    not_before = ?4, updated_at = ?5, holder = ?7, claim_expires_at = NULL,
-                    revision = revision + 1
-             WHERE target = ?1 AND article_id = ?2",
+            &format!(
+                "UPDATE posts SET status = 'queued',
+                        attempts = CASE WHEN attempts > ?6 THEN attempts - ?6 ELSE 0 END, last_error = ?3,
+                        not_before = ?4, updated_at = ?5, holder = ?7, {RELEASED}
+                 WHERE target = ?1 AND article_id = ?2"
+            ),
             params![
                 target,
                 article_id,

@@ -518,25 +518,20 @@ async fn hosts_renew_a_rotating_refresh_token_one_at_a_time_and_share_the_new_on
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let calls = |suffix: &'static str| {
-        let server = &server;
-        async move {
-            server
-                .received_requests()
-                .await
-                .unwrap()
-                .iter()
-                .filter(|r| r.url.path().ends_with(suffix))
-                .count()
-        }
-    };
-    assert_eq!(calls("createSession").await, 1, "one login in all");
     assert_eq!(
-        calls("refreshSession").await,
+        crate::support::requests_to(&server, "createSession").await,
+        1,
+        "one login in all"
+    );
+    assert_eq!(
+        crate::support::requests_to(&server, "refreshSession").await,
         1,
         "one host renewed; the other used its session"
     );
-    assert_eq!(calls("createRecord").await, 3);
+    assert_eq!(
+        crate::support::requests_to(&server, "createRecord").await,
+        3
+    );
     let requests = server.received_requests().await.unwrap();
     let renewed_posts = requests
         .iter()

@@ -8,7 +8,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::posting::NOW;
-use crate::support::{Site, answer, output, posting_site, publish_at};
+use crate::support::{Site, answer, output, posting_site, publish_at, requests_to};
 
 /// A JWT (unsigned: herald only reads its `exp`) ending `secs` from now.
 pub fn jwt(name: &str, secs: i64) -> String {
@@ -25,16 +25,6 @@ fn site(base: &str) -> Site {
             "    - {{ name: bsky, type: bluesky, service: \"{base}/bsky\", identifier: news.example, app_password: app-pass }}\n"
         ),
     )
-}
-
-async fn count(server: &MockServer, suffix: &str) -> usize {
-    server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.url.path().ends_with(suffix))
-        .count()
 }
 
 async fn records_posted(server: &MockServer) {
@@ -80,8 +70,12 @@ async fn ten_runs_that_each_post_one_article_log_in_once() {
             output(&ran).0
         );
     }
-    assert_eq!(count(&server, "createRecord").await, 10);
-    assert_eq!(count(&server, "createSession").await, 1, "one login in all");
+    assert_eq!(requests_to(&server, "createRecord").await, 10);
+    assert_eq!(
+        requests_to(&server, "createSession").await,
+        1,
+        "one login in all"
+    );
     let status = site
         .herald()
         .args(["status", "--format", "json"])
@@ -115,8 +109,8 @@ async fn a_kept_session_whose_token_ended_is_refreshed_not_logged_in_again() {
     publish_at(&site, NOW).success();
     site.simple("b", "2024-02-10");
     publish_at(&site, NOW).success();
-    assert_eq!(count(&server, "createSession").await, 1);
-    assert_eq!(count(&server, "refreshSession").await, 1);
+    assert_eq!(requests_to(&server, "createSession").await, 1);
+    assert_eq!(requests_to(&server, "refreshSession").await, 1);
     let requests = server.received_requests().await.unwrap();
     let refresh = requests
         .iter()
@@ -175,7 +169,7 @@ async fn a_token_the_pds_says_ended_is_renewed_once_and_the_post_made() {
     assert!(output(&ran).0.contains("posted 1 (bsky 1)"));
     // Run 1 logs in and posts (its first try meets the ended token, so it
     // logs in again); run 2 reuses the kept session.
-    assert_eq!(count(&server, "createRecord").await, 3);
+    assert_eq!(requests_to(&server, "createRecord").await, 3);
 }
 
 /// A wrong app password or a rate-limited login: one login attempt in the
@@ -212,8 +206,8 @@ async fn a_refused_login_is_tried_once_and_stops_the_target_for_the_run() {
         }
         let ran = publish_at(&site, NOW).code(exit);
         let stderr = output(&ran).1;
-        assert_eq!(count(&server, "createSession").await, 1, "{stderr}");
-        assert_eq!(count(&server, "createRecord").await, 0);
+        assert_eq!(requests_to(&server, "createSession").await, 1, "{stderr}");
+        assert_eq!(requests_to(&server, "createRecord").await, 0);
         assert_eq!(
             stderr.matches("could not log in").count(),
             1,
@@ -238,7 +232,7 @@ async fn a_refused_login_is_tried_once_and_stops_the_target_for_the_run() {
             // The platform's wait is kept: the next runs do not log in.
             publish_at(&site, "2024-02-11T00:10:00Z").success();
             publish_at(&site, "2024-02-11T00:20:00Z").success();
-            assert_eq!(count(&server, "createSession").await, 1);
+            assert_eq!(requests_to(&server, "createSession").await, 1);
             assert!(records.as_array().unwrap().iter().all(|r| r["attempts"] == 0), "{records}");
         }
     }

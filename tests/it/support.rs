@@ -393,3 +393,14 @@ pub async fn read_http_message(stream: &mut tokio::net::TcpStream) -> Option<Vec
         }
     }
 }
+
+/// How many requests `server` received at a path ending in `suffix`.
+pub async fn requests_to(server: &wiremock::MockServer, suffix: &str) -> usize {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().ends_with(suffix))
+        .count()
+}
