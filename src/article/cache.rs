@@ -401,7 +401,8 @@ pub fn write<'a>(
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            out.set_permissions(fs::Permissions::from_mode(0o600))?;
+            out.file()
+                .set_permissions(fs::Permissions::from_mode(0o600))?;
         }
         let mut out = Counting {
             inner: BufWriter::with_capacity(256 * 1024, out),

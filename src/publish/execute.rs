@@ -54,7 +54,7 @@ pub async fn execute(plan: &Plan, hubs: &[url::Url]) -> Outcome {
         .map(|group| {
             let paths: Vec<&std::path::Path> = group.iter().map(|f| f.path.as_path()).collect();
             crate::fsio::write_atomic_many(&paths, |files| {
-                let mut outs: Vec<std::io::BufWriter<&mut std::fs::File>> = files
+                let mut outs: Vec<std::io::BufWriter<&mut crate::fsio::WriteBehind>> = files
                     .iter_mut()
                     .map(|f| std::io::BufWriter::with_capacity(1 << 20, f))
                     .collect();
