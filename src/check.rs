@@ -79,14 +79,11 @@ pub fn check(path: &Path) -> CheckReport {
                     let mut drafts = Vec::with_capacity(read.len());
                     for (a, read) in read {
                         match read {
-                            Ok((body, details, url)) => {
-                                let first = (!details.has_summary())
-                                    .then(|| crate::article::markdown::first_paragraph(&body))
-                                    .flatten();
-                                let summary = crate::feed::summary(a, &details, first);
+                            Ok((_, details, url)) => {
+                                let summary = details.summary(&a.title);
                                 drafts.push((
                                     a,
-                                    crate::publish::draft(a, url, &details, &summary, &config.site),
+                                    crate::publish::draft(a, url, &details, summary, &config.site),
                                 ));
                             }
                             Err(d) => {

@@ -180,7 +180,7 @@ mod feeds {
             let c = config::parse(std::path::Path::new("c.yaml"), "site: {title: S, url: https://news.example/}\n", &|_| None).unwrap();
             let a = article(&title, secs, &slug);
             let details = std::sync::Arc::new(a.held_details().cloned().unwrap_or_default());
-            let entry = Entry::new(&a, details, Some("<p>x</p>".into()), None);
+            let entry = Entry::new(&a, details, Some("<p>x</p>".into()));
             let channel = Channel {
                 title: "S".into(),
                 description: "D".into(),

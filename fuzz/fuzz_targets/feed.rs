@@ -23,13 +23,15 @@ fuzz_target!(|data: &[u8]| {
         content: &config.content,
     };
     let yaml_title = serde_json_string(title);
-    let source = format!("---\ntitle: {yaml_title}\npublish_date: 2024-01-01\ntags: [{yaml_title}]\nauthor: {yaml_title}\n---\n");
+    let yaml_summary = serde_json_string(summary);
+    let source = format!("---\ntitle: {yaml_title}\npublish_date: 2024-01-01\ntags: [{yaml_title}]\nauthor: {yaml_title}\ndescription: {yaml_summary}\n---\n");
     let Ok(parsed) = herald::article::parse(std::path::Path::new("content/f.md"), &source, true, &ctx) else { return };
     let Some(article) = parsed.article else { return };
+    let Ok(details) = article.details(&ctx) else { return };
     let entry = herald::feed::Entry::new(
         &article,
+        details,
         Some(herald::article::markdown::xml_safe(html)),
-        Some(herald::article::markdown::xml_safe(summary)),
     );
     let channel = herald::feed::Channel {
         title: herald::article::markdown::xml_safe(title),
@@ -39,9 +41,12 @@ fuzz_target!(|data: &[u8]| {
         language: "en".into(),
         author: config.site.author.clone(),
         hubs: vec![],
+        archive: None,
     };
     for format in [herald::feed::Format::Rss, herald::feed::Format::Atom, herald::feed::Format::Json] {
-        let bytes = herald::feed::render(format, &channel, &[&entry]);
+        let mut bytes = Vec::new();
+        herald::feed::write(format, &channel, &[&entry], &herald::feed::Given, &mut bytes)
+            .expect("the crates' layout, as pinned");
         match format {
             herald::feed::Format::Rss => {
                 rss::Channel::read_from(&bytes[..]).expect("RSS re-parses");

@@ -213,7 +213,7 @@ pub fn read(
 /// The shape of a cached article: raised whenever `Article` changes, so a
 /// cache written by a build of the same version with another shape is
 /// read as outdated, not misread.
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 
 /// What parsing depends on besides the file: herald's version and the
 /// `site` and `content` settings. A cache made under another is ignored.

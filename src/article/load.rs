@@ -12,7 +12,6 @@ use rayon::prelude::*;
 
 use super::cache::{self, Identity, Lookup};
 use super::{Article, Details, ParseContext, Parsed, parse};
-use crate::article::front_matter::SplitError;
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
 
@@ -41,9 +40,6 @@ pub struct LoadError {
     pub dir: PathBuf,
     pub reason: String,
 }
-
-/// How much of a file is read first; front matter almost always fits.
-const HEAD_BYTES: usize = 8 * 1024;
 
 /// Whether loading may use the front-matter cache (`cache`), and whether it
 /// may write it. Dry runs and `check` only read it: they create nothing
@@ -425,46 +421,40 @@ fn read_front(path: &Path, ctx: &ParseContext<'_>, max_size: u64) -> (Parsed, bo
             "the file is {len} bytes, over content.max_file_size ({max_size} bytes); it is not read"
         ));
     }
-    let mut buf = Vec::with_capacity(HEAD_BYTES.min(len as usize + 1));
-    let mut want = HEAD_BYTES;
-    loop {
-        let before = buf.len();
-        if let Err(e) = (&mut file)
-            .take((want - before) as u64)
-            .read_to_end(&mut buf)
-        {
-            return fail(format!("cannot read: {e}"));
+    // The whole file, in one read when its size holds: the body's first
+    // paragraph is taken now, and the rest must be valid UTF-8 too.
+    let mut buf = Vec::with_capacity(len as usize + 1);
+    if let Err(e) = (&mut file).take(max_size + 1).read_to_end(&mut buf) {
+        return fail(format!("cannot read: {e}"));
+    }
+    if buf.len() as u64 > max_size {
+        return fail(format!(
+            "the file grew over content.max_file_size ({max_size} bytes) while it was read; it is not read"
+        ));
+    }
+    let text = match std::str::from_utf8(&buf) {
+        Ok(t) => t,
+        Err(e) => {
+            let (line, column) = position(&buf, e.valid_up_to());
+            let byte = buf.get(e.valid_up_to()).copied().unwrap_or(0);
+            let parsed = Parsed {
+                article: None,
+                diagnostics: vec![
+                    Diagnostic::error(
+                        path,
+                        format!(
+                            "the file is not valid UTF-8 (byte 0x{byte:02X}); save it as UTF-8"
+                        ),
+                    )
+                    .at(line, column),
+                ],
+            };
+            return (parsed, true);
         }
-        let complete = buf.len() < want;
-        let text = match std::str::from_utf8(&buf) {
-            Ok(t) => t,
-            Err(e) if e.error_len().is_none() && !complete => {
-                // A character cut by the chunk's end; fine for now.
-                std::str::from_utf8(&buf[..e.valid_up_to()]).unwrap_or_default()
-            }
-            Err(e) => {
-                let (line, column) = position(&buf, e.valid_up_to());
-                let byte = buf.get(e.valid_up_to()).copied().unwrap_or(0);
-                let parsed = Parsed {
-                    article: None,
-                    diagnostics: vec![
-                        Diagnostic::error(
-                            path,
-                            format!(
-                                "the file is not valid UTF-8 (byte 0x{byte:02X}); save it as UTF-8"
-                            ),
-                        )
-                        .at(line, column),
-                    ],
-                };
-                return (parsed, true);
-            }
-        };
-        match parse(path, text, complete, ctx) {
-            Ok(parsed) => return (parsed, true),
-            Err(SplitError::NeedMore) if !complete => want = want.saturating_mul(4),
-            Err(_) => return fail("the front matter could not be read".to_string()),
-        }
+    };
+    match parse(path, text, true, ctx) {
+        Ok(parsed) => (parsed, true),
+        Err(_) => fail("the front matter could not be read".to_string()),
     }
 }
 
@@ -549,6 +539,15 @@ fn reject_duplicate_permalinks(articles: &mut Vec<Article>, diagnostics: &mut Ve
         index += 1;
         keep
     });
+}
+
+/// Whether an article's file can still be opened for reading, without
+/// reading it: for an article the cache answered for, whose whole file was
+/// read (and found valid UTF-8) when it was parsed.
+pub fn check_readable(article: &Article) -> Result<(), Diagnostic> {
+    File::open(&article.source)
+        .map(drop)
+        .map_err(|e| Diagnostic::error(&article.source, format!("cannot open: {e}")))
 }
 
 /// Reads an article's body (the Markdown after its front matter).

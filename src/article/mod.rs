@@ -111,6 +111,10 @@ pub struct Details {
     pub hero_image: Option<Url>,
     pub hero_alt: Option<String>,
     pub cta: Option<String>,
+    /// The body's first paragraph (plain text), kept when the front matter
+    /// gives no summary: what feeds and posts then show. Taken as the file
+    /// is parsed, so that showing an article never reads its body for it.
+    pub lead: Option<String>,
 }
 
 impl Details {
@@ -118,6 +122,16 @@ impl Details {
     /// the body's first paragraph).
     pub fn has_summary(&self) -> bool {
         self.description.is_some() || self.subtitle.is_some()
+    }
+
+    /// The summary a feed (and a post) shows: `description`, else
+    /// `subtitle`, else the body's first paragraph, else the title.
+    pub fn summary<'a>(&'a self, title: &'a str) -> &'a str {
+        self.description
+            .as_deref()
+            .or(self.subtitle.as_deref())
+            .or(self.lead.as_deref())
+            .unwrap_or(title)
     }
 
     /// Alt text for the hero image: never empty (the title when the front
@@ -423,7 +437,7 @@ pub struct Parsed {
 
 /// Parses the front matter of `text` (the whole file, or its start when
 /// `complete` is false; `NeedMore` is then returned as `Err` for the caller to
-/// read the rest).
+/// read the rest). Only the whole file gives the details their `lead`.
 pub fn parse(
     path: &Path,
     text: &str,
@@ -625,6 +639,7 @@ pub fn parse(
         s.map(|v| strip_control(v.trim()).0)
             .filter(|v| !v.is_empty())
     };
+    let (subtitle, description) = (clean(raw.subtitle), clean(raw.description));
     let mut tags: Vec<String> = Vec::new();
     for t in raw.tags.map(|t| t.0).unwrap_or_default() {
         let t = strip_control(t.trim()).0;
@@ -650,9 +665,12 @@ pub fn parse(
             .filter(|o| *o != social::NO_OVERRIDES)
             .map(Box::new),
         details: Kept::Held(Arc::new(Details {
+            lead: (complete && description.is_none() && subtitle.is_none())
+                .then(|| markdown::first_paragraph(&text[split.body_offset..]))
+                .flatten(),
             created,
-            subtitle: clean(raw.subtitle),
-            description: clean(raw.description),
+            subtitle,
+            description,
             author: clean(raw.author.map(|a| a.0)),
             read_time: clean(raw.read_time),
             hero_image,

@@ -201,6 +201,30 @@ fn canonical_url_is_the_permalink() {
     assert_eq!(p.article.unwrap().id(), "https://news.example/a");
 }
 
+/// The summary is decided as the file is parsed: the body's first
+/// paragraph is kept only when the front matter gives none, so a feed or a
+/// post never reads a body for it.
+#[test]
+fn the_lead_is_kept_only_when_the_front_matter_gives_no_summary() {
+    let body = "\n![hero](a.png)\n\nFirst  words\nof the body.\n\nSecond.\n";
+    let details = |front: &str| {
+        let p = parse_text(&format!(
+            "---\ntitle: T\npublish_date: 2024-03-05\n{front}---\n{body}"
+        ));
+        p.article.unwrap().held_details().unwrap().clone()
+    };
+    let bare = details("");
+    assert_eq!(bare.lead.as_deref(), Some("First words of the body."));
+    assert_eq!(bare.summary("T"), "First words of the body.");
+    for front in ["description: Given.\n", "subtitle: Given.\n"] {
+        let given = details(front);
+        assert_eq!(given.lead, None, "{front}");
+        assert_eq!(given.summary("T"), "Given.");
+    }
+    let empty = parse_text("---\ntitle: T\npublish_date: 2024-03-05\n---\n");
+    let empty = empty.article.unwrap();
+    assert_eq!(empty.held_details().unwrap().summary(&empty.title), "T");
+}
 #[test]
 fn control_characters_in_title_are_removed_with_a_warning() {
     let p = parse_text("---\ntitle: \"Bad\\u0000 \\u0007title\"\npublish_date: 2024-03-05\n---\n");

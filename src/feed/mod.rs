@@ -109,17 +109,12 @@ pub struct Entry {
 
 impl Entry {
     /// Builds the entry; `body_html` is the rendered body when full content is
-    /// wanted, `first_paragraph` the fallback summary.
-    pub fn new(
-        article: &Article,
-        details: Arc<Details>,
-        body_html: Option<String>,
-        first_paragraph: Option<String>,
-    ) -> Self {
+    /// wanted.
+    pub fn new(article: &Article, details: Arc<Details>, body_html: Option<String>) -> Self {
         Entry {
             article: article.clone(),
             title: xml_safe(&article.title),
-            summary: xml_safe(&summary(article, &details, first_paragraph)),
+            summary: xml_safe(details.summary(&article.title)),
             content_html: body_html,
             author: details.author.as_deref().map(xml_safe),
             details,
@@ -134,17 +129,6 @@ impl Entry {
     pub fn modified(&self) -> DateTime<FixedOffset> {
         self.article.modified()
     }
-}
-
-/// The summary a feed (and a post) shows: `description`, else `subtitle`,
-/// else the body's first paragraph, else the title.
-pub fn summary(article: &Article, details: &Details, first_paragraph: Option<String>) -> String {
-    details
-        .description
-        .clone()
-        .or_else(|| details.subtitle.clone())
-        .or(first_paragraph)
-        .unwrap_or_else(|| article.title.clone())
 }
 
 /// A feed file to write: where, which format, which articles (indices into

@@ -66,7 +66,7 @@ fn every_format_escapes_and_is_deterministic() {
         "a",
         "title: \"Fish & <Chips> \\\"quoted\\\"\"\npublish_date: 2024-01-02\nauthor: Ann",
     );
-    let entry = Entry::new(&a, details(&c, &a), Some("<p>x &amp; y</p>".into()), None);
+    let entry = Entry::new(&a, details(&c, &a), Some("<p>x &amp; y</p>".into()));
     let channel = Channel {
         title: c.site.title.clone(),
         description: c.site.description.clone(),
@@ -146,12 +146,7 @@ fn varied_entry(c: &Config, n: usize, body: &str) -> Entry {
     }
     let a = article(c, &format!("a{n}"), &front);
     let html = (!n.is_multiple_of(7)).then(|| body.replace("{n}", &n.to_string()));
-    Entry::new(
-        &a,
-        details(c, &a),
-        html,
-        Some(format!("First paragraph of {n}.")),
-    )
+    Entry::new(&a, details(c, &a), html)
 }
 
 fn channel_for(c: &Config, hubs: Vec<url::Url>) -> Channel {

@@ -1,5 +1,5 @@
 //! A run, from the config to its report: `run` loads the articles (and the
-//! bodies of those a feed shows), reads the ledger, decides the posts
+//! details of those a feed shows), reads the ledger, decides the posts
 //! (`posts`), asks the targets what the plan needs to know (an instance's
 //! limit) where the ledger does not already say, builds the `Plan`
 //! (`plan`), and, unless it is a dry run, carries it out: feeds (`execute`)
@@ -166,19 +166,12 @@ pub enum RunError {
     LostLedger { place: Place, found: Vec<String> },
 }
 
-/// What reading a body the feeds show gave (its HTML is made as its item
-/// is written).
-struct ReadBody {
-    first_paragraph: Option<String>,
-    details: Arc<Details>,
-}
-
-/// The articles and the bodies of those a feed shows.
+/// The articles, and the details of those a feed shows.
 struct Loaded {
     articles: Vec<Article>,
-    bodies: HashMap<String, ReadBody>,
+    shown: HashMap<String, Arc<Details>>,
     problems: Vec<Diagnostic>,
-    /// Feed files the memo proves unchanged: their bodies were not read.
+    /// Feed files the memo proves unchanged: their articles were not read.
     proven: HashSet<PathBuf>,
     /// Each feed file's fingerprint, where every entry's file is trusted.
     fingerprints: HashMap<PathBuf, String>,
@@ -239,7 +232,7 @@ pub async fn run(
     };
     let Loaded {
         articles,
-        mut bodies,
+        mut shown,
         mut problems,
         proven,
         fingerprints: feed_fingerprints,
@@ -296,7 +289,7 @@ pub async fn run(
             .targets
             .iter()
             .any(|t| t.enabled && t.platform.capabilities(&Learned::default()).full_article);
-        let mut drafts = drafts(&config, &candidates, &bodies, whole, &mut problems);
+        let mut drafts = drafts(&config, &candidates, &shown, whole, &mut problems);
         let fingerprints: HashMap<String, String> = drafts
             .iter()
             .map(|(id, d)| (id.clone(), d.fingerprint()))
@@ -323,7 +316,7 @@ pub async fn run(
         drafts.extend(self::drafts(
             &config,
             &decided,
-            &bodies,
+            &shown,
             whole,
             &mut problems,
         ));
@@ -369,29 +362,26 @@ pub async fn run(
     // The entry of each article a feed the memo does not prove unchanged
     // shows (a proven feed is neither rendered nor compared), built in
     // parallel.
-    let shown: std::collections::BTreeSet<usize> = specs
+    let listed: std::collections::BTreeSet<usize> = specs
         .iter()
         .filter(|s| !proven.contains(&config.feeds.dir.join(&s.path)))
         .flat_map(|s| s.entries.iter().copied())
         .collect();
-    let shown: Vec<(usize, &Article, Option<ReadBody>)> = shown
+    let listed: Vec<(usize, &Article, Option<Arc<Details>>)> = listed
         .into_iter()
         .map(|i| {
             let a = selection.published[i];
-            (i, a, bodies.remove(a.id()))
+            (i, a, shown.remove(a.id()))
         })
         .collect();
     // `load` read each of them moments ago; reading again is for a run
     // that finds one missing all the same, and its failure is reported.
     let ctx = ParseContext::of(&config);
-    let built: Vec<(usize, Result<Entry, Diagnostic>)> = shown
+    let built: Vec<(usize, Result<Entry, Diagnostic>)> = listed
         .into_par_iter()
-        .map(|(i, a, read)| {
-            let read = read.map_or_else(|| read_shown_body(a, &ctx), Ok);
-            (
-                i,
-                read.map(|r| Entry::new(a, r.details, None, r.first_paragraph)),
-            )
+        .map(|(i, a, details)| {
+            let details = details.map_or_else(|| shown_details(a, &ctx), Ok);
+            (i, details.map(|details| Entry::new(a, details, None)))
         })
         .collect();
     let mut entries: BTreeMap<usize, Entry> = BTreeMap::new();
@@ -818,7 +808,7 @@ async fn learn(
 }
 
 /// Loads the articles (at `files_now` on the file system's clock, which
-/// decides which files changed too recently to be trusted) and the bodies
+/// decides which files changed too recently to be trusted) and the details
 /// of the articles the feeds show, but for feeds the memo proves unchanged.
 fn load(
     config: &Config,
@@ -836,7 +826,7 @@ fn load(
         .filter(|_| cache != CacheUse::Off)
         .map(|path| feed::memo::Memo::read(&path))
         .unwrap_or_default();
-    let mut bodies: HashMap<String, ReadBody> = HashMap::new();
+    let mut shown_details: HashMap<String, Arc<Details>> = HashMap::new();
     // A body that cannot be read leaves its article out, which can bring an
     // older article into a feed: repeat until every shown article has its
     // body.
@@ -870,17 +860,17 @@ fn load(
         let to_read: Vec<&Article> = needed
             .iter()
             .map(|&i| selection.published[i])
-            .filter(|a| !bodies.contains_key(a.id()))
+            .filter(|a| !shown_details.contains_key(a.id()))
             .collect();
-        let results: Vec<(String, Result<ReadBody, Diagnostic>)> = to_read
+        let results: Vec<(String, Result<Arc<Details>, Diagnostic>)> = to_read
             .par_iter()
-            .map(|a| (a.id().to_string(), read_shown_body(a, &ctx)))
+            .map(|a| (a.id().to_string(), self::shown_details(a, &ctx)))
             .collect();
         let mut failed = HashSet::new();
         for (id, result) in results {
             match result {
-                Ok(r) => {
-                    bodies.insert(id, r);
+                Ok(details) => {
+                    shown_details.insert(id, details);
                 }
                 Err(d) => {
                     problems.push(d);
@@ -891,7 +881,7 @@ fn load(
         if failed.is_empty() {
             return Ok(Loaded {
                 articles,
-                bodies,
+                shown: shown_details,
                 problems,
                 proven,
                 fingerprints,
@@ -901,30 +891,28 @@ fn load(
     }
 }
 
-/// Reads what the feeds show of an article: its details and that its body
-/// can be read (else the article is left out, before any feed is written),
-/// and its first paragraph where the front matter has no summary. Its HTML
-/// is made later, as its item is written (`plan::Bodies`), so the
-/// archive's bodies are never all held.
-fn read_shown_body(article: &Article, ctx: &ParseContext<'_>) -> Result<ReadBody, Diagnostic> {
-    let details = article.details(ctx)?;
-    let body = article::read_body(article)?;
-    let needs_summary = !details.has_summary();
-    Ok(ReadBody {
-        first_paragraph: needs_summary
-            .then(|| markdown::first_paragraph(&body))
-            .flatten(),
-        details,
-    })
+/// What the feeds show of an article: its details, once its body is known
+/// to be readable (else the article is left out, before any feed is
+/// written). Its HTML is made later, as its item is written
+/// (`plan::Bodies`), so the archive's bodies are never all held.
+///
+/// A file parsed by this run was read whole moments ago. One the cache
+/// answered for was read whole, as valid UTF-8, when it was parsed, and is
+/// unchanged since (the cache trusts its size, times and inode): opening
+/// it proves it still readable without reading it.
+fn shown_details(article: &Article, ctx: &ParseContext<'_>) -> Result<Arc<Details>, Diagnostic> {
+    if article.held_details().is_none() {
+        article::load::check_readable(article)?;
+    }
+    article.details(ctx)
 }
 
-/// What composing a post of each article needs: its details and summary
-/// (reading the body for its first paragraph only when the feeds did not,
-/// and the front matter gives none) and the facts a post shows.
+/// What composing a post of each article needs: its details (those the
+/// feeds show already in hand) and the facts a post shows.
 fn drafts(
     config: &Config,
     articles: &[&Article],
-    bodies: &HashMap<String, ReadBody>,
+    shown: &HashMap<String, Arc<Details>>,
     whole: bool,
     problems: &mut Vec<Diagnostic>,
 ) -> HashMap<String, Draft> {
@@ -934,9 +922,9 @@ fn drafts(
         if out.contains_key(a.id()) {
             continue;
         }
-        let shown = bodies.get(a.id());
         let read = shown
-            .map_or_else(|| a.details(&ctx), |r| Ok(r.details.clone()))
+            .get(a.id())
+            .map_or_else(|| a.details(&ctx), |details| Ok(details.clone()))
             .and_then(|details| Ok((details, a.url()?)));
         let (details, url) = match read {
             Ok(read) => read,
@@ -945,19 +933,7 @@ fn drafts(
                 continue;
             }
         };
-        let first = match shown {
-            Some(r) => r.first_paragraph.clone(),
-            None if !details.has_summary() => match article::read_body(a) {
-                Ok(body) => markdown::first_paragraph(&body),
-                Err(d) => {
-                    problems.push(d);
-                    None
-                }
-            },
-            None => None,
-        };
-        let summary = feed::summary(a, &details, first);
-        let mut d = draft(a, url, &details, &summary, &config.site);
+        let mut d = draft(a, url, &details, details.summary(&a.title), &config.site);
         if whole {
             match article::read_body(a) {
                 Ok(body) => {
@@ -1065,12 +1041,12 @@ mod memo_tests {
         let first = load(&config, now(), CacheUse::ReadWrite, later()).unwrap();
         assert_eq!(first.fingerprints.len(), 3, "RSS, Atom and JSON");
         assert!(first.proven.is_empty());
-        assert_eq!(first.bodies.len(), 2);
+        assert_eq!(first.shown.len(), 2);
         remember(&config, &first);
 
         let second = load(&config, now(), CacheUse::ReadWrite, later()).unwrap();
         assert_eq!(second.proven.len(), 3);
-        assert!(second.bodies.is_empty(), "no Markdown read or rendered");
+        assert!(second.shown.is_empty(), "no Markdown read or rendered");
 
         // A dry run reads the memo too, and writes nothing.
         let dry = load(&config, now(), CacheUse::Read, later()).unwrap();
@@ -1084,7 +1060,7 @@ mod memo_tests {
         .unwrap();
         let third = load(&config, now(), CacheUse::ReadWrite, later()).unwrap();
         assert!(third.proven.is_empty());
-        assert_eq!(third.bodies.len(), 2);
+        assert_eq!(third.shown.len(), 2);
 
         // A feed file touched since it was remembered is compared again.
         remember(&config, &third);
