@@ -1,5 +1,7 @@
-//! JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/), written with serde
-//! structs so key order is fixed and the bytes are stable.
+//! JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/): the document's
+//! frame serialised by serde_json from structs, so key order is fixed and
+//! the bytes are stable; each item written as serde_json's pretty printer
+//! writes it, its strings escaped by serde_json.
 
 use serde::Serialize;
 use url::Url;
@@ -7,7 +9,7 @@ use url::Url;
 use super::{Channel, Entry, LayoutError};
 
 #[derive(Serialize)]
-struct Document<'a> {
+struct Document<'a, I> {
     version: &'static str,
     title: &'a str,
     home_page_url: &'a str,
@@ -21,7 +23,7 @@ struct Document<'a> {
     /// current feed; the one before, from an archive page).
     #[serde(skip_serializing_if = "Option::is_none")]
     next_url: Option<&'a str>,
-    items: Vec<Item<'a>>,
+    items: Vec<I>,
 }
 
 #[derive(Serialize)]
@@ -38,6 +40,7 @@ struct Hub<'a> {
     url: &'a str,
 }
 
+#[cfg(test)]
 #[derive(Serialize)]
 struct Item<'a> {
     id: &'a str,
@@ -64,7 +67,7 @@ pub(super) fn frame(
     channel: &Channel,
     entries: &[&Entry],
 ) -> Result<(Vec<u8>, Vec<u8>), LayoutError> {
-    let mut head = to_bytes(&document(channel, Vec::new()));
+    let mut head = to_bytes(&document(channel, Vec::<()>::new()));
     // serde_json writes an empty array as `[]`, the document's end as `\n}`.
     let end: &[u8] = b"\"items\": []\n}";
     if !head.ends_with(end) {
@@ -82,28 +85,81 @@ pub(super) fn frame(
     Ok((head, tail))
 }
 
-/// One item as serde_json's pretty printer writes it inside the document:
-/// after a separator, indented two levels. Strings never hold a raw line
-/// break (JSON escapes them), so indenting after each `\n` is exact.
-pub(super) fn item(entry: &Entry, first: bool) -> Vec<u8> {
-    let size = entry
-        .content_html
-        .as_ref()
-        .map_or(0, |h| h.len() + h.len() / 8)
-        + 2048;
-    let mut alone = Vec::with_capacity(size);
-    // Serialising plain structs of strings cannot fail.
-    let _ = serde_json::to_writer_pretty(&mut alone, &to_item(entry));
-    let mut out = Vec::with_capacity(alone.len() + 512);
-    out.extend_from_slice(if first { b"\n    " } else { b",\n    " });
-    let mut start = 0;
-    for at in memchr::memchr_iter(b'\n', &alone) {
-        out.extend_from_slice(&alone[start..at]);
-        out.extend_from_slice(b"\n    ");
-        start = at + 1;
+/// One item as serde_json's pretty printer writes it inside the document
+/// (`to_item` gives the structure it writes, which the tests serialise):
+/// after a separator, indented two levels, each string escaped by
+/// serde_json itself. `html` is its full content.
+pub(super) fn item(e: &Entry, html: Option<&str>, first: bool, out: &mut Vec<u8>) {
+    out.reserve(html.map_or(0, |h| h.len() + h.len() / 8) + 1024);
+    out.extend_from_slice(if first { b"\n    {" } else { b",\n    {" });
+    let mut fields = Fields { out, first: true };
+    fields.string("id", e.article.id());
+    fields.string("url", e.article.permalink.as_str());
+    fields.string("title", &e.title);
+    fields.string("summary", &e.summary);
+    match html {
+        Some(html) => fields.string("content_html", html),
+        // JSON Feed needs content_html or content_text: without full
+        // content, the summary stands in as the text.
+        None => fields.string("content_text", &e.summary),
     }
-    out.extend_from_slice(&alone[start..]);
-    out
+    if let Some(image) = &e.details.hero_image {
+        fields.string("image", image.as_str());
+    }
+    fields.string("date_published", &e.published().to_rfc3339());
+    fields.string("date_modified", &e.modified().to_rfc3339());
+    if let Some(name) = &e.author {
+        fields.key("authors");
+        fields
+            .out
+            .extend_from_slice(b"[\n        {\n          \"name\": ");
+        json_string(fields.out, name);
+        fields.out.extend_from_slice(b"\n        }\n      ]");
+    }
+    if !e.tags.is_empty() {
+        fields.key("tags");
+        fields.out.push(b'[');
+        for (i, tag) in e.tags.iter().enumerate() {
+            fields.out.extend_from_slice(if i == 0 {
+                b"\n        "
+            } else {
+                b",\n        "
+            });
+            json_string(fields.out, tag);
+        }
+        fields.out.extend_from_slice(b"\n      ]");
+    }
+    out.extend_from_slice(b"\n    }");
+}
+
+/// The members of an item's object, one level in.
+struct Fields<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
+}
+
+impl Fields<'_> {
+    fn key(&mut self, key: &str) {
+        self.out.extend_from_slice(if self.first {
+            b"\n      "
+        } else {
+            b",\n      "
+        });
+        self.first = false;
+        json_string(self.out, key);
+        self.out.extend_from_slice(b": ");
+    }
+
+    fn string(&mut self, key: &str, value: &str) {
+        self.key(key);
+        json_string(self.out, value);
+    }
+}
+
+/// A JSON string, quoted and escaped by serde_json.
+fn json_string(out: &mut Vec<u8>, value: &str) {
+    // Writing a string to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
 }
 
 /// The whole document serialised at once: what `frame` and `item` together
@@ -118,7 +174,7 @@ pub(super) fn render_whole(channel: &Channel, entries: &[&Entry]) -> Vec<u8> {
     out
 }
 
-fn document<'a>(channel: &'a Channel, items: Vec<Item<'a>>) -> Document<'a> {
+fn document<I>(channel: &Channel, items: Vec<I>) -> Document<'_, I> {
     let author = &channel.author;
     Document {
         version: "https://jsonfeed.org/version/1.1",
@@ -148,6 +204,7 @@ fn document<'a>(channel: &'a Channel, items: Vec<Item<'a>>) -> Document<'a> {
     }
 }
 
+#[cfg(test)]
 fn to_item(e: &Entry) -> Item<'_> {
     Item {
         id: e.article.id(),

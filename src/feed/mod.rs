@@ -3,12 +3,14 @@
 //! and `Entry` list into one format; each entry's HTML is rendered once and
 //! shared by every feed that lists it.
 //!
-//! A feed is written as a stream: the document's frame, then each item, all
-//! produced by the format's own crate (`rss`, `atom_syndication`,
-//! `serde_json`), items in parallel batches. A feed of 50,000 full-content
-//! items (hundreds of MB) is thus never whole in memory, and the bytes are
-//! exactly those of the crate rendering the whole document (tests compare
-//! the two).
+//! A feed is written as a stream: the document's frame, made by the
+//! format's own crate (`rss`, `atom_syndication`, `serde_json`) and cut
+//! where its items go (a layout not as expected is an error naming the
+//! crate), then each item, written as that crate writes one (`xml`, and
+//! serde_json's string escaping), in parallel batches. A feed of 50,000
+//! full-content items (hundreds of MB) is thus never whole in memory, and
+//! the bytes are exactly those of the crate rendering the whole document
+//! (tests compare the two).
 //!
 //! Output is deterministic: entries sorted by date then permalink, dates in
 //! fixed formats, no wall-clock time anywhere (an empty feed's Atom `updated`
@@ -18,6 +20,7 @@ pub mod atom;
 pub mod json;
 pub mod memo;
 pub mod rss;
+mod xml;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -299,6 +302,20 @@ pub fn tag_folder(tag: &str) -> String {
 /// How many items are rendered together, in parallel, before being written.
 const BATCH: usize = 128;
 
+/// `Write::write_all_vectored`, which is not yet stable.
+fn write_all_vectored(out: &mut dyn Write, mut slices: &mut [io::IoSlice<'_>]) -> io::Result<()> {
+    io::IoSlice::advance_slices(&mut slices, 0);
+    while !slices.is_empty() {
+        match out.write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => io::IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// The HTML of an entry's body, made when its item is written (reading
 /// and rendering the article then), so that a run holds the bodies of one
 /// batch at a time, never of the whole archive. `None` for an entry whose
@@ -379,33 +396,35 @@ pub fn write_group(
             .par_iter()
             .enumerate()
             .map(|(i, e)| -> io::Result<Vec<Vec<u8>>> {
-                let filled;
-                let entry: &Entry = match (e.content_html.is_some(), contents.html(e)?) {
-                    (false, Some(html)) => {
-                        let mut owned = (*e).clone();
-                        owned.content_html = Some(html);
-                        filled = owned;
-                        &filled
-                    }
-                    _ => e,
+                let made = match e.content_html {
+                    Some(_) => None,
+                    None => contents.html(e)?,
                 };
-                formats
+                let html = e.content_html.as_deref().or(made.as_deref());
+                Ok(formats
                     .iter()
-                    .map(|format| match format {
-                        Format::Rss => rss::item(entry),
-                        Format::Atom => atom::item(entry),
-                        Format::Json => Ok(json::item(entry, n == 0 && i == 0)),
+                    .map(|format| {
+                        let mut item = Vec::new();
+                        match format {
+                            Format::Rss => rss::item(e, html, &mut item),
+                            Format::Atom => atom::item(e, html, &mut item),
+                            Format::Json => json::item(e, html, n == 0 && i == 0, &mut item),
+                        }
+                        item
                     })
-                    .collect::<Result<_, LayoutError>>()
-                    .map_err(io::Error::from)
+                    .collect())
             })
             .collect()
     };
+    // A batch's items go to each file in one vectored write: no copy into
+    // a buffer on the way.
     let put = |outputs: &mut [Output<'_>], items: Vec<Vec<Vec<u8>>>| -> io::Result<()> {
-        for entry_items in &items {
-            for (o, item) in outputs.iter_mut().zip(entry_items) {
-                o.out.write_all(item)?;
-            }
+        for (k, o) in outputs.iter_mut().enumerate() {
+            let mut slices: Vec<io::IoSlice<'_>> = items
+                .iter()
+                .map(|entry_items| io::IoSlice::new(&entry_items[k]))
+                .collect();
+            write_all_vectored(&mut *o.out, &mut slices)?;
         }
         Ok(())
     };
@@ -455,41 +474,6 @@ impl From<LayoutError> for io::Error {
     }
 }
 
-/// The part of `document` from the first `open` tag to the last `close`
-/// tag: one item cut out of a document the format's crate rendered around
-/// it (the crates render items only as part of a document). Both tags
-/// must be there, in that order.
-fn between(
-    mut document: Vec<u8>,
-    open: &[u8],
-    close: &[u8],
-    krate: &'static str,
-) -> Result<Vec<u8>, LayoutError> {
-    let layout = |what: String| LayoutError { krate, what };
-    let start = find(&document, open).ok_or_else(|| {
-        layout(format!(
-            "no {} in an item's document",
-            String::from_utf8_lossy(open)
-        ))
-    })?;
-    let end = rfind(&document, close).ok_or_else(|| {
-        layout(format!(
-            "no {} in an item's document",
-            String::from_utf8_lossy(close)
-        ))
-    })?;
-    if end < start {
-        return Err(layout(format!(
-            "{} before {}",
-            String::from_utf8_lossy(close),
-            String::from_utf8_lossy(open)
-        )));
-    }
-    document.truncate(end);
-    document.drain(..start);
-    Ok(document)
-}
-
 /// `document` split before its last `close` tag: the frame items go into.
 fn split_before(
     mut document: Vec<u8>,
@@ -504,6 +488,7 @@ fn split_before(
     Ok((document, tail))
 }
 
+#[cfg(test)]
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     memchr::memmem::find(haystack, needle)
 }

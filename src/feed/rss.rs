@@ -1,14 +1,17 @@
-//! RSS 2.0 with the content, Dublin Core, Atom and Media RSS extensions, via
-//! the `rss` crate.
+//! RSS 2.0 with the content, Dublin Core, Atom and Media RSS extensions:
+//! the document's frame by the `rss` crate, each item as it writes one.
 
 use std::collections::BTreeMap;
 
-use rss::extension::Extension;
 use rss::extension::atom::{AtomExtension, Link};
-use rss::extension::dublincore::{self, DublinCoreExtension};
-use rss::{Category, Channel as RssChannel, Guid, Item};
+use rss::extension::dublincore;
+#[cfg(test)]
+use rss::extension::{Extension, dublincore::DublinCoreExtension};
+#[cfg(test)]
+use rss::{Category, Guid};
+use rss::{Channel as RssChannel, Item};
 
-use super::{Channel, Entry, GENERATOR, LayoutError, VERSION, image_mime_type, newest};
+use super::{Channel, Entry, GENERATOR, LayoutError, VERSION, image_mime_type, newest, xml};
 
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
 const CONTENT_NS: &str = "http://purl.org/rss/1.0/modules/content/";
@@ -33,13 +36,45 @@ pub(super) fn frame(
     super::split_before(bytes, b"</channel>", "rss")
 }
 
-/// One `<item>`, as the crate writes it inside a document.
-pub(super) fn item(entry: &Entry) -> Result<Vec<u8>, LayoutError> {
-    let doc = RssChannel {
-        items: vec![to_item(entry)],
-        ..RssChannel::default()
-    };
-    super::between(to_bytes(&doc), b"<item>", b"</channel>", "rss")
+/// One `<item>`, as the crate writes it inside a document (`to_item`
+/// gives the crate's structure of it, which the tests render), with `html`
+/// as its full content.
+pub(super) fn item(entry: &Entry, html: Option<&str>, out: &mut Vec<u8>) {
+    let a = &entry.article;
+    let link = a.permalink.as_str();
+    out.reserve(html.map_or(0, str::len) + 1024);
+    out.extend_from_slice(b"<item>");
+    xml::text_element(out, "title", &entry.title);
+    xml::text_element(out, "link", link);
+    xml::cdata_element(out, "description", &super::escape_html(&entry.summary));
+    for tag in &entry.tags {
+        xml::text_element(out, "category", tag);
+    }
+    xml::text_element(out, "guid", link);
+    xml::text_element(out, "pubDate", &entry.published().to_rfc2822());
+    if let Some(html) = html {
+        xml::cdata_element(out, "content:encoded", html);
+    }
+    // The crate writes extensions by prefix, then name, then attribute
+    // name: `media:content` (medium, type, url), then `media:thumbnail`.
+    if let Some(hero) = &entry.details.hero_image {
+        let medium = ("medium", "image");
+        let url = ("url", hero.as_str());
+        match image_mime_type(hero) {
+            Some(mime) => xml::start(out, "media:content", &[medium, ("type", mime), url]),
+            None => xml::start(out, "media:content", &[medium, url]),
+        }
+        xml::start(out, "media:description", &[("type", "plain")]);
+        xml::escape(out, &super::xml_safe(entry.details.alt_text(&a.title)));
+        xml::end(out, "media:description");
+        xml::end(out, "media:content");
+        xml::start(out, "media:thumbnail", &[url]);
+        xml::end(out, "media:thumbnail");
+    }
+    if let Some(author) = &entry.author {
+        xml::text_element(out, "dc:creator", author);
+    }
+    out.extend_from_slice(b"</item>");
 }
 
 /// The whole document rendered by the crate at once: what `frame` and
@@ -137,6 +172,7 @@ fn to_bytes(doc: &RssChannel) -> Vec<u8> {
     out
 }
 
+#[cfg(test)]
 fn to_item(entry: &Entry) -> Item {
     let a = &entry.article;
     let mut extensions = BTreeMap::new();
