@@ -56,6 +56,11 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// The file's size when it was listed.
+    pub fn size(&self) -> u64 {
+        self.len
+    }
+
     /// The identity of a file from its metadata; `None` when the times
     /// cannot be read (such files are never cached).
     pub fn of(meta: &Metadata) -> Option<Identity> {

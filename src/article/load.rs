@@ -121,7 +121,7 @@ pub fn load_at(config: &Config, cache_use: CacheUse, now: SystemTime) -> Result<
         .zip(files.par_iter().zip(identities.par_iter()))
         .filter(|((slot, _), _)| slot.is_none())
         .for_each(|((slot, cacheable), (path, identity))| {
-            let (mut parsed, ok) = read_front(path, &ctx, max);
+            let (mut parsed, ok) = read_front(path, &ctx, max, identity.map(|i| i.size()));
             if let (Some(article), Some(identity)) =
                 (&mut parsed.article, identity.filter(|i| i.settled(now)))
                 && let Some(details) = article.held_details()
@@ -399,11 +399,16 @@ fn name_order(a: &[u8], a_folder: bool, b: &[u8], b_folder: bool) -> std::cmp::O
     }
 }
 
-/// Reads the start of a file and parses its front matter, reading more only
-/// when the front matter is longer than the first chunk. The flag says
-/// whether the result may be cached: not when reading the file failed, which
-/// may pass.
-fn read_front(path: &Path, ctx: &ParseContext<'_>, max_size: u64) -> (Parsed, bool) {
+/// Reads a whole file and parses its front matter (and the lead of its
+/// body); `known_len` is its size when the walk already asked. The flag
+/// says whether the result may be cached: not when reading the file
+/// failed, which may pass.
+fn read_front(
+    path: &Path,
+    ctx: &ParseContext<'_>,
+    max_size: u64,
+    known_len: Option<u64>,
+) -> (Parsed, bool) {
     let fail = |message: String| {
         let parsed = Parsed {
             article: None,
@@ -415,7 +420,7 @@ fn read_front(path: &Path, ctx: &ParseContext<'_>, max_size: u64) -> (Parsed, bo
         Ok(f) => f,
         Err(e) => return fail(format!("cannot open: {e}")),
     };
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let len = known_len.unwrap_or_else(|| file.metadata().map_or(0, |m| m.len()));
     if len > max_size {
         return fail(format!(
             "the file is {len} bytes, over content.max_file_size ({max_size} bytes); it is not read"
@@ -464,7 +469,7 @@ pub(super) fn reread_details(
     path: &Path,
     ctx: &ParseContext<'_>,
 ) -> Result<std::sync::Arc<Details>, Diagnostic> {
-    let (parsed, _) = read_front(path, ctx, ctx.content.max_file_size);
+    let (parsed, _) = read_front(path, ctx, ctx.content.max_file_size, None);
     match parsed.article.as_ref().and_then(Article::held_details) {
         Some(details) => Ok(std::sync::Arc::new(details.clone())),
         None => Err(parsed
@@ -541,6 +546,27 @@ fn reject_duplicate_permalinks(articles: &mut Vec<Article>, diagnostics: &mut Ve
     });
 }
 
+/// The rest of `file`, read into a buffer that doubles as it fills: unlike
+/// `read_to_end`, which first asks the file's size and position (two
+/// system calls more per body, when a body is a few reads at most).
+fn read_rest(file: &mut File) -> std::io::Result<Vec<u8>> {
+    let mut bytes = vec![0; 16 * 1024];
+    let mut len = 0;
+    loop {
+        if len == bytes.len() {
+            bytes.resize(len * 2, 0);
+        }
+        match file.read(&mut bytes[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    bytes.truncate(len);
+    Ok(bytes)
+}
+
 /// Whether an article's file can still be opened for reading, without
 /// reading it: for an article the cache answered for, whose whole file was
 /// read (and found valid UTF-8) when it was parsed.
@@ -557,9 +583,8 @@ pub fn read_body(article: &Article) -> Result<String, Diagnostic> {
         File::open(path).map_err(|e| Diagnostic::error(path, format!("cannot open: {e}")))?;
     file.seek(SeekFrom::Start(article.body_offset))
         .map_err(|e| Diagnostic::error(path, format!("cannot read: {e}")))?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(|e| Diagnostic::error(path, format!("cannot read: {e}")))?;
+    let bytes =
+        read_rest(&mut file).map_err(|e| Diagnostic::error(path, format!("cannot read: {e}")))?;
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
         let bytes = e.as_bytes();

@@ -80,17 +80,66 @@ fn render_direct(markdown: &str, base: &Url) -> Option<String> {
 }
 
 /// The direct path over parsed events (`size`: the source's length, for
-/// the buffers).
+/// the buffer): the events go to pulldown-cmark's writer as they come, and
+/// the first one the allowlist does not name ends the pass (its partial
+/// HTML is dropped).
 fn direct_html<'a>(
-    mut iter: impl Iterator<Item = Event<'a>>,
+    iter: impl Iterator<Item = Event<'a>>,
     size: usize,
     base: &Url,
 ) -> Option<String> {
-    let mut out = Vec::with_capacity(size / 16);
-    let mut rules = false;
-    let mut links = 0usize;
-    while let Some(event) = iter.next() {
-        out.push(match event {
+    let mut direct = Direct {
+        iter,
+        base,
+        links: 0,
+        rules: false,
+        refused: false,
+    };
+    let mut html = String::with_capacity(size + size / 2);
+    pulldown_cmark::html::push_html(&mut html, &mut direct);
+    if direct.refused {
+        return None;
+    }
+    // A rule's leading newline depends on the writer's state: let it write
+    // the rule, then drop the slash (raw HTML is excluded, so the string can
+    // only be the rule's tag).
+    if direct.rules {
+        html = html.replace("<hr />", "<hr>");
+    }
+    Some(html)
+}
+
+/// The events of the direct path, each as the sanitizer would have it.
+struct Direct<'u, I> {
+    iter: I,
+    base: &'u Url,
+    /// Links open around the current event.
+    links: usize,
+    /// Whether a rule was written (see `direct_html`).
+    rules: bool,
+    /// Whether an event was not in the allowlist: the pass stopped there.
+    refused: bool,
+}
+
+impl<'a, I: Iterator<Item = Event<'a>>> Iterator for Direct<'_, I> {
+    type Item = Event<'a>;
+
+    fn next(&mut self) -> Option<Event<'a>> {
+        if self.refused {
+            return None;
+        }
+        let event = self.iter.next()?;
+        let mapped = self.allowed(event);
+        self.refused = mapped.is_none();
+        mapped
+    }
+}
+
+impl<'a, I: Iterator<Item = Event<'a>>> Direct<'_, I> {
+    /// `event` as the sanitizer would write it, or `None` when it is not
+    /// one the direct path knows.
+    fn allowed(&mut self, event: Event<'a>) -> Option<Event<'a>> {
+        Some(match event {
             // Text the HTML parser would rewrite (CR, other controls) or
             // the serializer write otherwise (U+00A0 as `&nbsp;`).
             Event::Text(text) | Event::Code(text) if rewritten(&text) => return None,
@@ -134,23 +183,25 @@ fn direct_html<'a>(
             ) => e,
             // A link inside a link: the sanitizer's tree splits the outer
             // one; only it knows where.
-            Event::Start(Tag::Link { .. }) if links > 0 => return None,
+            Event::Start(Tag::Link { .. }) if self.links > 0 => return None,
             Event::Start(Tag::Link {
                 link_type,
                 dest_url,
                 title,
                 ..
             }) => {
-                links += 1;
-                Event::InlineHtml(link_tag(link_type, &dest_url, &title, base)?.into())
+                self.links += 1;
+                Event::InlineHtml(link_tag(link_type, &dest_url, &title, self.base)?.into())
             }
             Event::End(TagEnd::Link) => {
-                links = links.saturating_sub(1);
+                self.links = self.links.saturating_sub(1);
                 Event::End(TagEnd::Link)
             }
             Event::Start(Tag::Image {
                 dest_url, title, ..
-            }) => Event::InlineHtml(image_tag(&dest_url, &title, &mut iter, base)?.into()),
+            }) => {
+                Event::InlineHtml(image_tag(&dest_url, &title, &mut self.iter, self.base)?.into())
+            }
             e @ Event::End(
                 TagEnd::Paragraph
                 | TagEnd::Heading(_)
@@ -170,33 +221,30 @@ fn direct_html<'a>(
             // writes raw HTML as it writes a break: with the same newline.
             Event::HardBreak => Event::InlineHtml("<br>\n".into()),
             Event::Rule => {
-                rules = true;
+                self.rules = true;
                 Event::Rule
             }
             _ => return None,
-        });
+        })
     }
-    let mut html = String::with_capacity(size + size / 2);
-    pulldown_cmark::html::push_html(&mut html, out.into_iter());
-    // A rule's leading newline depends on the writer's state: let it write
-    // the rule, then drop the slash (raw HTML is excluded, so the string can
-    // only be the rule's tag).
-    if rules {
-        html = html.replace("<hr />", "<hr>");
-    }
-    Some(html)
 }
 
 /// Whether the HTML parser or serializer would change `text`: a control
 /// character other than tab and line feed, or U+00A0. Written as a fold so
 /// the compiler checks many bytes at once.
 fn rewritten(text: &str) -> bool {
-    let control = text.as_bytes().chunks(64).any(|chunk| {
+    // U+00A0 is the bytes C2 A0: a C2 is looked for with the controls,
+    // and only then the pair.
+    let suspect = text.as_bytes().chunks(64).any(|chunk| {
         chunk.iter().fold(false, |found, &b| {
-            found | ((b < 0x20) & (b != b'\t') & (b != b'\n'))
+            found | ((b < 0x20) & (b != b'\t') & (b != b'\n')) | (b == 0xC2)
         })
     });
-    control || text.contains('\u{a0}')
+    suspect
+        && (text
+            .bytes()
+            .any(|b| (b < 0x20) & (b != b'\t') & (b != b'\n'))
+            || memchr::memmem::find(text.as_bytes(), "\u{a0}".as_bytes()).is_some())
 }
 
 /// `<a ...>` as the sanitizer writes it: href (if allowed), title, rel.

@@ -861,11 +861,35 @@ pub fn expand_permalink(
     slug: &str,
     published: DateTime<FixedOffset>,
 ) -> Result<Url, String> {
-    let path = pattern
-        .replace("{slug}", slug)
-        .replace("{year}", &published.format("%Y").to_string())
-        .replace("{month}", &published.format("%m").to_string())
-        .replace("{day}", &published.format("%d").to_string());
+    use chrono::Datelike;
+    use std::fmt::Write;
+    // One pass, each placeholder written in place (a slug holds no braces,
+    // so nothing it brings in is read as a placeholder).
+    let mut path = String::with_capacity(pattern.len() + slug.len());
+    let mut rest = pattern;
+    while let Some(at) = rest.find('{') {
+        path.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let date = published.date_naive();
+        let taken = if rest.starts_with("{slug}") {
+            path.push_str(slug);
+            "{slug}".len()
+        } else if rest.starts_with("{year}") {
+            let _ = write!(path, "{:04}", date.year());
+            "{year}".len()
+        } else if rest.starts_with("{month}") {
+            let _ = write!(path, "{:02}", date.month());
+            "{month}".len()
+        } else if rest.starts_with("{day}") {
+            let _ = write!(path, "{:02}", date.day());
+            "{day}".len()
+        } else {
+            path.push('{');
+            1
+        };
+        rest = &rest[taken..];
+    }
+    path.push_str(rest);
     site.join(path.trim_start_matches('/'))
         .map_err(|e| format!("the permalink {path:?} is not a valid URL path: {e}"))
 }
