@@ -8,6 +8,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset, Utc};
+use rayon::prelude::*;
 use serde::Serialize;
 use url::Url;
 
@@ -319,9 +320,11 @@ pub fn build(
                 format: spec.format,
                 url: spec.self_url,
                 tag: spec.tag,
+                // A full archive lists every article in each of its
+                // files: made in parallel.
                 items: spec
                     .entries
-                    .iter()
+                    .par_iter()
                     .filter_map(|&i| selection.published.get(i))
                     .map(|a| a.id().to_string())
                     .collect(),
@@ -335,8 +338,8 @@ pub fn build(
     Plan {
         now,
         entries: listed
-            .iter()
-            .filter_map(|&i| selection.published.get(i))
+            .into_par_iter()
+            .filter_map(|i| selection.published.get(i))
             .map(|a| PlannedEntry {
                 id: a.id().to_string(),
                 title: crate::article::markdown::xml_safe(&a.title),
