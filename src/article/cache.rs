@@ -416,52 +416,66 @@ pub fn write<'a>(
         out.write_all(MAGIC)?;
         write_chunk(&mut out, fingerprint(ctx).as_bytes())?;
         let kept = |file: &(&'a Path, Identity, &'a Parsed)| kept(file, now);
-        // The details first, remembering where each went.
+        // The details first, remembering where each went. Each chunk of
+        // files is encoded in parallel, then written in order.
         let mut places: Vec<Option<Place>> = vec![None; files.len()];
         let mut copy = CopyRun::default();
-        let mut buf = Vec::new();
-        for (i, (_, _, parsed)) in files.iter().enumerate().filter(|(_, f)| kept(f).is_some()) {
-            let Some(article) = &parsed.article else {
-                continue;
-            };
-            match &article.details {
-                Kept::Held(details) => {
-                    copy.flush(&mut out, &mut places)?;
-                    buf.clear();
-                    buf = postcard::to_extend(&**details, std::mem::take(&mut buf))
-                        .map_err(|e| invalid(format!("details not encoded: {e}")))?;
-                    let offset = out.written + 4;
-                    write_chunk(&mut out, &buf)?;
-                    places[i] = Some(Place {
-                        offset,
-                        len: buf.len() as u32,
-                    });
+        for (chunk, start) in files.chunks(ENCODE_CHUNK).zip((0..).step_by(ENCODE_CHUNK)) {
+            let encoded: Vec<Option<Vec<u8>>> = chunk
+                .par_iter()
+                .map(|file| match kept(file)?.2.article.as_ref()?.details {
+                    Kept::Held(ref details) => postcard::to_stdvec(&**details).ok(),
+                    Kept::Cached(_) => None,
+                })
+                .collect();
+            for (offset, (file, encoded)) in chunk.iter().zip(encoded).enumerate() {
+                let i = start + offset;
+                let Some(article) = kept(file).and_then(|(_, _, parsed)| parsed.article.as_ref())
+                else {
+                    continue;
+                };
+                match (&article.details, encoded) {
+                    (Kept::Held(_), Some(bytes)) => {
+                        copy.flush(&mut out, &mut places)?;
+                        let offset = out.written + 4;
+                        write_chunk(&mut out, &bytes)?;
+                        places[i] = Some(Place {
+                            offset,
+                            len: bytes.len() as u32,
+                        });
+                    }
+                    (Kept::Held(_), None) => {
+                        return Err(invalid("details not encoded".to_string()));
+                    }
+                    (Kept::Cached(stored), _) => copy.add(i, stored, &mut out, &mut places)?,
                 }
-                Kept::Cached(stored) => copy.add(i, stored, &mut out, &mut places)?,
             }
         }
         copy.flush(&mut out, &mut places)?;
         let index_start = out.written;
-        for (i, file) in files.iter().enumerate() {
-            let Some((path, identity, parsed)) = kept(file) else {
-                continue;
-            };
-            let record = RecordRef {
-                path,
-                identity,
-                body_offset: parsed.article.as_ref().map_or(0, |a| a.body_offset),
-                body_line: parsed.article.as_ref().map_or(0, |a| a.body_line),
-                article: parsed.article.as_ref(),
-                details: places[i],
-                digest: parsed.article.as_ref().and_then(|a| a.digest),
-                diagnostics: &parsed.diagnostics,
-            };
-            buf.clear();
-            // A record that cannot be encoded (none can fail but for a
-            // path, left out above) is left uncached.
-            if let Ok(bytes) = postcard::to_extend(&record, std::mem::take(&mut buf)) {
-                write_chunk(&mut out, &bytes)?;
-                buf = bytes;
+        for (chunk, start) in files.chunks(ENCODE_CHUNK).zip((0..).step_by(ENCODE_CHUNK)) {
+            let encoded: Vec<Option<Vec<u8>>> = chunk
+                .par_iter()
+                .enumerate()
+                .map(|(offset, file)| {
+                    let (path, identity, parsed) = kept(file)?;
+                    let record = RecordRef {
+                        path,
+                        identity,
+                        body_offset: parsed.article.as_ref().map_or(0, |a| a.body_offset),
+                        body_line: parsed.article.as_ref().map_or(0, |a| a.body_line),
+                        article: parsed.article.as_ref(),
+                        details: places[start + offset],
+                        digest: parsed.article.as_ref().and_then(|a| a.digest),
+                        diagnostics: &parsed.diagnostics,
+                    };
+                    // A record that cannot be encoded (none can fail but
+                    // for a path, left out above) is left uncached.
+                    postcard::to_stdvec(&record).ok()
+                })
+                .collect();
+            for bytes in encoded.iter().flatten() {
+                write_chunk(&mut out, bytes)?;
             }
         }
         out.write_all(&index_start.to_le_bytes())?;
@@ -469,6 +483,10 @@ pub fn write<'a>(
         out.inner.flush()
     })
 }
+
+/// How many files' details and records are encoded together, in
+/// parallel, before they are written in order.
+const ENCODE_CHUNK: usize = 1024;
 
 /// A file's record as written, unless it is left out: changed too recently
 /// to be trusted, or a path that is not UTF-8.
