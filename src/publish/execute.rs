@@ -53,18 +53,16 @@ pub async fn execute(plan: &Plan, hubs: &[url::Url]) -> Outcome {
         .par_iter()
         .map(|group| {
             let paths: Vec<&std::path::Path> = group.iter().map(|f| f.path.as_path()).collect();
+            // No buffer: a frame is one write, and a batch of items (a
+            // MB or more) one vectored write of the items as they were made.
             crate::fsio::write_atomic_many(&paths, |files| {
-                let mut outs: Vec<std::io::BufWriter<&mut crate::fsio::WriteBehind>> = files
-                    .iter_mut()
-                    .map(|f| std::io::BufWriter::with_capacity(1 << 20, f))
-                    .collect();
                 plan.write_group(
                     group,
-                    outs.iter_mut()
-                        .map(|o| o as &mut (dyn std::io::Write + Send))
+                    files
+                        .iter_mut()
+                        .map(|f| f as &mut (dyn std::io::Write + Send))
                         .collect(),
-                )?;
-                outs.iter_mut().try_for_each(std::io::Write::flush)
+                )
             })
         })
         .collect();
