@@ -502,6 +502,22 @@ fn newest(entries: &[&Entry]) -> Option<DateTime<FixedOffset>> {
     entries.iter().map(|e| e.modified()).max()
 }
 
+/// The high bit of each byte of `word` that equals `c`, exact up to the
+/// lowest such byte (above it a borrow may mark others): the classic
+/// "has zero byte" test on `word ^ c…c`. For escaping eight bytes at a time.
+fn bytes_equal(word: u64, c: u8) -> u64 {
+    bytes_below(word ^ (ONES * u64::from(c)), 1)
+}
+
+/// The high bit of each byte of `word` below `n` (at most 128), exact up
+/// to the lowest such byte.
+fn bytes_below(word: u64, n: u8) -> u64 {
+    word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
 /// Escapes text for use as HTML (RSS `description` is HTML by convention, so
 /// a plain-text summary must be escaped once more to show as written).
 pub fn escape_html(text: &str) -> String {

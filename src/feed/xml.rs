@@ -104,7 +104,7 @@ pub(super) fn escape(out: &mut Vec<u8>, text: &str) {
         let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
         let found = [b'<', b'>', b'&', b'\'', b'"']
             .iter()
-            .fold(0, |found, &c| found | bytes_equal(word, c));
+            .fold(0, |found, &c| found | super::bytes_equal(word, c));
         if found == 0 {
             i += 8;
             continue;
@@ -125,16 +125,6 @@ pub(super) fn escape(out: &mut Vec<u8>, text: &str) {
         }
     }
     out.extend_from_slice(&bytes[from..]);
-}
-
-/// The high bit of each byte of `word` that equals `c`, exact up to the
-/// lowest such byte (above it a borrow may mark others): the classic
-/// "has zero byte" test on `word ^ c…c`.
-fn bytes_equal(word: u64, c: u8) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let x = word ^ (ONES * u64::from(c));
-    x.wrapping_sub(ONES) & !x & HIGHS
 }
 
 #[cfg(test)]
