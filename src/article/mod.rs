@@ -867,10 +867,10 @@ pub fn expand_permalink(
     // so nothing it brings in is read as a placeholder).
     let mut path = String::with_capacity(pattern.len() + slug.len());
     let mut rest = pattern;
+    let date = published.date_naive();
     while let Some(at) = rest.find('{') {
         path.push_str(&rest[..at]);
         rest = &rest[at..];
-        let date = published.date_naive();
         let taken = if rest.starts_with("{slug}") {
             path.push_str(slug);
             "{slug}".len()

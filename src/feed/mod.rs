@@ -304,6 +304,7 @@ const BATCH: usize = 128;
 
 /// `Write::write_all_vectored`, which is not yet stable.
 fn write_all_vectored(out: &mut dyn Write, mut slices: &mut [io::IoSlice<'_>]) -> io::Result<()> {
+    // Leading empty slices go first: writing nothing would read as WriteZero.
     io::IoSlice::advance_slices(&mut slices, 0);
     while !slices.is_empty() {
         match out.write_vectored(slices) {
