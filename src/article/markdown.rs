@@ -340,7 +340,7 @@ fn href_value(dest: &str) -> String {
 /// attributes there).
 fn sanitized_url<'u>(value: &'u str, base: &Url) -> Option<Option<Cow<'u, str>>> {
     // Most links and images are plain web URLs: the answer is known
-    // without parsing (a tenth of a feed build's CPU went to parsing them).
+    // without parsing (parsing them took about 4 % of a first run's CPU).
     if plainly_web_url(value) {
         return Some(Some(Cow::Borrowed(value)));
     }

@@ -6,10 +6,11 @@
 //! Written by hand because the crates write an item only inside a whole
 //! document, and building each item as the crate's structure (strings
 //! copied, maps built, a document written and the item cut back out of it)
-//! was most of the cost of writing a full-content archive. The crates stay
-//! the reference: the tests render whole documents with them and compare
-//! the bytes (`feed/tests.rs`), so a change in their layout fails a test
-//! rather than making herald's feeds differ from theirs.
+//! took a fifth of a first run's CPU; writing the same bytes directly takes
+//! about two thirds of that. The crates stay the reference: the tests
+//! render whole documents with them and compare the bytes
+//! (`feed/tests.rs`), so a change in their layout fails a test rather than
+//! making herald's feeds differ from theirs.
 
 /// `<name>` + `text` escaped + `</name>`.
 pub(super) fn text_element(out: &mut Vec<u8>, name: &str, text: &str) {
