@@ -158,9 +158,9 @@ impl Fields<'_> {
 
 /// A JSON string, quoted and escaped as serde_json escapes it (`"`, `\\`,
 /// and the control characters: `\b \t \n \f \r` or `\u00xx`), eight
-/// bytes at a time: a full-content feed's HTML is mostly text between
-/// quotes, and serde_json's byte-by-byte escaping was a twentieth of a
-/// first run. A test holds it to serde_json's.
+/// bytes at a time: a full-content feed's HTML is mostly runs of bytes
+/// that need no escaping, and serde_json's byte-by-byte escaping was a
+/// twentieth of a first run. A test holds it to serde_json's.
 fn json_string(out: &mut Vec<u8>, value: &str) {
     let bytes = value.as_bytes();
     out.reserve(bytes.len() + bytes.len() / 8 + 2);
