@@ -421,10 +421,10 @@ pub fn write<'a>(
         let mut places: Vec<Option<Place>> = vec![None; files.len()];
         let mut copy = CopyRun::default();
         for (chunk, start) in files.chunks(ENCODE_CHUNK).zip((0..).step_by(ENCODE_CHUNK)) {
-            let encoded: Vec<Option<Vec<u8>>> = chunk
+            let encoded: Vec<Option<postcard::Result<Vec<u8>>>> = chunk
                 .par_iter()
                 .map(|file| match kept(file)?.2.article.as_ref()?.details {
-                    Kept::Held(ref details) => postcard::to_stdvec(&**details).ok(),
+                    Kept::Held(ref details) => Some(postcard::to_stdvec(&**details)),
                     Kept::Cached(_) => None,
                 })
                 .collect();
@@ -436,6 +436,8 @@ pub fn write<'a>(
                 };
                 match (&article.details, encoded) {
                     (Kept::Held(_), Some(bytes)) => {
+                        let bytes =
+                            bytes.map_err(|e| invalid(format!("details not encoded: {e}")))?;
                         copy.flush(&mut out, &mut places)?;
                         let offset = out.written + 4;
                         write_chunk(&mut out, &bytes)?;
@@ -444,6 +446,7 @@ pub fn write<'a>(
                             len: bytes.len() as u32,
                         });
                     }
+                    // Held details are always encoded above.
                     (Kept::Held(_), None) => {
                         return Err(invalid("details not encoded".to_string()));
                     }

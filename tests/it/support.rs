@@ -394,13 +394,18 @@ pub async fn read_http_message(stream: &mut tokio::net::TcpStream) -> Option<Vec
     }
 }
 
-/// How many requests `server` received at a path ending in `suffix`.
-pub async fn requests_to(server: &wiremock::MockServer, suffix: &str) -> usize {
+/// The requests `server` received at a path ending in `suffix`, in order.
+pub async fn requests_at(server: &wiremock::MockServer, suffix: &str) -> Vec<wiremock::Request> {
     server
         .received_requests()
         .await
         .unwrap()
-        .iter()
+        .into_iter()
         .filter(|r| r.url.path().ends_with(suffix))
-        .count()
+        .collect()
+}
+
+/// How many requests `server` received at a path ending in `suffix`.
+pub async fn requests_to(server: &wiremock::MockServer, suffix: &str) -> usize {
+    requests_at(server, suffix).await.len()
 }

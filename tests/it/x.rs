@@ -8,7 +8,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::posting::{NOW, seed_site};
-use crate::support::{Site, answer, ledger_records, output, posting_site, publish_at};
+use crate::support::{Site, answer, ledger_records, output, posting_site, publish_at, requests_at};
 
 fn oauth2_target(base: &str, extra: &str) -> String {
     format!(
@@ -45,16 +45,6 @@ async fn tweets_posted(server: &MockServer) {
             .set_body_json(json!({"data": {"id": "1445880548472328192", "text": "…"}})),
     )
     .await;
-}
-
-async fn requests_to(server: &MockServer, suffix: &str) -> Vec<Request> {
-    server
-        .received_requests()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.url.path().ends_with(suffix))
-        .collect()
 }
 
 fn form(r: &Request) -> Vec<(String, String)> {
@@ -98,7 +88,7 @@ async fn the_config_refresh_token_starts_a_session_whose_rotated_token_is_kept_a
 
     site.simple("two", "2024-02-10");
     publish_at(&site, NOW).success();
-    let refreshes = requests_to(&server, "/2/oauth2/token").await;
+    let refreshes = requests_at(&server, "/2/oauth2/token").await;
     assert_eq!(refreshes.len(), 2);
     assert_eq!(
         form(&refreshes[0]),
@@ -113,7 +103,7 @@ async fn the_config_refresh_token_starts_a_session_whose_rotated_token_is_kept_a
         Some("rotated-1")
     );
     assert_eq!(kept_refresh(&site, "x").as_deref(), Some("rotated-2"));
-    let tweets = requests_to(&server, "/2/tweets").await;
+    let tweets = requests_at(&server, "/2/tweets").await;
     let bearer: Vec<&str> = tweets
         .iter()
         .map(|r| r.headers.get("authorization").unwrap().to_str().unwrap())
@@ -131,8 +121,8 @@ async fn a_kept_access_token_is_used_until_it_ends_without_a_refresh() {
         site.simple(&format!("a{day}"), &format!("2024-02-{day:02}"));
         publish_at(&site, &format!("2024-02-{day:02}T12:00:00Z")).success();
     }
-    assert_eq!(requests_to(&server, "/2/oauth2/token").await.len(), 1);
-    assert_eq!(requests_to(&server, "/2/tweets").await.len(), 3);
+    assert_eq!(requests_at(&server, "/2/oauth2/token").await.len(), 1);
+    assert_eq!(requests_at(&server, "/2/tweets").await.len(), 3);
 }
 
 /// A confidential client sends its id and secret as Basic credentials.
@@ -151,7 +141,7 @@ async fn a_client_secret_goes_in_basic_credentials() {
         .args(["publish", "--now", NOW])
         .assert()
         .success();
-    let refresh = &requests_to(&server, "/2/oauth2/token").await[0];
+    let refresh = &requests_at(&server, "/2/oauth2/token").await[0];
     use base64::Engine as _;
     let expected = format!(
         "Basic {}",
@@ -193,7 +183,7 @@ async fn a_run_killed_after_the_refresh_keeps_the_rotated_token() {
     // Waits for the herald process (not a clock): until its post arrives.
     let mut arrived = false;
     for _ in 0..1500 {
-        if !requests_to(&server, "/2/tweets").await.is_empty() {
+        if !requests_at(&server, "/2/tweets").await.is_empty() {
             arrived = true;
             break;
         }
@@ -210,7 +200,7 @@ async fn a_run_killed_after_the_refresh_keeps_the_rotated_token() {
     tweets_posted(&server).await;
     site.simple("two", "2024-02-10");
     publish_at(&site, NOW);
-    let refreshes = requests_to(&server, "/2/oauth2/token").await;
+    let refreshes = requests_at(&server, "/2/oauth2/token").await;
     assert_eq!(
         form_value(&refreshes[0], "refresh_token").as_deref(),
         Some("rotated-1")
@@ -242,8 +232,8 @@ async fn a_revoked_refresh_token_says_to_run_herald_auth_and_the_post_stays_due(
         "{err}"
     );
     // One refresh, no post, nothing retried in a loop.
-    assert_eq!(requests_to(&server, "/2/oauth2/token").await.len(), 1);
-    assert!(requests_to(&server, "/2/tweets").await.is_empty());
+    assert_eq!(requests_at(&server, "/2/oauth2/token").await.len(), 1);
+    assert!(requests_at(&server, "/2/tweets").await.is_empty());
     let records = ledger_records(&site);
     assert!(
         records.iter().all(|r| r["attempts"] == 0),
@@ -254,7 +244,7 @@ async fn a_revoked_refresh_token_says_to_run_herald_auth_and_the_post_stays_due(
     rotating_tokens(&server, 7200).await;
     tweets_posted(&server).await;
     publish_at(&site, NOW).success();
-    assert_eq!(requests_to(&server, "/2/tweets").await.len(), 2);
+    assert_eq!(requests_at(&server, "/2/tweets").await.len(), 2);
 }
 
 fn oauth1_target(base: &str, extra: &str) -> String {
@@ -336,9 +326,9 @@ async fn an_image_x_refuses_goes_without_it_with_a_warning() {
         "{}",
         output(&ran).1
     );
-    assert!(requests_to(&server, "/2/media/metadata").await.is_empty());
+    assert!(requests_at(&server, "/2/media/metadata").await.is_empty());
     let post: Value =
-        serde_json::from_slice(&requests_to(&server, "/2/tweets").await[0].body).unwrap();
+        serde_json::from_slice(&requests_at(&server, "/2/tweets").await[0].body).unwrap();
     assert!(post.get("media").is_none(), "{post}");
 }
 
@@ -361,7 +351,7 @@ async fn a_duplicate_refusal_is_recorded_as_posted() {
     site.simple("one", "2024-02-10");
     publish_at(&site, NOW).success();
     publish_at(&site, NOW).success();
-    assert_eq!(requests_to(&server, "/2/tweets").await.len(), 1);
+    assert_eq!(requests_at(&server, "/2/tweets").await.len(), 1);
     assert_eq!(ledger_records(&site)[0]["status"], "posted");
 }
 
@@ -395,7 +385,7 @@ async fn a_rate_limit_waits_until_x_rate_limit_reset() {
     assert_eq!(record["attempts"], 0, "{record}");
     // Not tried again before the reset.
     publish_at(&site, "2024-02-11T00:10:00Z");
-    assert_eq!(requests_to(&server, "/2/tweets").await.len(), 1);
+    assert_eq!(requests_at(&server, "/2/tweets").await.len(), 1);
 }
 
 #[tokio::test]
@@ -421,12 +411,12 @@ async fn the_monthly_cap_holds_posts_back_and_the_dry_run_shows_the_count() {
     );
     assert!(out.contains("max_posts_per_month (2) reached"), "{out}");
     publish_at(&site, NOW).success();
-    assert_eq!(requests_to(&server, "/2/tweets").await.len(), 2);
+    assert_eq!(requests_at(&server, "/2/tweets").await.len(), 2);
     // Still capped later in the month; the next month sends the third.
     publish_at(&site, "2024-02-12T00:00:00Z").success();
-    assert_eq!(requests_to(&server, "/2/tweets").await.len(), 2);
+    assert_eq!(requests_at(&server, "/2/tweets").await.len(), 2);
     publish_at(&site, "2024-03-01T00:00:00Z").success();
-    assert_eq!(requests_to(&server, "/2/tweets").await.len(), 3);
+    assert_eq!(requests_at(&server, "/2/tweets").await.len(), 3);
 }
 
 #[tokio::test]
@@ -443,7 +433,7 @@ async fn cjk_text_is_fitted_to_280_weighted_characters() {
     );
     publish_at(&site, NOW).success();
     let post: Value =
-        serde_json::from_slice(&requests_to(&server, "/2/tweets").await[0].body).unwrap();
+        serde_json::from_slice(&requests_at(&server, "/2/tweets").await[0].body).unwrap();
     let text = post["text"].as_str().unwrap();
     let weight: usize = text
         .split_whitespace()
@@ -611,13 +601,13 @@ async fn a_new_refresh_token_in_the_config_replaces_a_dead_kept_one() {
     site.write_config(&config.replace("seed-refresh", "new-seed"));
     site.simple("two", "2024-02-10");
     publish_at(&site, NOW).success();
-    let sent: Vec<String> = requests_to(&server, "/2/oauth2/token")
+    let sent: Vec<String> = requests_at(&server, "/2/oauth2/token")
         .await
         .iter()
         .filter_map(|r| form_value(r, "refresh_token"))
         .collect();
     assert_eq!(sent, ["seed-refresh", "rotated-1", "new-seed"]);
-    assert_eq!(requests_to(&server, "/2/tweets").await.len(), 2);
+    assert_eq!(requests_at(&server, "/2/tweets").await.len(), 2);
 }
 
 #[tokio::test]
@@ -628,7 +618,7 @@ async fn link_in_reply_answers_the_post_with_the_link() {
         crate::support::posting_site("  link_in_reply: true\n", &oauth1_target(&server.uri(), ""));
     site.simple("short", "2024-02-10");
     publish_at(&site, NOW).success();
-    let tweets = requests_to(&server, "/2/tweets").await;
+    let tweets = requests_at(&server, "/2/tweets").await;
     assert_eq!(tweets.len(), 2);
     let first: Value = serde_json::from_slice(&tweets[0].body).unwrap();
     let reply: Value = serde_json::from_slice(&tweets[1].body).unwrap();
