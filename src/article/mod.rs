@@ -9,6 +9,7 @@
 //! back for the articles it shows or posts.
 
 pub mod cache;
+mod flat;
 pub mod front_matter;
 pub mod load;
 pub mod markdown;
@@ -313,7 +314,7 @@ impl std::io::Write for Hashing {
 
 /// The front matter as written. Unknown keys are ignored (publishers carry
 /// keys for their own site); near-misses of known keys get a warning.
-#[derive(Deserialize, Default)]
+#[derive(Debug, Deserialize, Default)]
 struct RawFrontMatter {
     title: Option<String>,
     subtitle: Option<String>,
@@ -342,6 +343,20 @@ struct RawFrontMatter {
     social: Option<social::RawSocial>,
 }
 
+/// Both readings of front matter `yaml` when the flat reader answers for
+/// it: its own and serde-saphyr's, each as `Debug` text. For the
+/// differential fuzz target (`fuzz/fuzz_targets/front_matter_flat.rs`),
+/// which must find them equal.
+#[doc(hidden)]
+pub fn front_matter_both_ways(yaml: &str) -> Option<(String, String)> {
+    let flat: RawFrontMatter = flat::read(yaml)?;
+    let full: Result<RawFrontMatter, _> = serde_saphyr::from_str(yaml);
+    Some((
+        format!("{:?}", Ok::<_, ()>(flat)),
+        format!("{:?}", full.map_err(|_| ())),
+    ))
+}
+
 /// The keys herald reads, for typo suggestions.
 const KNOWN_KEYS: &[&str] = &[
     "title",
@@ -364,6 +379,7 @@ const KNOWN_KEYS: &[&str] = &[
 ];
 
 /// `author: Name` or `author: {name: Name}` or a list of names.
+#[derive(Debug)]
 struct AuthorField(String);
 
 impl<'de> Deserialize<'de> for AuthorField {
@@ -383,6 +399,7 @@ impl<'de> Deserialize<'de> for AuthorField {
 }
 
 /// `tags: [a, b]` or `tags: a, b`.
+#[derive(Debug)]
 struct Tags(Vec<String>);
 
 impl<'de> Deserialize<'de> for Tags {
@@ -485,7 +502,7 @@ pub fn parse(
     let raw: RawFrontMatter = if yaml.trim().is_empty() {
         RawFrontMatter::default()
     } else {
-        match serde_saphyr::from_str(&yaml) {
+        match flat::read(&yaml).map_or_else(|| serde_saphyr::from_str(&yaml), Ok) {
             Ok(raw) => raw,
             Err(err) => {
                 out.diagnostics

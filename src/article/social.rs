@@ -16,7 +16,7 @@ use crate::units::TimeSpan;
 
 /// `social:` as written. Every key but the listed ones must be a target's
 /// name or a platform's type, holding a map of its own.
-#[derive(Deserialize, Default)]
+#[derive(Debug, Deserialize, Default)]
 pub(super) struct RawSocial {
     #[serde(default)]
     skip: Vec<String>,
@@ -35,7 +35,7 @@ pub(super) struct RawSocial {
 }
 
 /// A map under a target's name or a platform's type.
-#[derive(Deserialize, Default)]
+#[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawPerTarget {
     text: Option<String>,
