@@ -156,6 +156,7 @@ mod feeds {
             draft: false,
             social: Default::default(),
             details: Default::default(),
+            text: None,
         }
         .with_details(crate::article::Details {
             description: Some(title.to_string()),

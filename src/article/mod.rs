@@ -2,8 +2,9 @@
 //!
 //! `parse` turns a file's front matter into an `Article` (validated: a real
 //! date in a real zone, an absolute permalink, a checked hero image URL) plus
-//! the diagnostics met on the way. The body is not kept: `load::read_body`
-//! reads it again only for the articles a feed or a post shows. Nor are an
+//! the diagnostics met on the way. The body is kept only within a budget
+//! (the file's text as `load` read it); `load::read_body` reads it again,
+//! else, for the articles a feed or a post shows. Nor are an
 //! article's `Details` once they are in the front-matter cache: a run over a
 //! large archive holds what choosing and ordering need, and reads the rest
 //! back for the articles it shows or posts.
@@ -29,8 +30,8 @@ use crate::diagnostic::Diagnostic;
 
 pub use load::{CacheUse, Corpus, LoadError, load, load_at, load_with, read_body};
 
-/// A validated article, without its body: what every run holds of every
-/// file. What only a shown or posted article needs (its summary, hero image,
+/// A validated article, without its body (but for the file's text this
+/// run read, within a budget): what every run holds of every file. What only a shown or posted article needs (its summary, hero image,
 /// call to action…) is its `Details`, read on demand (`details`), so that a
 /// cron run over a large archive holds little more than dates, titles and
 /// permalinks.
@@ -69,6 +70,12 @@ pub struct Article {
     /// test builds an article by hand, then `with_details`.
     #[serde(skip)]
     pub(crate) details: Kept,
+    /// The whole file as this run read it to parse it, when the run's
+    /// budget for such texts (`load::HELD_TEXT_BUDGET`) allowed: a first
+    /// run then renders the body without opening the file again. `None`
+    /// for an article the cache answered for.
+    #[serde(skip)]
+    pub(crate) text: Option<Arc<String>>,
 }
 
 /// An article's absolute URL as text: every run holds every article's, and
@@ -694,6 +701,7 @@ pub fn parse(
             hero_alt: clean(raw.hero_alt),
             cta: clean(raw.cta),
         })),
+        text: None,
     });
     Ok(out)
 }

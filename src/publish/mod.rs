@@ -894,9 +894,10 @@ fn load(
 /// What the feeds show of an article: its details, once its body is known
 /// to be readable (else the article is left out, before any feed is
 /// written). Its HTML is made later, as its item is written
-/// (`plan::Bodies`), so the archive's bodies are never all held.
+/// (`plan::Bodies`), so the archive's HTML is never all held.
 ///
-/// A file parsed by this run was read whole moments ago. One the cache
+/// A file parsed by this run was read whole moments ago (and its text may
+/// be kept, `load::HELD_TEXT_BUDGET`). One the cache
 /// answered for was read whole, as valid UTF-8, when it was parsed, and is
 /// unchanged since (the cache trusts its size, times and inode): opening
 /// it proves it still readable without reading it.

@@ -407,6 +407,7 @@ mod tests {
             draft,
             social: Default::default(),
             details: Default::default(),
+            text: None,
         }
     }
 
