@@ -631,3 +631,29 @@ fn the_walk_lists_files_in_path_order() {
     sorted.sort();
     assert_eq!(listed, sorted);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+    /// Wherever the direct reading of `YYYY-MM-DD` answers, chrono's
+    /// `%Y-%m-%d` gives the same date; on a well-formed date it answers.
+    #[test]
+    fn plain_dates_read_as_chrono_reads_them(
+        t in "[0-9]{4}-[0-9]{2}-[0-9]{2}|[+-]?[0-9]{1,5}-[0-9]{1,2}-[0-9]{1,3}|[0-9 a-]{8,11}"
+    ) {
+        let chrono = NaiveDate::parse_from_str(&t, "%Y-%m-%d").ok();
+        match super::plain_date(&t) {
+            Some(date) => proptest::prop_assert_eq!(Some(date), chrono),
+            None => {
+                let b = t.as_bytes();
+                let well_formed = b.len() == 10
+                    && b.iter().enumerate().all(|(i, c)| {
+                        if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() }
+                    });
+                proptest::prop_assert!(
+                    chrono.is_none() || !well_formed,
+                    "{t:?} is a date chrono reads: {chrono:?}"
+                );
+            }
+        }
+    }
+}
