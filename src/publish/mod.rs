@@ -12,7 +12,7 @@ pub mod posts;
 pub mod preview;
 pub mod syndication;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -362,11 +362,12 @@ pub async fn run(
     // The entry of each article a feed the memo does not prove unchanged
     // shows (a proven feed is neither rendered nor compared), built in
     // parallel.
-    let listed: std::collections::BTreeSet<usize> = specs
-        .iter()
-        .filter(|s| !proven.contains(&config.feeds.dir.join(&s.path)))
-        .flat_map(|s| s.entries.iter().copied())
-        .collect();
+    let listed = plan::shown_indices(
+        specs
+            .iter()
+            .filter(|s| !proven.contains(&config.feeds.dir.join(&s.path))),
+        selection.published.len(),
+    );
     let listed: Vec<(usize, &Article, Option<Arc<Details>>)> = listed
         .into_iter()
         .map(|i| {
@@ -384,12 +385,10 @@ pub async fn run(
             (i, details.map(|details| Entry::new(a, details, None)))
         })
         .collect();
-    let mut entries: BTreeMap<usize, Entry> = BTreeMap::new();
+    let mut entries: Vec<(usize, Entry)> = Vec::with_capacity(built.len());
     for (i, entry) in built {
         match entry {
-            Ok(entry) => {
-                entries.insert(i, entry);
-            }
+            Ok(entry) => entries.push((i, entry)),
             Err(d) => problems.push(d),
         }
     }

@@ -3,7 +3,7 @@
 //! Nothing here reads a clock, a file or the network; `--dry-run` prints the
 //! very `Plan` that `execute` would carry out.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -273,22 +273,21 @@ pub fn build(
     now: DateTime<Utc>,
     selection: Selection<'_>,
     specs: Vec<FeedSpec>,
-    entries: BTreeMap<usize, Entry>,
+    entries: Vec<(usize, Entry)>,
     existing: &HashSet<PathBuf>,
     problems: Vec<Diagnostic>,
 ) -> Plan {
-    // Published index → position in `contents`.
-    let position: HashMap<usize, usize> = entries
-        .keys()
-        .enumerate()
-        .map(|(pos, &i)| (i, pos))
-        .collect();
-    let contents: Vec<Entry> = entries.into_values().collect();
+    // Published index → position in `contents` (`entries` is in index
+    // order).
+    let mut position = vec![None; selection.published.len()];
+    for (pos, (i, _)) in entries.iter().enumerate() {
+        if let Some(slot) = position.get_mut(*i) {
+            *slot = Some(pos);
+        }
+    }
+    let contents: Vec<Entry> = entries.into_iter().map(|(_, entry)| entry).collect();
     // Every article some feed shows, newest first, for the plan's list.
-    let listed: std::collections::BTreeSet<usize> = specs
-        .iter()
-        .flat_map(|s| s.entries.iter().copied())
-        .collect();
+    let listed = shown_indices(specs.iter(), selection.published.len());
     let feeds = specs
         .into_iter()
         .map(|spec| {
@@ -307,7 +306,7 @@ pub fn build(
             let shown: Vec<usize> = spec
                 .entries
                 .iter()
-                .filter_map(|i| position.get(i).copied())
+                .filter_map(|&i| position.get(i).copied().flatten())
                 .collect();
             let path = config.feeds.dir.join(&spec.path);
             let status = if existing.contains(&path) {
@@ -358,6 +357,18 @@ pub fn build(
         post_notes: Vec::new(),
         learning: Vec::new(),
     }
+}
+
+/// The published indices some of `specs` shows, each once, in order (newest
+/// first): a mark per published article rather than a tree of them.
+pub fn shown_indices<'a>(specs: impl Iterator<Item = &'a FeedSpec>, published: usize) -> Vec<usize> {
+    let mut shown = vec![false; published];
+    for i in specs.flat_map(|s| s.entries.iter()) {
+        if let Some(slot) = shown.get_mut(*i) {
+            *slot = true;
+        }
+    }
+    (0..published).filter(|&i| shown[i]).collect()
 }
 
 /// Turns `Unchanged` into `Changed` where `same_bytes` says the file on disk
