@@ -553,6 +553,15 @@ pub async fn run(
             let _ = ledger.finish_run(id, clock.now(), &summary);
         }
     }
+    // Every article is done with. Freeing a large archive allocation by
+    // allocation takes a while (5 ms of a first run at 10,000 articles,
+    // 20–35 ms of any run at 100,000): on a thread of its own, the report
+    // does not wait for it, and a process that ends with this run does not
+    // wait at all. (Where no thread can be started, the failed start
+    // frees them here.)
+    let _ = std::thread::Builder::new()
+        .name("herald-free".into())
+        .spawn(move || drop(articles));
     Ok(RunReport {
         plan,
         dry_run,
