@@ -361,7 +361,10 @@ pub fn build(
 
 /// The published indices some of `specs` shows, each once, in order (newest
 /// first): a mark per published article rather than a tree of them.
-pub fn shown_indices<'a>(specs: impl Iterator<Item = &'a FeedSpec>, published: usize) -> Vec<usize> {
+pub fn shown_indices<'a>(
+    specs: impl Iterator<Item = &'a FeedSpec>,
+    published: usize,
+) -> Vec<usize> {
     let mut shown = vec![false; published];
     for i in specs.flat_map(|s| s.entries.iter()) {
         if let Some(slot) = shown.get_mut(*i) {
