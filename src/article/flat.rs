@@ -12,7 +12,7 @@
 //! narrow grammar below, and only when every value is asked for in a way
 //! whose answer is known to be serde-saphyr's; for anything else it answers
 //! `None` and the caller parses with serde-saphyr, which also gives every
-//! error its line and column. A property test (`article::tests`) and the
+//! error its line and column. A property test (below) and the
 //! `front_matter_flat` fuzz target hold every answer it gives equal to
 //! serde-saphyr's.
 //!
