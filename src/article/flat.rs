@@ -111,7 +111,7 @@ pub fn read<'a, T: Deserialize<'a>>(yaml: &'a str) -> Option<T> {
 }
 
 /// One value, as written.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 enum Value<'a> {
     /// `key:` with nothing after it.
     Null,
