@@ -2,9 +2,9 @@
 //!
 //! `parse` turns a file's front matter into an `Article` (validated: a real
 //! date in a real zone, an absolute permalink, a checked hero image URL) plus
-//! the diagnostics met on the way. The body is kept only within a budget
-//! (the file's text as `load` read it); `load::read_body` reads it again,
-//! else, for the articles a feed or a post shows. Nor are an
+//! the diagnostics met on the way. The body is kept only while a run's
+//! budget for file texts lasts; otherwise `load::read_body` reads it again
+//! for the articles a feed or a post shows. Nor are an
 //! article's `Details` once they are in the front-matter cache: a run over a
 //! large archive holds what choosing and ordering need, and reads the rest
 //! back for the articles it shows or posts.
@@ -31,8 +31,9 @@ use crate::diagnostic::Diagnostic;
 pub use load::{CacheUse, Corpus, LoadError, load, load_at, load_with, read_body};
 
 /// A validated article, without its body (but for the file's text this
-/// run read, within a budget): what every run holds of every file. What only a shown or posted article needs (its summary, hero image,
-/// call to action…) is its `Details`, read on demand (`details`), so that a
+/// run read, within a budget): what every run holds of every file. What
+/// only a shown or posted article needs (its summary, hero image, call to
+/// action…) is its `Details`, read on demand (`details`), so that a
 /// cron run over a large archive holds little more than dates, titles and
 /// permalinks.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -801,34 +802,41 @@ pub fn parse_date(
     time: chrono::NaiveTime,
 ) -> Result<DateTime<FixedOffset>, String> {
     let t = text.trim();
-    let naive = match plain_date(t) {
-        Some(date) => date.and_time(time),
-        None => {
-            if let Ok(d) = DateTime::parse_from_rfc3339(t) {
-                return Ok(d);
-            }
-            for fmt in [
-                "%Y-%m-%d %H:%M:%S%:z",
-                "%Y-%m-%d %H:%M:%S%.f%:z",
-                "%Y-%m-%d %H:%M:%S %z",
-            ] {
-                if let Ok(d) = DateTime::parse_from_str(t, fmt) {
-                    return Ok(d);
-                }
-            }
-            NaiveDate::parse_from_str(t, "%Y-%m-%d")
-                .map(|d| d.and_time(time))
-                .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S"))
-                .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M"))
-                .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S"))
-                .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M"))
-                .map_err(|_| {
-                    format!(
-                        "expected YYYY-MM-DD or an RFC 3339 date-time such as 2024-02-10T09:00:00+01:00, found {text:?}"
-                    )
-                })?
+    if let Some(date) = plain_date(t) {
+        return in_zone(date.and_time(time), text, tz);
+    }
+    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        return Ok(d);
+    }
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%:z",
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S %z",
+    ] {
+        if let Ok(d) = DateTime::parse_from_str(t, fmt) {
+            return Ok(d);
         }
-    };
+    }
+    let naive = NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .map(|d| d.and_time(time))
+        .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S"))
+        .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M"))
+        .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S"))
+        .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M"))
+        .map_err(|_| {
+            format!(
+                "expected YYYY-MM-DD or an RFC 3339 date-time such as 2024-02-10T09:00:00+01:00, found {text:?}"
+            )
+        })?;
+    in_zone(naive, text, tz)
+}
+
+/// A wall time (`text` as written, for the error) in time zone `tz`.
+fn in_zone(
+    naive: NaiveDateTime,
+    text: &str,
+    tz: chrono_tz::Tz,
+) -> Result<DateTime<FixedOffset>, String> {
     let local = match tz.from_local_datetime(&naive) {
         LocalResult::Single(d) => d,
         LocalResult::Ambiguous(first, _) => first,

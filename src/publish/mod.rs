@@ -844,12 +844,7 @@ fn load(
         // Feeds the memo proves unchanged need no body at all.
         let mut proven = HashSet::new();
         let mut fingerprints = HashMap::new();
-        let mut shown = vec![false; selection.published.len()];
-        for i in specs.iter().flat_map(|s| s.entries.iter()) {
-            if let Some(slot) = shown.get_mut(*i) {
-                *slot = true;
-            }
-        }
+        let shown = plan::shown_marks(specs.iter(), selection.published.len());
         let digests = feed::memo::article_digests(&selection.published, &shown);
         for spec in &specs {
             let path = config.feeds.dir.join(&spec.path);

@@ -359,18 +359,25 @@ pub fn build(
     }
 }
 
-/// The published indices some of `specs` shows, each once, in order (newest
-/// first): a mark per published article rather than a tree of them.
-pub fn shown_indices<'a>(
-    specs: impl Iterator<Item = &'a FeedSpec>,
-    published: usize,
-) -> Vec<usize> {
+/// Whether some of `specs` shows each of `published` articles: a mark per
+/// article rather than a tree of them.
+pub fn shown_marks<'a>(specs: impl Iterator<Item = &'a FeedSpec>, published: usize) -> Vec<bool> {
     let mut shown = vec![false; published];
     for i in specs.flat_map(|s| s.entries.iter()) {
         if let Some(slot) = shown.get_mut(*i) {
             *slot = true;
         }
     }
+    shown
+}
+
+/// The published indices some of `specs` shows, each once, in order (newest
+/// first).
+pub fn shown_indices<'a>(
+    specs: impl Iterator<Item = &'a FeedSpec>,
+    published: usize,
+) -> Vec<usize> {
+    let shown = shown_marks(specs, published);
     (0..published).filter(|&i| shown[i]).collect()
 }
 
